@@ -1,0 +1,1 @@
+"""Client-side machines: what the browser voice client does."""

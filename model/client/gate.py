@@ -1,0 +1,68 @@
+"""The client VAD gate: quiet chunks are replaced before `input_audio_buffer.append`.
+
+Production: per chunk, if the microphone RMS is below `clientVADThreshold` (0.03) the chunk
+is sent as zeros of the same length. With `lag_chunks = 1` the decision uses the previous
+chunk's energy (`lastMicrophoneEnergy`). The hysteresis variant stays open for
+`hangover_ms` after the level drops. The comfort-noise variant sends low-level noise
+instead of exact zeros. Mode `off` (development) always passes.
+
+Input: `chunk(symbol)` once per chunk. Output: "raw" | "zeros" | "comfort_noise" — what to
+put on the wire for that chunk.
+"""
+
+from model.machine import ProtocolMachine
+
+
+class VadGate(ProtocolMachine):
+    NAME = "gate"
+    STATES = ("passing", "hangover", "zeroing")
+    INITIAL = "passing"
+    TRANSITIONS = (
+        {"trigger": "loud_chunk", "source": "*", "dest": "passing", "after": "_reset_hangover"},
+        {"trigger": "quiet_chunk", "source": "passing", "dest": "hangover",
+         "conditions": "_has_hangover", "after": "_reset_hangover"},
+        {"trigger": "quiet_chunk", "source": "passing", "dest": "zeroing"},
+        {"trigger": "quiet_chunk", "source": "hangover", "dest": "zeroing",
+         "conditions": "_hangover_spent"},
+        {"trigger": "quiet_chunk", "source": "hangover", "dest": None, "after": "_count_hangover"},
+        {"trigger": "quiet_chunk", "source": "zeroing", "dest": None},
+    )
+    DATA = ("hangover_left_ms",)
+
+    def __init__(self, mode: str, threshold_level: int, lag_chunks: int, hangover_ms: int,
+                 chunk_ms: int) -> None:
+        self.mode = mode
+        self.threshold_level = threshold_level
+        self.lag_chunks = lag_chunks
+        self.hangover_ms = hangover_ms if mode == "hysteresis" else 0
+        self.chunk_ms = chunk_ms
+        self.hangover_left_ms = 0
+        super().__init__()
+
+    def _has_hangover(self, event) -> bool:
+        return self.hangover_ms > 0
+
+    def _hangover_spent(self, event) -> bool:
+        return self.hangover_left_ms <= self.chunk_ms
+
+    def _reset_hangover(self, event) -> None:
+        self.hangover_left_ms = self.hangover_ms
+
+    def _count_hangover(self, event) -> None:
+        self.hangover_left_ms -= self.chunk_ms
+
+    @property
+    def closed_output(self) -> str:
+        return "comfort_noise" if self.mode == "comfort_noise" else "zeros"
+
+    def chunk(self, level: int) -> str:
+        """Feed one chunk's level; return what to send for it."""
+        if self.mode == "off":
+            return "raw"
+        before = self.state
+        if level >= self.threshold_level:
+            self.loud_chunk()
+        else:
+            self.quiet_chunk()
+        deciding = before if self.lag_chunks else self.state
+        return "raw" if deciding != "zeroing" else self.closed_output

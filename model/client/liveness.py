@@ -1,0 +1,58 @@
+"""Liveness watchdog (a fix): keyed on server events, with an escalation ladder.
+
+It counts the milliseconds of speech-level audio the client has sent since the last
+server event. Past `silence_ms` of such unanswered audio it escalates, one rung per
+further `silence_ms`: `session.update` re-applying `turn_detection` -> 
+`input_audio_buffer.commit` (when >= 100 ms are buffered, else `clear`) -> reconnect with conversation replay. Any server
+event returns it to `watching`. Every rung is surfaced as a "recovering" notice.
+"""
+
+from model import protocol
+from model.machine import ProtocolMachine
+
+RUNGS = ("resyncing", "clearing", "reconnecting")
+
+
+class LivenessWatchdog(ProtocolMachine):
+    NAME = "liveness_watchdog"
+    STATES = ("watching", *RUNGS)
+    INITIAL = "watching"
+    TRANSITIONS = (
+        {"trigger": "server_event", "source": "*", "dest": "watching", "after": "_reset"},
+        {"trigger": "escalate", "source": "watching", "dest": "resyncing", "after": "_resync"},
+        {"trigger": "escalate", "source": "resyncing", "dest": "clearing", "after": "_clear"},
+        {"trigger": "escalate", "source": "clearing", "dest": "reconnecting", "after": "_reconnect"},
+        {"trigger": "escalate", "source": "reconnecting", "dest": None, "after": "_reconnect"},
+    )
+    DATA = ("unanswered_ms",)
+    TIMERS = ("unanswered_ms",)
+
+    def __init__(self, silence_ms: int, turn_detection: dict) -> None:
+        self.silence_ms = silence_ms
+        self.turn_detection = turn_detection
+        self.unanswered_ms = 0
+        super().__init__()
+
+    def audio_sent(self, duration_ms: int, speech_level: bool) -> None:
+        if speech_level:
+            self.unanswered_ms += duration_ms
+            if self.unanswered_ms >= self.silence_ms:
+                self.escalate()
+
+    def _reset(self, event) -> None:
+        self.unanswered_ms = 0
+
+    def _resync(self, event) -> None:
+        self.unanswered_ms = 0
+        self.emit(("notice", "recovering: re-applying turn_detection"))
+        self.emit(protocol.session_update(self.turn_detection))
+
+    def _clear(self, event) -> None:
+        self.unanswered_ms = 0
+        self.emit(("notice", "recovering: committing or clearing the input buffer"))
+        self.emit(("commit_or_clear",))
+
+    def _reconnect(self, event) -> None:
+        self.unanswered_ms = 0
+        self.emit(("notice", "recovering: reconnecting with conversation replay"))
+        self.emit(("reconnect",))

@@ -1,0 +1,67 @@
+"""Playback and interruption (WebSocket: the client plays response audio itself).
+
+The client queues `response.output_audio.delta` audio and plays it in real time. On
+`input_audio_buffer.speech_started` while playing, it interrupts only if the microphone's
+last chunk reached `INTERRUPTION_ENERGY_THRESHOLD` (production 0.1, development 0.02):
+it stops playback and sends `conversation.item.truncate` with the milliseconds actually
+played. Otherwise it keeps playing.
+
+Inputs: `queue_audio(item_id, ms)`, `barge_in(mic_level)`, `advance(ms)`, `flush()`.
+Outputs: truncate events; "playback_stopped" notices.
+"""
+
+from model import protocol
+from model.machine import ProtocolMachine
+
+
+class Playback(ProtocolMachine):
+    NAME = "playback"
+    STATES = ("idle", "playing")
+    INITIAL = "idle"
+    TRANSITIONS = (
+        {"trigger": "audio_arrived", "source": "*", "dest": "playing"},
+        {"trigger": "barge_in", "source": "playing", "dest": "idle",
+         "conditions": "_loud_enough", "after": "_truncate"},
+        {"trigger": "barge_in", "source": "playing", "dest": None},
+        {"trigger": "barge_in", "source": "idle", "dest": None},
+        {"trigger": "drained", "source": "playing", "dest": "idle"},
+        {"trigger": "flush", "source": "*", "dest": "idle", "after": "_drop_queue"},
+    )
+    DATA = ("queued_ms", "played_ms")
+    TIMERS = ("queued_ms", "played_ms")
+
+    def __init__(self, interrupt_level: int, truncates: bool = True) -> None:
+        self.interrupt_level = interrupt_level
+        self.truncates = truncates
+        self.queued_ms = 0
+        self.played_ms = 0
+        self.item_id: str | None = None
+        super().__init__()
+
+    def queue_audio(self, item_id: str, duration_ms: int) -> None:
+        if item_id != self.item_id:
+            self.item_id, self.played_ms, self.queued_ms = item_id, 0, 0
+        self.queued_ms += duration_ms
+        self.audio_arrived()
+
+    def advance(self, elapsed_ms: int) -> int:
+        """Play for `elapsed_ms`; return how many ms were actually audible."""
+        if self.state != "playing":
+            return 0
+        played = min(elapsed_ms, self.queued_ms)
+        self.queued_ms -= played
+        self.played_ms += played
+        if self.queued_ms == 0:
+            self.drained()
+        return played
+
+    def _loud_enough(self, event) -> bool:
+        return event.args[0] >= self.interrupt_level
+
+    def _truncate(self, event) -> None:
+        if self.truncates and self.item_id is not None:
+            self.emit(protocol.truncate(self.item_id, self.played_ms))
+        self._drop_queue(event)
+
+    def _drop_queue(self, event) -> None:
+        self.queued_ms = 0

@@ -1,0 +1,145 @@
+"""The client side of one session: capture, gate, playback, watchdogs and beliefs wired together.
+
+Sans-IO: `on_chunk(level, ms)` takes one captured chunk's level (None when the
+AudioContext delivered nothing), `receive(event)` one server event, `advance(ms)` lets
+simulated time pass. Each returns the client events to send; notices go to `notices`,
+and requests the engine must carry out (reconnect) to `requests`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model import protocol
+from model.client.beliefs import ServerBeliefs
+from model.client.capture import Capture
+from model.client.gate import VadGate
+from model.client.health import CaptureHealthWatchdog
+from model.client.liveness import LivenessWatchdog
+from model.client.playback import Playback
+from model.client.watchdog import StuckVadWatchdog
+from model.designs import Design
+
+
+class ClientSession:
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        scale = design.level_scale
+        self.scale = scale
+        self.webrtc = design.transport == "webrtc"
+        self.turn_detection = protocol.turn_detection_config(
+            silence_duration_ms=design.silence_duration_ms,
+            idle_timeout_ms=design.idle_timeout_ms)
+        self.capture = Capture()
+        self.gate = VadGate(
+            "off" if self.webrtc else design.gate.mode, scale.threshold_level("gate"),
+            design.gate.lag_chunks, design.gate.hangover_ms, design.chunk_ms)
+        self.playback = Playback(scale.threshold_level("interrupt"), truncates=not self.webrtc)
+        self.beliefs = ServerBeliefs()
+        self.watchdog = (StuckVadWatchdog(design.stuck_vad_watchdog_ms)
+                         if design.stuck_vad_watchdog_ms else None)
+        self.liveness = (LivenessWatchdog(design.liveness.silence_ms, self.turn_detection)
+                         if design.liveness else None)
+        self.health = (CaptureHealthWatchdog(design.capture_health_ms,
+                                             scale.threshold_level("near_silent"))
+                       if design.capture_health_ms else None)
+        self.speech_level = scale.threshold_level("gate")
+        self.mic_level = 0  # lastMicrophoneEnergy, as a level
+        self.appended_since_commit_ms = 0
+        self.notices: list[str] = []
+        self.requests: list[tuple] = []
+        self.errors: list[dict[str, Any]] = []
+
+    @property
+    def machines(self):
+        return tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
+                                 self.beliefs, self.liveness, self.health) if m is not None)
+
+    # -- inputs ------------------------------------------------------------------------
+    def start(self) -> list[dict[str, Any]]:
+        return [protocol.session_update(self.turn_detection)]
+
+    def on_chunk(self, level: int | None, duration_ms: int) -> tuple[str | None, list[dict]]:
+        """One chunk from the worklet. Returns (wire mode or None, events to send)."""
+        if self.health is not None:
+            self.health.chunk(level, duration_ms)
+        out = self._collect()
+        if level is None:
+            return None, out
+        self.mic_level = level
+        mode = self.gate.chunk(level)
+        self.appended_since_commit_ms += duration_ms
+        out.append(protocol.append(protocol.AudioPayload("mic", duration_ms, mode)))
+        if self.liveness is not None:
+            self.liveness.audio_sent(duration_ms, mode == "raw" and level >= self.speech_level)
+            out += self._collect()
+        return mode, out
+
+    def receive(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = event["type"]
+        if self.liveness is not None:
+            self.liveness.server_event()
+        if kind == "input_audio_buffer.speech_started":
+            self.beliefs.speech_started()
+            if self.watchdog is not None:
+                self.watchdog.speech_started()
+            self.playback.barge_in(self.mic_level)
+        elif kind == "input_audio_buffer.speech_stopped":
+            self.beliefs.speech_stopped()
+            if self.watchdog is not None:
+                self.watchdog.speech_stopped()
+        elif kind in ("input_audio_buffer.committed", "input_audio_buffer.timeout_triggered"):
+            self.appended_since_commit_ms = 0
+        elif kind == "input_audio_buffer.cleared":
+            self.appended_since_commit_ms = 0
+            self.beliefs.buffer_cleared()
+        elif kind == "response.created":
+            self.beliefs.response_created()
+        elif kind == "response.output_audio.delta" and not self.webrtc:
+            self.playback.queue_audio(event["item_id"], event["delta"].duration_ms
+                                      if isinstance(event["delta"], protocol.AudioPayload)
+                                      else _pcm16_ms(event["delta"]))
+        elif kind == "response.done":
+            self.beliefs.response_done()
+        elif kind == "error":
+            self.errors.append(event)
+        return self._collect()
+
+    def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
+        self.playback.advance(elapsed_ms)
+        if self.watchdog is not None:
+            self.watchdog.advance(elapsed_ms)
+        return self._collect()
+
+    # -- internals ---------------------------------------------------------------------
+    def _collect(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for machine in self.machines:
+            for output in machine.drain():
+                if isinstance(output, dict):
+                    out.append(output)
+                elif output[0] == "notice":
+                    self.notices.append(output[1])
+                elif output[0] == "reacquire":
+                    self.capture.reacquire()
+                elif output[0] == "commit_or_clear":
+                    out.append(protocol.commit() if self.appended_since_commit_ms >=
+                               protocol.MIN_COMMIT_MS else protocol.clear())
+                else:
+                    self.requests.append(output)
+        return out
+
+    def reconnected(self) -> list[dict[str, Any]]:
+        """After a reconnect: fresh beliefs and watchdogs, the session re-configured."""
+        self.beliefs.reset()
+        self.playback.flush()
+        if self.watchdog is not None:
+            self.watchdog.speech_stopped()
+        self.appended_since_commit_ms = 0
+        return [protocol.session_update(self.turn_detection)]
+
+
+def _pcm16_ms(b64: str) -> int:
+    """Duration of base64 pcm16 audio at 24 kHz, in ms."""
+    n_bytes = len(b64) * 3 // 4 - b64[-2:].count("=")
+    return n_bytes // 2 * 1000 // protocol.SAMPLE_RATE_HZ

@@ -1,0 +1,40 @@
+"""The production stuck-VAD watchdog.
+
+Armed on `speech_started`, disarmed on `speech_stopped`; if still armed after 30 s it sends
+`input_audio_buffer.clear`. It only ever arms on `speech_started`: a server that never
+starts speech never arms it.
+"""
+
+from model import protocol
+from model.machine import ProtocolMachine
+
+
+class StuckVadWatchdog(ProtocolMachine):
+    NAME = "stuck_vad_watchdog"
+    STATES = ("disarmed", "armed")
+    INITIAL = "disarmed"
+    TRANSITIONS = (
+        {"trigger": "speech_started", "source": "*", "dest": "armed", "after": "_restart"},
+        {"trigger": "speech_stopped", "source": "*", "dest": "disarmed"},
+        {"trigger": "expire", "source": "armed", "dest": "disarmed", "after": "_send_clear"},
+    )
+    DATA = ("elapsed_ms",)
+    TIMERS = ("elapsed_ms",)
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        self.elapsed_ms = 0
+        super().__init__()
+
+    def advance(self, elapsed_ms: int) -> None:
+        if self.state == "armed":
+            self.elapsed_ms += elapsed_ms
+            if self.elapsed_ms >= self.timeout_ms:
+                self.expire()
+
+    def _restart(self, event) -> None:
+        self.elapsed_ms = 0
+
+    def _send_clear(self, event) -> None:
+        self.elapsed_ms = 0
+        self.emit(protocol.clear())

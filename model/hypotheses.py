@@ -1,0 +1,161 @@
+"""Server VAD hypotheses: named, combinable guesses about how the server VAD works.
+
+Nobody outside OpenAI knows the server VAD's internals. The base hypothesis, `energy`, is
+what the documentation says ("based on audio volume"); every other flag is one small,
+documented difference. Each result vadlock reports is per hypothesis set.
+
+The decision a hypothesis makes is *per frame*: a frame is speech (p >= threshold),
+silence (p < threshold, advances the silence timer), held (neither ends speech nor
+advances the timer) or — for the adaptive floor — also moves the noise floor.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from model.symbols import FrameSymbol, Kind, LevelScale
+
+SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
+FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio
+
+
+class FrameClass(enum.Enum):
+    SPEECH = "speech"
+    SILENCE = "silence"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    name: str
+    summary: str
+    provenance: str
+
+
+HYPOTHESES: dict[str, Hypothesis] = {
+    h.name: h
+    for h in (
+        Hypothesis(
+            "energy",
+            "Base: a speech-like frame at or above -40 dBFS is speech; everything else, "
+            "exact zeros included, is silence and advances the silence timer.",
+            "Realtime VAD guide: server_vad detects speech 'based on audio volume'.",
+        ),
+        Hypothesis(
+            "zero-skip",
+            "Exact-zero frames are 'no audio' (like a DTX gap): they neither count as "
+            "speech nor advance the silence timer.",
+            "WebRTC VAD skips frames with energy <= kMinEnergy and freezes its model "
+            "(vad_core.c); digital silence is a known weak spot (silero-vad#396).",
+        ),
+        Hypothesis(
+            "floor-adapt",
+            "An adaptive noise floor: speech must stand one band above it; the floor "
+            "falls at once to quieter non-speech audio, climbs one band per 2 s of louder "
+            "non-speech audio, and exact zeros freeze it.",
+            "WebRTC VAD minimum tracker with asymmetric smoothing 0.2/0.99 and its "
+            "kMinEnergy skip (vad_sp.c, vad_core.c).",
+        ),
+        Hypothesis(
+            "deadband",
+            "Silero-style hysteresis: while in speech, audible non-speech (noise, or "
+            "speech below the edge) is in the dead band and neither ends speech nor "
+            "advances the silence timer.",
+            "silero-vad VADIterator: leaves speech only below threshold - 0.15.",
+        ),
+        Hypothesis(
+            "clear-keeps-vad",
+            "input_audio_buffer.clear empties the buffer but leaves the VAD in speech.",
+            "UNCONFIRMED; the docs say clear empties the buffer and say nothing of VAD.",
+        ),
+        Hypothesis(
+            "noise-as-speech",
+            "Keyboard transients at or above -40 dBFS are taken for speech.",
+            "Noise-triggered speech_started reports (twilio-samples node#19, "
+            "deepgram-python-sdk#403).",
+        ),
+    )
+}
+
+
+class UnknownHypothesis(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerVadHypotheses:
+    """A combination of hypothesis flags (`energy` is always the base)."""
+
+    flags: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, text: str) -> "ServerVadHypotheses":
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if not names:
+            raise UnknownHypothesis("no server hypothesis given")
+        for n in names:
+            if n not in HYPOTHESES:
+                raise UnknownHypothesis(
+                    f"unknown server hypothesis {n!r} (known: {', '.join(HYPOTHESES)})"
+                )
+        return cls(frozenset(n for n in names if n != "energy"))
+
+    @property
+    def label(self) -> str:
+        return ",".join(["energy", *sorted(self.flags)]) if not self.flags else ",".join(sorted(self.flags))
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+    # -- per-frame decision ---------------------------------------------------------
+    def server_band(self, symbol: FrameSymbol, scale: LevelScale) -> int:
+        """0 zero, 1 below -70 dBFS, 2 below -48 dBFS, 3 below -40 dBFS, 4 at or above."""
+        level = symbol.level
+        if level == 0:
+            return 0
+        band = 1
+        for edge in ("trace", "near_silent", "server_speech"):
+            if level >= scale.threshold_level(edge):
+                band += 1
+        return band
+
+    def speech_like(self, symbol: FrameSymbol) -> bool:
+        return symbol.kind is Kind.SPEECH or (
+            symbol.kind is Kind.TRANSIENT and self.has("noise-as-speech")
+        )
+
+    def classify(
+        self, symbol: FrameSymbol, scale: LevelScale, in_speech: bool, floor_band: int
+    ) -> FrameClass:
+        band = self.server_band(symbol, scale)
+        if band == 0 and self.has("zero-skip"):
+            return FrameClass.HOLD
+        if self.speech_like(symbol):
+            edge = floor_band + 1 if self.has("floor-adapt") else 4
+            if band >= max(edge, 2):
+                return FrameClass.SPEECH
+        if in_speech and self.has("deadband") and band >= 3:
+            return FrameClass.HOLD
+        return FrameClass.SILENCE
+
+    def next_floor(self, symbol: FrameSymbol, scale: LevelScale, frame_class: FrameClass,
+                   floor_band: int, rise_ms: int, duration_ms: int) -> tuple[int, int]:
+        """(floor_band, rise_ms) after `duration_ms` of this symbol (floor-adapt only)."""
+        if not self.has("floor-adapt"):
+            return floor_band, 0
+        band = self.server_band(symbol, scale)
+        if band == 0 or frame_class is FrameClass.SPEECH:
+            return floor_band, rise_ms  # zeros freeze the floor; speech does not feed it
+        if band < floor_band:
+            return band, 0
+        if band == floor_band:
+            return floor_band, 0
+        rise_ms += duration_ms
+        while rise_ms >= FLOOR_RISE_MS and floor_band < band:
+            floor_band += 1
+            rise_ms -= FLOOR_RISE_MS
+        return floor_band, (0 if floor_band == band else rise_ms)
+
+
+INITIAL_FLOOR_BAND = 2

@@ -1,0 +1,95 @@
+"""The shared shape of every vadlock machine.
+
+A machine is a plain object whose states and transitions are a table (`STATES`,
+`TRANSITIONS`, h11/h2 style) handed to `transitions.Machine`. Side effects never perform
+I/O: they append outputs to `outbox`, which the caller drains. `DATA` names the fields
+that, with the state, make up the machine's snapshot (what the explorer hashes).
+Fields in `TIMERS` are elapsed-time counters; the explorer abstracts them to
+nondeterministic expiries and leaves them out of its snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from transitions import Machine
+
+
+class MachineDeclarationError(Exception):
+    """A machine table is malformed."""
+
+
+class ProtocolMachine:
+    """Base class: declare `NAME`, `STATES`, `INITIAL`, `TRANSITIONS`, `DATA`, `TIMERS`."""
+
+    NAME: ClassVar[str] = "machine"
+    STATES: ClassVar[tuple[str, ...]] = ()
+    INITIAL: ClassVar[str] = ""
+    TRANSITIONS: ClassVar[tuple[dict[str, Any], ...]] = ()
+    DATA: ClassVar[tuple[str, ...]] = ()
+    TIMERS: ClassVar[tuple[str, ...]] = ()
+
+    state: str
+
+    def __init__(self) -> None:
+        self.outbox: list[Any] = []
+        self.changes: list[tuple[str, str, str, str]] = []  # (machine, trigger, source, dest)
+        Machine(
+            model=self,
+            states=list(self.STATES),
+            transitions=[dict(t) for t in self.TRANSITIONS],
+            initial=self.INITIAL,
+            auto_transitions=False,
+            send_event=True,
+            after_state_change="_record_change",
+        )
+
+    # -- outputs ---------------------------------------------------------------------
+    def emit(self, output: Any) -> None:
+        self.outbox.append(output)
+
+    def drain(self) -> list[Any]:
+        out, self.outbox = self.outbox, []
+        return out
+
+    def _record_change(self, event) -> None:
+        source = event.transition.source
+        dest = event.transition.dest if event.transition.dest is not None else source
+        if source != dest:
+            self.changes.append((self.NAME, event.event.name, source, dest))
+
+    # -- snapshots (for the explorer and for tests) --------------------------------------
+    def snapshot(self, with_timers: bool = True) -> tuple:
+        fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
+        return (self.state, *(getattr(self, f) for f in fields))
+
+    def restore(self, snap: tuple, with_timers: bool = True) -> None:
+        fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
+        self.state = snap[0]
+        for name, value in zip(fields, snap[1:]):
+            setattr(self, name, value)
+        if not with_timers:
+            for name in self.TIMERS:
+                setattr(self, name, 0)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.state}>"
+
+
+def declared_machines() -> list[type[ProtocolMachine]]:
+    """Every machine class of the model, client first (for diagrams and tests)."""
+    from model.client import beliefs, capture, gate, health, liveness, playback, watchdog
+    from model.server import audio_buffer, vad, response
+
+    return [
+        capture.Capture,
+        gate.VadGate,
+        playback.Playback,
+        watchdog.StuckVadWatchdog,
+        beliefs.ServerBeliefs,
+        liveness.LivenessWatchdog,
+        health.CaptureHealthWatchdog,
+        audio_buffer.InputAudioBuffer,
+        vad.ServerVad,
+        response.ResponseLifecycle,
+    ]

@@ -1,0 +1,1 @@
+"""Server-side machines: an approximation of the Realtime API session."""

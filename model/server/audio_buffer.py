@@ -1,0 +1,50 @@
+"""The server's input audio buffer.
+
+`append` adds audio; `commit` needs at least 100 ms (else error
+`input_audio_buffer_commit_empty`) and empties it; `clear` empties it and answers
+`input_audio_buffer.cleared`. Only "at least 100 ms or not" matters to any guard, so
+`buffered_ms` saturates at 100.
+"""
+
+from model import protocol
+from model.machine import ProtocolMachine
+from model.protocol import MIN_COMMIT_MS
+
+
+class InputAudioBuffer(ProtocolMachine):
+    NAME = "input_audio_buffer"
+    STATES = ("empty", "holding")
+    INITIAL = "empty"
+    TRANSITIONS = (
+        {"trigger": "append", "source": "*", "dest": "holding", "after": "_add"},
+        {"trigger": "commit", "source": "holding", "dest": "empty",
+         "conditions": "_long_enough", "after": "_committed"},
+        {"trigger": "commit", "source": "*", "dest": None, "after": "_commit_empty"},
+        {"trigger": "clear", "source": "*", "dest": "empty", "after": "_cleared"},
+    )
+    DATA = ("buffered_ms",)
+
+    def __init__(self) -> None:
+        self.buffered_ms = 0
+        super().__init__()
+
+    def _add(self, event) -> None:
+        self.buffered_ms = min(self.buffered_ms + event.args[0], MIN_COMMIT_MS)
+
+    def _long_enough(self, event) -> bool:
+        return self.buffered_ms >= MIN_COMMIT_MS
+
+    def _committed(self, event) -> None:
+        self.buffered_ms = 0
+        self.emit(("committed",))
+
+    def _commit_empty(self, event) -> None:
+        self.emit(protocol.error(
+            protocol.COMMIT_EMPTY,
+            "Error committing input audio buffer: buffer too small. Expected at least "
+            f"100ms of audio, but buffer only has {float(self.buffered_ms):.2f}ms of audio.",
+        ))
+
+    def _cleared(self, event) -> None:
+        self.buffered_ms = 0
+        self.emit({"type": "input_audio_buffer.cleared"})

@@ -1,0 +1,107 @@
+"""The response lifecycle: one active response at a time.
+
+`create` -> `in_progress`, emitting `response.created`, the output item, the
+conversation item and the content part; `generate(ms)` emits `response.output_audio.delta`
+(generated faster than real time); once all audio is out, `complete` emits the `.done`
+sequence and `response.done` (`completed`). `cancel(reason)` ends it with `response.done`
+`cancelled` (reason `turn_detected` from server VAD, `client_cancelled` from
+`response.cancel`). `create` while one is active -> error
+`conversation_already_has_active_response`; `cancel` with none -> error
+`response_cancel_not_active`.
+"""
+
+from model import protocol
+from model.machine import ProtocolMachine
+
+
+class ResponseLifecycle(ProtocolMachine):
+    NAME = "response"
+    STATES = ("idle", "in_progress")
+    INITIAL = "idle"
+    TRANSITIONS = (
+        {"trigger": "create", "source": "idle", "dest": "in_progress", "after": "_created"},
+        {"trigger": "create", "source": "in_progress", "dest": None, "after": "_already_active"},
+        {"trigger": "complete", "source": "in_progress", "dest": "idle", "after": "_completed"},
+        {"trigger": "cancel", "source": "in_progress", "dest": "idle", "after": "_cancelled"},
+        {"trigger": "cancel", "source": "idle", "dest": None, "after": "_not_active"},
+    )
+    DATA = ("generated_ms",)
+    TIMERS = ("generated_ms",)
+
+    def __init__(self) -> None:
+        self.generated_ms = 0
+        self.total_ms = 0
+        self.response_id = ""
+        self.item_id = ""
+        self.index = -1
+        super().__init__()
+
+    # -- inputs ------------------------------------------------------------------------
+    def start(self, response_id: str, item_id: str, total_ms: int) -> None:
+        if self.state == "idle":
+            self.response_id, self.item_id, self.total_ms = response_id, item_id, total_ms
+            self.index += 1
+        self.create()
+
+    def generate(self, budget_ms: int) -> int:
+        """Generate up to `budget_ms` more audio; complete when all is out. Returns ms made."""
+        if self.state != "in_progress":
+            return 0
+        made = min(budget_ms, self.total_ms - self.generated_ms)
+        if made > 0:
+            self.emit(self._audio_event(
+                "response.output_audio.delta",
+                delta=protocol.AudioPayload("assistant", made, offset_ms=self.generated_ms,
+                                            response_index=self.index)))
+            self.generated_ms += made
+        if self.generated_ms >= self.total_ms:
+            self.complete()
+        return made
+
+    # -- side effects --------------------------------------------------------------------
+    def _audio_event(self, kind: str, **fields) -> dict:
+        return {"type": kind, "response_id": self.response_id, "item_id": self.item_id,
+                "output_index": 0, "content_index": 0, **fields}
+
+    def _part(self, transcript: str = "") -> dict:
+        return {"type": "audio", "transcript": transcript}
+
+    def _created(self, event) -> None:
+        self.generated_ms = 0
+        item = protocol.assistant_item(self.item_id, "in_progress")
+        self.emit({"type": "response.created",
+                   "response": protocol.response_object(self.response_id, "in_progress", [])})
+        self.emit({"type": "response.output_item.added", "response_id": self.response_id,
+                   "output_index": 0, "item": item})
+        self.emit({"type": "conversation.item.added", "previous_item_id": None, "item": item})
+        self.emit({"type": "response.content_part.added", "response_id": self.response_id,
+                   "item_id": self.item_id, "output_index": 0, "content_index": 0,
+                   "part": self._part()})
+
+    def _finish(self, status: str, reason: str | None) -> None:
+        item_status = "completed" if status == "completed" else "incomplete"
+        item = protocol.assistant_item(self.item_id, item_status, "…")
+        self.emit(self._audio_event("response.output_audio.done"))
+        self.emit(self._audio_event("response.output_audio_transcript.done", transcript="…"))
+        self.emit(self._audio_event("response.content_part.done", part=self._part("…")))
+        self.emit({"type": "response.output_item.done", "response_id": self.response_id,
+                   "output_index": 0, "item": item})
+        self.emit({"type": "conversation.item.done", "previous_item_id": None, "item": item})
+        self.emit({"type": "response.done",
+                   "response": protocol.response_object(self.response_id, status, [item], reason)})
+
+    def _completed(self, event) -> None:
+        self._finish("completed", None)
+
+    def _cancelled(self, event) -> None:
+        self._finish("cancelled", event.args[0] if event.args else "client_cancelled")
+
+    def _already_active(self, event) -> None:
+        self.emit(protocol.error(
+            protocol.ALREADY_ACTIVE,
+            f"Conversation already has an active response in progress: {self.response_id}. "
+            "Wait until the response is finished before creating a new one."))
+
+    def _not_active(self, event) -> None:
+        self.emit(protocol.error(protocol.CANCEL_NOT_ACTIVE,
+                                 "Cancellation failed: no active response found"))

@@ -1,0 +1,233 @@
+"""The server side of one Realtime session: buffer, VAD and response machines wired together.
+
+Sans-IO: `receive(event, frames)` takes one client event (with the decoded frame symbols
+of an append) and `advance(ms)` lets simulated time pass; both return server events in
+wire shape, `event_id` stamped. Ids come from counters, so traces are deterministic.
+
+Assumptions beyond the machines' own docstrings:
+- the VAD's own commit at `speech_stopped` is skipped (no error, no response) when the
+  buffer holds under 100 ms — possible only after a clear under `clear-keeps-vad`;
+- `session.update` re-applying `turn_detection` resets the VAD, except under
+  `clear-keeps-vad` (which then stands for "buffer-level operations never reset VAD");
+- `idle_timeout_ms` counts from `response.done` plus that response's audio duration.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from model import protocol
+from model.hypotheses import ServerVadHypotheses
+from model.server.audio_buffer import InputAudioBuffer
+from model.server.response import ResponseLifecycle
+from model.server.vad import ServerVad
+from model.symbols import FrameSymbol, LevelScale
+
+FIRST_AUDIO_DELAY_MS = 300  # response.created -> first audio delta
+GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
+DEFAULT_RESPONSE_MS = 4_000
+
+Frames = Iterable[tuple[FrameSymbol, int]]
+
+
+class ServerSession:
+    def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
+                 turn_detection: dict[str, Any] | None = None,
+                 response_ms: Callable[[int], int] | None = None,
+                 owns_output_buffer: bool = False) -> None:
+        self.hypotheses = hypotheses
+        self.turn_detection = turn_detection or protocol.turn_detection_config()
+        self.vad = ServerVad(hypotheses, scale,
+                             self.turn_detection["silence_duration_ms"],
+                             self.turn_detection["prefix_padding_ms"])
+        self.buffer = InputAudioBuffer()
+        self.response = ResponseLifecycle()
+        self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
+        self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
+        self.audio_pos_ms = 0
+        self.since_created_ms = 0
+        self.idle_armed = False
+        self.idle_ms = 0
+        self.idle_needed_ms = 0
+        self.played_ms = 0  # WebRTC: playback position of the current response's audio
+        self._event_seq = 0
+        self._item_seq = 0
+        self._response_seq = 0
+        self.user_item_id = ""
+        self.last_item_id: str | None = None
+        self.item_audio_ms: dict[str, int] = {}
+
+    # -- ids ---------------------------------------------------------------------------
+    def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:
+        self._event_seq += 1
+        return {"type": event["type"], "event_id": f"event_{self._event_seq:05d}",
+                **{k: v for k, v in event.items() if k != "type"}}
+
+    def _new_item(self) -> str:
+        self._item_seq += 1
+        return f"item_{self._item_seq:04d}"
+
+    @property
+    def machines(self):
+        return (self.buffer, self.vad, self.response)
+
+    # -- inputs ------------------------------------------------------------------------
+    def start(self) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "session.created",
+                             "session": protocol.session_object("sess_vadlock",
+                                                                self.turn_detection)})]
+
+    def receive(self, event: dict[str, Any], frames: Frames = ()) -> list[dict[str, Any]]:
+        kind = event["type"]
+        out: list[dict[str, Any]] = []
+        if kind == "input_audio_buffer.append":
+            for symbol, duration_ms in frames:
+                self.buffer.append(duration_ms)
+                self.vad.feed(symbol, duration_ms, self.audio_pos_ms)
+                self.audio_pos_ms += duration_ms
+                out += self._collect()
+        elif kind == "input_audio_buffer.commit":
+            self.buffer.commit()
+            out += self._collect(client_commit=True)
+        elif kind == "input_audio_buffer.clear":
+            self.buffer.clear()
+            if not self.hypotheses.has("clear-keeps-vad"):
+                self.vad.reset()
+            out += self._collect()
+        elif kind == "session.update":
+            td = event["session"]["audio"]["input"]["turn_detection"]
+            self.turn_detection = td
+            self.vad.silence_duration_ms = td["silence_duration_ms"]
+            if not self.hypotheses.has("clear-keeps-vad"):
+                self.vad.reset()
+            out.append(self._stamp({"type": "session.updated",
+                                    "session": protocol.session_object("sess_vadlock", td)}))
+        elif kind == "response.create":
+            self._start_response()
+            out += self._collect()
+        elif kind == "response.cancel":
+            self.response.cancel("client_cancelled")
+            out += self._collect()
+        elif kind == "conversation.item.truncate":
+            out += self._truncate(event)
+        elif kind == "output_audio_buffer.clear":
+            if self.owns_output_buffer:
+                out.append(self._stamp({"type": "output_audio_buffer.cleared",
+                                        "response_id": self.response.response_id}))
+        return out
+
+    def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if self.response.state == "in_progress":
+            before = self.since_created_ms
+            self.since_created_ms += elapsed_ms
+            usable = max(0, self.since_created_ms - max(before, FIRST_AUDIO_DELAY_MS))
+            if usable:
+                self.response.generate(usable * GENERATION_SPEED)
+                out += self._collect()
+        if self.idle_armed and self.vad.state == "silence" and self.response.state == "idle":
+            self.idle_ms += elapsed_ms
+            if self.idle_ms >= self.idle_needed_ms:
+                out += self._idle_timeout()
+        return out
+
+    # -- internals ---------------------------------------------------------------------
+    def _start_response(self) -> None:
+        if self.response.state == "idle":
+            self._response_seq += 1
+            self.since_created_ms = 0
+            item_id = self._new_item()
+            self.response.start(f"resp_{self._response_seq:04d}", item_id,
+                                self.response_ms(self._response_seq - 1))
+        else:
+            self.response.start("", "", 0)
+
+    def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
+        """Turn the machines' outputs into wire events, following their consequences."""
+        out: list[dict[str, Any]] = []
+        for output in self.vad.drain():
+            if output[0] == "speech_started":
+                self.idle_armed = False
+                self.user_item_id = self._new_item()
+                out.append(self._stamp({"type": "input_audio_buffer.speech_started",
+                                        "audio_start_ms": output[1],
+                                        "item_id": self.user_item_id}))
+                if self.turn_detection.get("interrupt_response") and \
+                        self.response.state == "in_progress":
+                    self.response.cancel("turn_detected")
+                    out += self._collect()
+                if self.owns_output_buffer and self.response.response_id:
+                    out.append(self._stamp({"type": "output_audio_buffer.cleared",
+                                            "response_id": self.response.response_id}))
+            else:
+                out.append(self._stamp({"type": "input_audio_buffer.speech_stopped",
+                                        "audio_end_ms": output[1],
+                                        "item_id": self.user_item_id}))
+                if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
+                    self.buffer.commit()
+                    out += self._collect()
+        for output in self.buffer.drain():
+            if output == ("committed",):
+                out += self._committed(self.user_item_id or self._new_item(),
+                                       respond=not client_commit)
+            else:
+                out.append(self._stamp(output))
+        for output in self.response.drain():
+            out.append(self._stamp(output))
+            if output["type"] == "response.output_audio.delta":
+                self.item_audio_ms[output["item_id"]] = (
+                    self.item_audio_ms.get(output["item_id"], 0) + output["delta"].duration_ms)
+            if output["type"] == "response.content_part.added" and self.owns_output_buffer:
+                out.append(self._stamp({"type": "output_audio_buffer.started",
+                                        "response_id": output["response_id"]}))
+            if output["type"] == "response.done":
+                self.last_item_id = self.response.item_id
+                self._arm_idle_timeout()
+        return out
+
+    def _committed(self, item_id: str, respond: bool) -> list[dict[str, Any]]:
+        out = [self._stamp({"type": "input_audio_buffer.committed", "item_id": item_id,
+                            "previous_item_id": self.last_item_id})]
+        user = protocol.user_item(item_id)
+        out.append(self._stamp({"type": "conversation.item.added",
+                                "previous_item_id": self.last_item_id, "item": user}))
+        out.append(self._stamp({"type": "conversation.item.done",
+                                "previous_item_id": self.last_item_id, "item": user}))
+        self.last_item_id = item_id
+        self.user_item_id = ""
+        if respond and self.turn_detection.get("create_response", True):
+            self._start_response()
+            out += self._collect()
+        return out
+
+    def _arm_idle_timeout(self) -> None:
+        timeout = self.turn_detection.get("idle_timeout_ms")
+        if timeout:
+            self.idle_armed = True
+            self.idle_ms = 0
+            self.idle_needed_ms = timeout + self.response.total_ms
+
+    def _idle_timeout(self) -> list[dict[str, Any]]:
+        self.idle_armed = False
+        item_id = self._new_item()
+        out = [self._stamp({"type": "input_audio_buffer.timeout_triggered",
+                            "audio_start_ms": max(0, self.audio_pos_ms - self.idle_ms),
+                            "audio_end_ms": self.audio_pos_ms, "item_id": item_id})]
+        self.user_item_id = item_id
+        if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
+            self.buffer.commit()
+            out += self._collect()
+        return out
+
+    def _truncate(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        item_id, end_ms = event["item_id"], event["audio_end_ms"]
+        have_ms = self.item_audio_ms.get(item_id)
+        if have_ms is None:
+            return [self._stamp(protocol.error("invalid_value", f"Item {item_id} not found"))]
+        if end_ms > have_ms:
+            return [self._stamp(protocol.error(
+                protocol.TRUNCATE_TOO_LONG,
+                f"Audio content of {have_ms}ms is already shorter than {end_ms}ms"))]
+        self.item_audio_ms[item_id] = end_ms
+        return [self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
+                             "content_index": 0, "audio_end_ms": end_ms})]

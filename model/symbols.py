@@ -1,0 +1,92 @@
+"""Frame symbols: the only form in which audio reaches a machine.
+
+A frame (or a chunk of frames) is summarised as a `FrameSymbol`: its level band and its
+kind. The band edges are the RMS thresholds that some machine guard compares against —
+the client gate, the interruption threshold, the server VAD's energy edge and the
+near-silence edges — so two frames with the same symbol are indistinguishable to every
+machine. That is what lets the exhaustive explorer enumerate symbols instead of samples
+without losing anything a guard can see.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.IntEnum):
+    """What a frame sounds like."""
+
+    SPEECH = 0  # voiced, periodic: the user, or the echo of the assistant
+    TRANSIENT = 1  # impulsive: key clicks
+    STATIONARY = 2  # steady noise: room noise, hum, near-silent capture
+
+
+# Fixed physical edges (float RMS). Everything else comes from the design and hypotheses.
+TRACE_RMS = 0.0003  # about -70 dBFS: below this a frame is digital near-nothing
+NEAR_SILENT_RMS = 0.0015  # about -56 dBFS: a muted track (int16 peaks 41-96) stays below
+
+
+@dataclass(frozen=True)
+class LevelScale:
+    """Ordered RMS edges, each named after the guard that uses it.
+
+    Level 0 is *exact digital zero*. Level k >= 1 means the RMS is at least the (k-1)-th
+    edge (level 1 = non-zero but below the first edge).
+    """
+
+    edges: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def build(cls, **named_rms: float) -> "LevelScale":
+        named = {"trace": TRACE_RMS, "near_silent": NEAR_SILENT_RMS, **named_rms}
+        return cls(tuple(sorted(named.items(), key=lambda kv: (kv[1], kv[0]))))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Human names of levels 0..n."""
+        return ("zero", "below_" + self.edges[0][0]) + tuple(f"{n}+" for n, _ in self.edges)
+
+    @property
+    def count(self) -> int:
+        return len(self.edges) + 2
+
+    def level_of(self, rms: float, exact_zero: bool) -> int:
+        if exact_zero:
+            return 0
+        level = 1
+        for _, edge in self.edges:
+            if rms >= edge:
+                level += 1
+            else:
+                break
+        return level
+
+    def threshold_level(self, name: str) -> int:
+        """The lowest level whose frames have RMS >= the edge called `name`."""
+        for i, (edge_name, _) in enumerate(self.edges):
+            if edge_name == name:
+                return i + 2
+        raise KeyError(name)
+
+    def representative_rms(self, level: int) -> float:
+        """An RMS inside `level` (used to turn explorer symbols back into audio)."""
+        if level == 0:
+            return 0.0
+        lo = 0.0 if level == 1 else self.edges[level - 2][1]
+        hi = self.edges[level - 1][1] if level - 1 < len(self.edges) else lo * 2.0
+        return lo * 0.5 + hi * 0.5 if level > 1 else hi * 0.5
+
+
+@dataclass(frozen=True, order=True)
+class FrameSymbol:
+    """One frame as a machine sees it."""
+
+    level: int
+    kind: Kind
+
+    def __repr__(self) -> str:
+        return f"<{self.level}:{self.kind.name.lower()}>"
+
+
+ZERO = FrameSymbol(0, Kind.STATIONARY)

@@ -1,0 +1,1 @@
+"""vadlock simulator: synthetic audio, scenarios, transport, the discrete-time engine, traces, CLI."""
