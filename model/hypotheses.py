@@ -59,9 +59,9 @@ HYPOTHESES: dict[str, Hypothesis] = {
         ),
         Hypothesis(
             "deadband",
-            "Silero-style hysteresis: while in speech, audible non-speech (noise, or "
-            "speech below the edge) is in the dead band and neither ends speech nor "
-            "advances the silence timer.",
+            "Silero-style hysteresis: while in speech, frames with p in [threshold - 0.15, "
+            "threshold) — quiet speech-like frames (-56..-40 dBFS) and audible key clicks — "
+            "neither end speech nor advance the silence timer.",
             "silero-vad VADIterator: leaves speech only below threshold - 0.15.",
         ),
         Hypothesis(
@@ -135,7 +135,7 @@ class ServerVadHypotheses:
             edge = floor_band + 1 if self.has("floor-adapt") else 4
             if band >= max(edge, 2):
                 return FrameClass.SPEECH
-        if in_speech and self.has("deadband") and band >= 3:
+        if in_speech and self.has("deadband") and band >= 3 and symbol.kind is not Kind.STATIONARY:
             return FrameClass.HOLD
         return FrameClass.SILENCE
 

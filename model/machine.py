@@ -63,7 +63,7 @@ class ProtocolMachine:
         fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
         return (self.state, *(getattr(self, f) for f in fields))
 
-    def restore(self, snap: tuple, with_timers: bool = True) -> None:
+    def load_snapshot(self, snap: tuple, with_timers: bool = True) -> None:
         fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
         self.state = snap[0]
         for name, value in zip(fields, snap[1:]):

@@ -1,0 +1,291 @@
+"""Unit tests: every machine's transitions, driven through its own inputs."""
+
+import pytest
+from transitions import MachineError
+
+from model import protocol
+from model.client.beliefs import ServerBeliefs
+from model.client.capture import Capture
+from model.client.gate import VadGate
+from model.client.health import CaptureHealthWatchdog
+from model.client.liveness import LivenessWatchdog
+from model.client.playback import Playback
+from model.client.watchdog import StuckVadWatchdog
+from model.designs import DEVELOPMENT, PRODUCTION
+from model.hypotheses import ServerVadHypotheses
+from model.machine import declared_machines
+from model.server.audio_buffer import InputAudioBuffer
+from model.server.response import ResponseLifecycle
+from model.server.vad import ServerVad
+from model.symbols import FrameSymbol, Kind
+
+SCALE = PRODUCTION.level_scale
+LOUD = SCALE.threshold_level("interrupt")  # >= 0.1 RMS
+MID = SCALE.threshold_level("gate")  # 0.03 .. 0.1
+QUIET = SCALE.threshold_level("server_speech")  # 0.01 .. 0.03
+
+
+def speech(level):
+    return FrameSymbol(level, Kind.SPEECH)
+
+
+# -- symbols -------------------------------------------------------------------------
+def test_level_scale_orders_edges_from_the_design():
+    assert SCALE.level_of(0.0, exact_zero=True) == 0
+    assert SCALE.level_of(0.0005, False) < SCALE.level_of(0.002, False)
+    assert SCALE.level_of(0.05, False) == MID
+    assert SCALE.level_of(0.2, False) == LOUD
+    dev = DEVELOPMENT.level_scale
+    # development's interruption edge (0.02) sits below the gate parameter (0.03)
+    assert dev.threshold_level("interrupt") < dev.threshold_level("gate")
+
+
+# -- capture -------------------------------------------------------------------------
+def test_capture_faults_and_recovery():
+    c = Capture()
+    for fault in ("muted", "attenuated", "disabled", "suspended"):
+        c.start_fault(fault)
+        assert c.state == fault
+        c.restore()
+        assert c.state == "live"
+    c.suspend()
+    assert not c.delivers_chunks
+    c.reacquire()
+    assert c.delivers_chunks
+
+
+# -- gate ----------------------------------------------------------------------------
+def test_gate_zeros_quiet_chunks_and_passes_loud_ones():
+    g = VadGate("zeros", MID, lag_chunks=0, hangover_ms=0, chunk_ms=100)
+    assert g.chunk(QUIET) == "zeros"
+    assert g.state == "zeroing"
+    assert g.chunk(MID) == "raw"
+    assert g.state == "passing"
+
+
+def test_lagged_gate_decides_on_the_previous_chunk():
+    g = VadGate("zeros", MID, lag_chunks=1, hangover_ms=0, chunk_ms=100)
+    assert g.chunk(QUIET) == "raw"  # still passing from before
+    assert g.chunk(LOUD) == "zeros"  # the previous chunk was quiet
+    assert g.chunk(QUIET) == "raw"
+
+
+def test_hysteresis_gate_holds_open_for_the_hangover():
+    g = VadGate("hysteresis", MID, 0, hangover_ms=300, chunk_ms=100)
+    g.chunk(LOUD)
+    assert [g.chunk(QUIET) for _ in range(4)] == ["raw", "raw", "raw", "zeros"]
+
+
+def test_comfort_noise_gate_never_sends_zeros():
+    g = VadGate("comfort_noise", MID, 0, 0, 100)
+    assert g.chunk(1) == "comfort_noise"
+
+
+def test_gate_off_always_passes():
+    g = VadGate("off", MID, 0, 0, 100)
+    assert g.chunk(0) == "raw" and g.state == "passing"
+
+
+# -- playback ------------------------------------------------------------------------
+def test_playback_plays_in_real_time_and_drains():
+    p = Playback(interrupt_level=LOUD)
+    p.queue_audio("item_1", 250)
+    assert p.state == "playing"
+    assert p.advance(100) == 100 and p.advance(200) == 150
+    assert p.state == "idle" and p.played_ms == 250
+
+
+def test_barge_in_truncates_with_played_ms_only_when_loud_enough():
+    p = Playback(interrupt_level=LOUD)
+    p.queue_audio("item_1", 1000)
+    p.advance(300)
+    p.barge_in(MID)  # below production's 0.1: keeps playing
+    assert p.state == "playing" and p.drain() == []
+    p.barge_in(LOUD)
+    assert p.state == "idle"
+    assert p.drain() == [protocol.truncate("item_1", 300)]
+
+
+# -- stuck-VAD watchdog --------------------------------------------------------------
+def test_watchdog_clears_after_30_s_armed_and_disarms_on_speech_stopped():
+    w = StuckVadWatchdog(30_000)
+    w.advance(60_000)
+    assert w.state == "disarmed" and w.drain() == []  # never armed: never fires
+    w.speech_started()
+    w.advance(29_990)
+    assert w.drain() == []
+    w.advance(10)
+    assert w.drain() == [protocol.clear()] and w.state == "disarmed"
+    w.speech_started()
+    w.speech_stopped()
+    w.advance(40_000)
+    assert w.drain() == []
+
+
+def test_watchdog_rejects_expiry_when_disarmed():
+    with pytest.raises(MachineError):
+        StuckVadWatchdog(30_000).expire()
+
+
+# -- beliefs -------------------------------------------------------------------------
+def test_beliefs_follow_a_turn():
+    b = ServerBeliefs()
+    for trigger, state in (("speech_started", "user_speaking"),
+                           ("speech_stopped", "awaiting_response"),
+                           ("response_created", "responding"), ("response_done", "listening")):
+        getattr(b, trigger)()
+        assert b.state == state
+    b.speech_started()
+    b.buffer_cleared()
+    assert b.state == "listening"
+
+
+# -- liveness and capture health (fixes) ---------------------------------------------
+def test_liveness_watchdog_escalates_one_rung_at_a_time():
+    w = LivenessWatchdog(3_000, protocol.turn_detection_config())
+    w.audio_sent(3_000, speech_level=True)
+    assert w.state == "resyncing" and w.drain()[-1]["type"] == "session.update"
+    w.audio_sent(3_000, True)
+    assert w.state == "clearing" and ("commit_or_clear",) in w.drain()
+    w.audio_sent(3_000, True)
+    assert w.state == "reconnecting" and ("reconnect",) in w.drain()
+    w.server_event()
+    assert w.state == "watching"
+    w.audio_sent(10_000, speech_level=False)
+    assert w.state == "watching"
+
+
+def test_capture_health_reacquires_after_near_silence():
+    h = CaptureHealthWatchdog(2_000, near_silent_level=SCALE.threshold_level("near_silent"))
+    for _ in range(19):
+        h.chunk(1, 100)
+    assert ("reacquire",) not in h.drain()
+    h.chunk(None, 100)
+    assert ("reacquire",) in h.drain()
+    h.chunk(MID, 100)
+    assert h.state == "healthy" and h.silent_ms == 0
+
+
+# -- server: buffer ------------------------------------------------------------------
+def test_buffer_commit_needs_100_ms():
+    b = InputAudioBuffer()
+    b.commit()
+    assert b.drain()[0]["error"]["code"] == protocol.COMMIT_EMPTY
+    b.append(60)
+    b.commit()
+    assert b.drain()[0]["error"]["code"] == protocol.COMMIT_EMPTY
+    b.append(40)
+    b.commit()
+    assert b.drain() == [("committed",)] and b.state == "empty"
+
+
+def test_buffer_clear_answers_cleared():
+    b = InputAudioBuffer()
+    b.append(500)
+    b.clear()
+    assert b.drain() == [{"type": "input_audio_buffer.cleared"}] and b.buffered_ms == 0
+
+
+# -- server: VAD under hypotheses ----------------------------------------------------
+def vad(flags="energy", silence_ms=500):
+    return ServerVad(ServerVadHypotheses.parse(flags), SCALE, silence_ms, 300)
+
+
+def test_vad_turn_with_prefix_padding_and_silence_duration():
+    v = vad()
+    v.feed(speech(MID), 1_000, 2_000)
+    assert v.drain() == [("speech_started", 1_700)]
+    v.feed(FrameSymbol(0, Kind.STATIONARY), 400, 3_000)
+    assert v.state == "speech"
+    v.feed(FrameSymbol(0, Kind.STATIONARY), 400, 3_400)
+    assert v.drain() == [("speech_stopped", 3_500)] and v.state == "silence"
+
+
+def test_zero_skip_never_ends_speech_on_zeros():
+    v = vad("zero-skip")
+    v.feed(speech(MID), 500, 0)
+    v.feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 500)
+    assert v.state == "speech"
+    v.feed(FrameSymbol(2, Kind.STATIONARY), 500, 60_500)  # room noise does end it
+    assert v.state == "silence"
+
+
+def test_noise_as_speech_takes_key_clicks_for_speech():
+    click = FrameSymbol(MID, Kind.TRANSIENT)
+    plain = vad()
+    plain.feed(click, 10, 0)
+    assert plain.state == "silence"
+    noisy = vad("noise-as-speech")
+    noisy.feed(click, 10, 0)
+    assert noisy.state == "speech"
+
+
+def test_deadband_holds_speech_on_quiet_speech_like_frames():
+    v = vad("deadband")
+    v.feed(speech(MID), 300, 0)
+    v.feed(speech(3), 5_000, 300)  # -56..-40 dBFS speech-like: inside the dead band
+    assert v.state == "speech"
+    v.feed(FrameSymbol(3, Kind.STATIONARY), 500, 5_300)
+    assert v.state == "silence"
+
+
+def test_floor_adapt_climbs_on_loud_noise_and_zeros_freeze_it():
+    v = vad("floor-adapt")
+    start = v.floor_band
+    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 10_000, 0)
+    assert v.floor_band > start
+    high = v.floor_band
+    v.feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 10_000)
+    assert v.floor_band == high  # exact zeros never bring it down
+    v.feed(speech(MID), 1_000, 70_000)
+    assert v.state == "silence"  # speech no longer stands above the floor
+    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 71_000)
+    assert v.floor_band == 2  # real quiet audio brings it down at once
+    v.feed(speech(MID), 100, 71_100)
+    assert v.state == "speech"
+
+
+def test_clear_keeps_vad_is_a_session_level_flag():
+    assert ServerVadHypotheses.parse("clear-keeps-vad").has("clear-keeps-vad")
+    with pytest.raises(ValueError):
+        ServerVadHypotheses.parse("energy,bogus")
+
+
+# -- server: responses ---------------------------------------------------------------
+def test_response_lifecycle_completes_and_rejects_a_second_create():
+    r = ResponseLifecycle()
+    r.start("resp_1", "item_1", 1_000)
+    types = [e["type"] for e in r.drain()]
+    assert types[0] == "response.created" and types[-1] == "response.content_part.added"
+    r.start("resp_2", "item_2", 1_000)
+    assert r.drain()[0]["error"]["code"] == protocol.ALREADY_ACTIVE
+    assert r.response_id == "resp_1"
+    r.generate(600)
+    r.generate(600)
+    out = r.drain()
+    assert [e["type"] for e in out][:2] == ["response.output_audio.delta"] * 2
+    assert out[-1]["type"] == "response.done" and out[-1]["response"]["status"] == "completed"
+    assert r.state == "idle"
+
+
+def test_cancel_turn_detected_and_cancel_when_idle():
+    r = ResponseLifecycle()
+    r.cancel("client_cancelled")
+    assert r.drain()[0]["error"]["code"] == protocol.CANCEL_NOT_ACTIVE
+    r.start("resp_1", "item_1", 5_000)
+    r.drain()
+    r.cancel("turn_detected")
+    done = r.drain()[-1]
+    assert done["response"]["status"] == "cancelled"
+    assert done["response"]["status_details"]["reason"] == "turn_detected"
+
+
+# -- declarations ----------------------------------------------------------------------
+@pytest.mark.parametrize("machine", declared_machines(), ids=lambda m: m.NAME)
+def test_every_declared_transition_names_declared_states(machine):
+    states = set(machine.STATES)
+    assert machine.INITIAL in states
+    for t in machine.TRANSITIONS:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        assert all(s == "*" or s in states for s in sources), t
+        assert t["dest"] is None or t["dest"] in states, t

@@ -1,0 +1,155 @@
+"""The engine end to end: canonical event order, production vs development, determinism."""
+
+import json
+
+import numpy as np
+import pytest
+
+from model.client.session import ClientSession
+from model.designs import DEVELOPMENT, PRODUCTION, get_design
+from model.hypotheses import ServerVadHypotheses
+from model.server.session import ServerSession
+from model.symbols import FrameSymbol, Kind
+from simulator.engine import SimulationError, simulate
+from simulator.presets import preset
+from simulator.scenario import Scenario, Typing, Utterance
+from simulator.trace import C2S, S2C
+
+ENERGY = ServerVadHypotheses.parse("energy")
+
+CANONICAL = [
+    "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.committed", "response.created", "response.output_audio.delta",
+    "response.output_audio.done", "response.done",
+]
+
+
+def first_turn_types(trace):
+    types = [r.type for r in trace.events(S2C)]
+    return [t for t in types if t in CANONICAL]
+
+
+def test_normal_conversation_follows_the_canonical_order_with_plausible_timings():
+    trace = simulate(PRODUCTION, ENERGY, preset("conversation", 30_000), seed=0)
+    order = first_turn_types(trace)
+    turn = []
+    for t in order:  # collapse delta runs
+        if not turn or turn[-1] != t:
+            turn.append(t)
+    assert turn[:7] == CANONICAL
+    s2c = {r.type: r.t_ms for r in reversed(list(trace.events(S2C)))}  # first occurrence
+    onset = trace.utterances[0].start_ms
+    assert 0 < s2c["input_audio_buffer.speech_started"] - onset < 500
+    stop_after_end = s2c["input_audio_buffer.speech_stopped"] - (
+        onset + trace.utterances[0].duration_ms)
+    assert 500 <= stop_after_end < 1_000  # silence_duration_ms 500 plus transport latency
+    assert s2c["response.output_audio.delta"] - s2c["response.created"] < 1_000
+    summary = trace.summary()
+    assert summary["heard"] == summary["utterances"] == summary["responses"] == 3
+
+
+def test_gate_zeros_quiet_chunks_in_production_only():
+    scenario = preset("conversation", 12_000)
+    prod = simulate(PRODUCTION, ENERGY, scenario, seed=0)
+    dev = simulate(DEVELOPMENT, ENERGY, scenario, seed=0)
+    prod_sent, dev_sent = prod.chunks["sent"], dev.chunks["sent"]
+    assert set(dev_sent) == {"raw"}
+    quiet = [i for i, r in enumerate(prod.chunks["rms"]) if r < 0.03]
+    loud = [i for i, r in enumerate(prod.chunks["rms"]) if r >= 0.03]
+    assert quiet and loud
+    assert all(prod_sent[i] == "zeros" for i in quiet)
+    assert all(prod_sent[i] == "raw" for i in loud)
+
+
+def barge_in_scenario(level_dbfs):
+    # a turn, then the user talks over the reply at the given level
+    return Scenario(
+        name="barge-in", duration_ms=14_000, room_noise_dbfs=-50.0,
+        utterances=(Utterance(1_000, 1_800), Utterance(4_800, 1_500, level_dbfs)),
+        response_audio_ms=(6_000,))
+
+
+@pytest.mark.parametrize("design, interrupts", [(DEVELOPMENT, True), (PRODUCTION, False)])
+def test_a_0_05_rms_barge_in_interrupts_in_development_not_in_production(design, interrupts):
+    trace = simulate(design, ENERGY, barge_in_scenario(-26.0), seed=0)  # RMS 0.05
+    truncates = list(trace.events(C2S, "conversation.item.truncate"))
+    assert bool(truncates) is interrupts
+    cancelled = [r for r in trace.events(S2C, "response.done")
+                 if r.event["response"]["status"] == "cancelled"]
+    assert cancelled  # the server cancels on speech_started either way
+    if interrupts:
+        played = truncates[0].event["audio_end_ms"]
+        assert 0 < played <= 6_000
+
+
+def test_watchdog_clears_after_30_s_of_unended_speech():
+    # zero-skip: the gate's zeros never end speech, so the production watchdog fires
+    zero_skip = ServerVadHypotheses.parse("zero-skip")
+    scenario = Scenario(name="one-turn", duration_ms=40_000, utterances=(Utterance(1_000, 2_000),))
+    trace = simulate(PRODUCTION, zero_skip, scenario, seed=0)
+    started = next(trace.events(S2C, "input_audio_buffer.speech_started")).t_ms
+    clear = next(trace.events(C2S, "input_audio_buffer.clear")).t_ms
+    assert clear - started == pytest.approx(30_000, abs=20)
+    assert next(trace.events(S2C, "input_audio_buffer.cleared")).t_ms > clear
+    dev = simulate(DEVELOPMENT, zero_skip, scenario, seed=0)
+    assert not list(dev.events(C2S, "input_audio_buffer.clear"))
+
+
+def test_same_seed_same_bytes_different_seed_different_bytes():
+    scenario = preset("typing-during-reply", 20_000)
+    a = simulate(PRODUCTION, ENERGY, scenario, seed=7).jsonl_bytes()
+    b = simulate(PRODUCTION, ENERGY, scenario, seed=7).jsonl_bytes()
+    c = simulate(PRODUCTION, ENERGY, scenario, seed=8).jsonl_bytes()
+    assert a == b
+    assert a != c
+
+
+def test_jsonl_lines_have_the_documented_shape(tmp_path):
+    trace = simulate(PRODUCTION, ENERGY, preset("conversation", 8_000), seed=0)
+    path = trace.write_jsonl(tmp_path / "t.jsonl")
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(trace.wire)
+    for line in lines:
+        rec = json.loads(line)
+        assert set(rec) == {"t_ms", "direction", "event"}
+        assert rec["direction"] in (C2S, S2C) and isinstance(rec["t_ms"], int)
+
+
+def test_tick_must_divide_the_chunk():
+    with pytest.raises(SimulationError):
+        simulate(PRODUCTION, ENERGY, preset("conversation", 5_000), tick_ms=30)
+    short = simulate(PRODUCTION, ENERGY, preset("conversation", 12_000), tick_ms=20)
+    assert short.summary()["heard"] == 1
+
+
+def test_typing_clicks_pass_the_gate_sometimes():
+    scenario = Scenario(name="typing", duration_ms=6_000, typing=(Typing(500, 5_000),))
+    trace = simulate(PRODUCTION, ENERGY, scenario, seed=0)
+    assert "raw" in trace.chunks["sent"] and "zeros" in trace.chunks["sent"]
+    assert Kind.TRANSIENT in trace.chunks["kind"]
+
+
+def test_client_and_server_sessions_round_trip_without_audio():
+    """wsproto-style: feed one side's output straight into the other."""
+    client, server = ClientSession(PRODUCTION), ServerSession(ENERGY, PRODUCTION.level_scale)
+    inbox = server.start()
+    for event in client.start():
+        inbox += server.receive(event)
+    speech = FrameSymbol(PRODUCTION.level_scale.threshold_level("gate"), Kind.SPEECH)
+    quiet = FrameSymbol(1, Kind.STATIONARY)
+    for level_symbol in [speech] * 10 + [quiet] * 8:
+        mode, events = client.on_chunk(level_symbol.level, 100)
+        sent = level_symbol if mode == "raw" else FrameSymbol(0, Kind.STATIONARY)
+        for event in events:
+            inbox += server.receive(event, [(sent, 100)])
+    for _ in range(200):
+        inbox += server.advance(10)
+        for event in inbox:
+            for reply in client.receive(event):
+                server.receive(reply)
+        inbox = []
+        client.advance(10)
+    assert client.beliefs.state == "listening"
+    assert server.response.state == "idle" and client.playback.state in ("playing", "idle")
+    assert client.watchdog.state == "disarmed"
+    assert client.errors == []

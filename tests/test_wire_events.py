@@ -1,0 +1,68 @@
+"""Every event vadlock puts on the wire validates against the official SDK types."""
+
+import base64
+import functools
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from model.designs import DESIGNS, get_design
+from model.hypotheses import ServerVadHypotheses
+from simulator.engine import simulate
+from simulator.presets import PRESETS, preset
+from simulator.trace import C2S, S2C
+
+openai_realtime = pytest.importorskip("openai.types.realtime")
+SERVER = TypeAdapter(openai_realtime.RealtimeServerEvent)
+CLIENT = TypeAdapter(openai_realtime.RealtimeClientEvent)
+
+
+@functools.lru_cache(maxsize=None)
+def trace_of(design: str, preset_name: str, server: str = "energy"):
+    scenario = preset(preset_name, 40_000)
+    return simulate(get_design(design), ServerVadHypotheses.parse(server), scenario, seed=3)
+
+
+@pytest.mark.parametrize("preset_name", sorted(PRESETS))
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+def test_every_emitted_event_is_a_valid_ga_event(design, preset_name):
+    trace = trace_of(design, preset_name)
+    seen = set()
+    for record in trace.wire:
+        adapter = CLIENT if record.direction == C2S else SERVER
+        key = (record.direction, record.type)
+        try:
+            adapter.validate_python(record.event)
+        except ValidationError as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"{key} at {record.t_ms} ms is not a valid GA event: {exc.errors()[:3]}")
+        seen.add(key)
+    assert (C2S, "input_audio_buffer.append") in seen
+    assert (S2C, "response.output_audio.delta") in seen
+
+
+def test_error_and_clear_paths_are_valid_too():
+    # zero-skip + production: the watchdog clears; error events come from the unit-level paths
+    trace = simulate(get_design("production"), ServerVadHypotheses.parse("zero-skip"),
+                     preset("conversation", 60_000), seed=1)
+    types = {r.type for r in trace.wire}
+    assert "input_audio_buffer.clear" in types and "input_audio_buffer.cleared" in types
+    for record in trace.wire:
+        (CLIENT if record.direction == C2S else SERVER).validate_python(record.event)
+
+
+def test_error_events_validate():
+    from model import protocol
+    for code in protocol.CLIENT_ERROR_CODES:
+        SERVER.validate_python({"event_id": "event_1", **protocol.error(code, "m")})
+
+
+def test_audio_is_base64_pcm16_at_24khz():
+    trace = trace_of("production", "conversation")
+    append = next(trace.events(C2S, "input_audio_buffer.append"))
+    raw = base64.b64decode(append.event["audio"])
+    assert len(raw) == 100 * 24 * 2  # a 100 ms chunk: 2,400 int16 samples
+    delta = next(trace.events(S2C, "response.output_audio.delta"))
+    assert len(base64.b64decode(delta.event["delta"])) % 2 == 0
+    update = next(trace.events(C2S, "session.update"))
+    assert update.event["session"]["audio"]["input"]["format"] == {"type": "audio/pcm",
+                                                                  "rate": 24000}
