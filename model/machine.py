@@ -33,7 +33,8 @@ class ProtocolMachine:
 
     def __init__(self) -> None:
         self.outbox: list[Any] = []
-        self.changes: list[tuple[str, str, str, str]] = []  # (machine, trigger, source, dest)
+        # (machine, trigger, source, dest); a session shares one list among its machines
+        self.changes: list[tuple[str, str, str, str]] = []
         Machine(
             model=self,
             states=list(self.STATES),

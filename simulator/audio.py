@@ -27,6 +27,20 @@ def rms_to_dbfs(rms: float) -> float:
     return float(20.0 * np.log10(max(rms, 1e-12)))
 
 
+_TABLE_SIZE = 2048
+
+
+def _voiced_period(f0_hz: float) -> np.ndarray:
+    """One period of the voiced source for this F0: harmonics weighted by the formants."""
+    phase = np.arange(_TABLE_SIZE) * (2 * np.pi / _TABLE_SIZE)
+    table = np.zeros(_TABLE_SIZE)
+    for k in range(1, int(4000.0 // f0_hz) + 1):
+        freq = k * f0_hz
+        gain = sum(1.0 / (1.0 + ((freq - fc) / bw) ** 2) for fc, bw in _FORMANTS_HZ)
+        table += (gain + 0.05) / np.sqrt(k) * np.sin(k * phase)
+    return table
+
+
 def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.ndarray:
     n = duration_ms * SAMPLES_PER_MS
     if n <= 0:
@@ -35,12 +49,9 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
     f0_base = rng.uniform(100.0, 250.0)
     f0 = f0_base * (1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 0.8) * t
                                         + rng.uniform(0, 2 * np.pi)))
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ
-    source = np.zeros(n)
-    for k in range(1, int(4000.0 // f0_base) + 1):
-        freq = k * f0_base
-        gain = sum(1.0 / (1.0 + ((freq - fc) / bw) ** 2) for fc, bw in _FORMANTS_HZ)
-        source += (gain + 0.05) / np.sqrt(k) * np.sin(k * phase)
+    cycles = np.cumsum(f0) / SAMPLE_RATE_HZ
+    index = ((cycles - np.floor(cycles)) * _TABLE_SIZE).astype(np.int64)
+    source = _voiced_period(f0_base)[index]
     envelope = _syllabic_envelope(n, rng)
     signal = source * envelope
     active = envelope > 0.2

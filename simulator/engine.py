@@ -59,6 +59,19 @@ def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | Non
         end = min(n, start + len(keys))
         if start < n:
             signal[start:end] += keys[: end - start]
+    for i, seg in enumerate(scenario.segments):
+        rng = _rng(seed, 9, i)
+        level = audio.dbfs_to_rms(seg.level_dbfs)
+        if seg.kind == "speech":
+            part = audio.speech(seg.duration_ms, level, rng)
+        elif seg.kind == "typing":
+            part = audio.keyboard(seg.duration_ms, 8.0, level, rng)
+        else:
+            part = audio.pink_noise(seg.duration_ms * SPM, level, rng)
+        start = seg.start_ms * SPM
+        end = min(n, start + len(part))
+        if start < n:
+            signal[start:end] += part[: end - start]
     if recording is not None:
         m = min(n, len(recording))
         signal[:m] += recording[:m]
@@ -176,6 +189,7 @@ class Engine:
         for t in range(0, self.scenario.duration_ms, tick):
             while fault_events and fault_events[0][0] <= t:
                 _, action, kind = fault_events.pop(0)
+                self.trace.faults.append((t, action, kind))
                 if action == "start":
                     self.client.capture.start_fault(kind)
                 else:
@@ -209,6 +223,9 @@ class Engine:
             events.append((fault.start_ms, "start", fault.kind))
             if fault.duration_ms is not None:
                 events.append((fault.start_ms + fault.duration_ms, "end", fault.kind))
+        for spike in self.scenario.network.spikes:
+            self.trace.faults.append((spike.start_ms, "start", "latency_spike"))
+            self.trace.faults.append((spike.start_ms + spike.duration_ms, "end", "latency_spike"))
         return sorted(events)
 
     def _playing(self) -> _Playing | None:
@@ -281,12 +298,12 @@ class Engine:
 
     def _record_transitions(self, t: int) -> None:
         for side, session in (("client", self.client), ("server", self.server)):
-            for machine in session.machines:
-                for change in machine.changes:
-                    self.trace.transitions.append((t, side, *change[:1], *change[1:]))
-                machine.changes.clear()
-        self.trace.notices.extend((t, n) for n in self.client.notices)
-        self.client.notices.clear()
+            if session.changes:
+                self.trace.transitions.extend((t, side, *change) for change in session.changes)
+                session.changes.clear()
+        if self.client.notices:
+            self.trace.notices.extend((t, n) for n in self.client.notices)
+            self.client.notices.clear()
 
     def _record_tick(self, t: int) -> None:
         self._record_transitions(t)

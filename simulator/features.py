@@ -17,8 +17,10 @@ from simulator.audio import SAMPLE_RATE_HZ
 TRANSIENT_SHARE = 0.3  # share of the window's energy in its loudest 2 ms block
 _BLOCK = 2 * SAMPLE_RATE_HZ // 1000
 PERIODICITY_SPEECH = 0.45
-_MIN_LAG = SAMPLE_RATE_HZ // 250
-_MAX_LAG = SAMPLE_RATE_HZ // 80
+_DECIMATE = 3  # periodicity is judged at 8 kHz: pitch lives far below 4 kHz
+_RATE = SAMPLE_RATE_HZ // _DECIMATE
+_MIN_LAG = _RATE // 250
+_MAX_LAG = _RATE // 80
 
 
 def rms(frames: np.ndarray) -> np.ndarray:
@@ -33,7 +35,9 @@ def kinds(windows: np.ndarray) -> np.ndarray:
     block_energy = np.square(windows[:, :usable]).reshape(n, -1, _BLOCK).sum(axis=2)
     total = block_energy.sum(axis=1)
     share = np.where(total > 0, block_energy.max(axis=1) / np.maximum(total, 1e-30), 0.0)
-    emphasised = windows[:, 1:] - 0.9 * windows[:, :-1]
+    low = windows[:, : length // _DECIMATE * _DECIMATE].reshape(n, -1, _DECIMATE).mean(axis=2)
+    length = low.shape[1]
+    emphasised = low[:, 1:] - 0.9 * low[:, :-1]
     size = 1 << int(np.ceil(np.log2(2 * length)))
     spectrum = np.fft.rfft(emphasised, size, axis=1)
     auto = np.fft.irfft(np.abs(spectrum) ** 2, size, axis=1)

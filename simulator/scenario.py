@@ -48,6 +48,20 @@ class CaptureFault:
     cause: str = "fault"
 
 
+SEGMENT_KINDS = ("speech", "typing", "noise")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Explicit acoustic content (what the explorer's counterexamples turn into):
+    `speech` (RMS level), `typing` (click peak level) or `noise` (pink noise RMS level)."""
+
+    start_ms: int
+    duration_ms: int
+    kind: str
+    level_dbfs: float
+
+
 @dataclass(frozen=True)
 class LatencySpike:
     start_ms: int
@@ -74,7 +88,9 @@ class Scenario:
     echo_gain_db: float = -30.0
     response_audio_ms: tuple[int, ...] = (4000,)
     network: Network = field(default_factory=Network)
+    segments: tuple[Segment, ...] = ()
     description: str = ""
+    seed: int | None = None  # the audio seed it was found with (replay uses it by default)
 
     def response_ms(self, index: int) -> int:
         return self.response_audio_ms[index % len(self.response_audio_ms)]
@@ -118,7 +134,7 @@ class Scenario:
 
 
 _NESTED = {"utterances": Utterance, "typing": Typing, "capture_faults": CaptureFault,
-           "spikes": LatencySpike}
+           "spikes": LatencySpike, "segments": Segment}
 
 
 def _build(cls, data: dict[str, Any], where: str):
@@ -202,6 +218,12 @@ def _check_semantics(s: Scenario) -> None:
              "must be > 0 or null")
         need(c.cause in ("fault", "app_switch"), f"capture_faults[{i}].cause",
              "must be fault or app_switch")
+    for i, seg in enumerate(s.segments):
+        need(seg.start_ms >= 0, f"segments[{i}].start_ms", "must be >= 0")
+        need(seg.duration_ms > 0, f"segments[{i}].duration_ms", "must be > 0")
+        need(seg.kind in SEGMENT_KINDS, f"segments[{i}].kind",
+             f"must be one of {', '.join(SEGMENT_KINDS)}")
+        need(-120 <= seg.level_dbfs <= 0, f"segments[{i}].level_dbfs", "must be in -120..0")
     need(-120 <= s.room_noise_dbfs <= 0, "room_noise_dbfs", "must be in -120..0")
     need(-120 <= s.echo_gain_db <= 0, "echo_gain_db", "must be in -120..0")
     need(all(0 < r <= 120_000 for r in s.response_audio_ms), "response_audio_ms",

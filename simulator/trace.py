@@ -58,6 +58,7 @@ class Trace:
     ticks: dict[str, list] = field(default_factory=lambda: {
         "t_ms": [], "server_vad": [], "playback": [], "capture": [], "beliefs": [],
         "response": [], "watchdog": []})
+    faults: list[tuple[int, str, str]] = field(default_factory=list)  # (t_ms, start|end, kind)
     reconnects: int = 0
 
     # -- views -------------------------------------------------------------------------

@@ -49,6 +49,9 @@ class ClientSession:
         self.notices: list[str] = []
         self.requests: list[tuple] = []
         self.errors: list[dict[str, Any]] = []
+        self.changes: list[tuple[str, str, str, str]] = []
+        for machine in self.machines:
+            machine.changes = self.changes
 
     @property
     def machines(self):

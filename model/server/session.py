@@ -56,6 +56,9 @@ class ServerSession:
         self.user_item_id = ""
         self.last_item_id: str | None = None
         self.item_audio_ms: dict[str, int] = {}
+        self.changes: list[tuple[str, str, str, str]] = []
+        for machine in self.machines:
+            machine.changes = self.changes
 
     # -- ids ---------------------------------------------------------------------------
     def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:

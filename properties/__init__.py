@@ -1,0 +1,1 @@
+"""vadlock properties: temporal predicates over traces, search (Hypothesis), exploration (networkx), review."""

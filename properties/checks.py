@@ -1,0 +1,247 @@
+"""The properties: each a function over a trace returning its violations.
+
+Every bound is a named parameter (`Bounds`). A violation carries the property's name, the
+time window and one sentence that explains it. The *freeze* verdict of search and of
+exploration is the `recovery` property: once faults stop happening, every window of
+`recovery_window_ms` in which the user speaks clearly at least twice must contain progress
+(the client receiving `speech_started` or `response.done`). A capture fault that is still
+in force counts as part of the session, not as an excuse: a stolen microphone is exactly
+the field report's freeze unless the client notices and recovers.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Callable
+
+from model import protocol
+from simulator.trace import C2S, S2C, Trace
+
+PROGRESS_TYPES = ("input_audio_buffer.speech_started", "response.done")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    heard_within_ms: int = 2_000
+    answered_within_ms: int = 15_000
+    silent_window_ms: int = 10_000
+    silent_min_utterances: int = 2
+    recovery_window_ms: int = 45_000
+    recovery_min_utterances: int = 2
+    beliefs_settle_ms: int = 3_000
+    lost_audio_zeroed_fraction: float = 0.5
+    clear_min_ms: int = 400
+    clear_min_dbfs: float = -35.0
+
+
+DEFAULT_BOUNDS = Bounds()
+
+
+@dataclass(frozen=True)
+class Violation:
+    property: str
+    start_ms: int
+    end_ms: int
+    explanation: str
+
+    def to_dict(self) -> dict:
+        return {"property": self.property, "start_ms": self.start_ms, "end_ms": self.end_ms,
+                "explanation": self.explanation}
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _received(trace: Trace, *types: str) -> list[int]:
+    return [r.t_ms for r in trace.wire if r.direction == S2C and (not types or r.type in types)]
+
+
+def _capture_at(trace: Trace, t_ms: int) -> str:
+    ticks = trace.ticks["t_ms"]
+    i = max(0, min(len(ticks) - 1, t_ms // trace.tick_ms))
+    return trace.ticks["capture"][i]
+
+
+def clear_utterances(trace: Trace, b: Bounds) -> list:
+    """Utterances a person would call clear speech, whatever the capture is doing."""
+    return [u for u in trace.utterances
+            if u.duration_ms >= b.clear_min_ms and u.level_dbfs >= b.clear_min_dbfs]
+
+
+def healthy_utterances(trace: Trace, b: Bounds) -> list:
+    """Clear utterances made while the client's capture was live."""
+    return [u for u in clear_utterances(trace, b) if _capture_at(trace, u.start_ms) == "live"]
+
+
+def _last_fault_event_ms(trace: Trace) -> int:
+    last = 0
+    for f in trace.faults:
+        last = max(last, f[0])
+    return last
+
+
+# -- the properties --------------------------------------------------------------------
+def heard(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    started = _received(trace, "input_audio_buffer.speech_started")
+    out = []
+    for u in healthy_utterances(trace, b):
+        lo = bisect_left(started, u.start_ms - 300)
+        if lo == len(started) or started[lo] > u.start_ms + b.heard_within_ms:
+            out.append(Violation("heard", u.start_ms, u.start_ms + b.heard_within_ms,
+                                 f"the utterance at {u.start_ms / 1000:.1f} s "
+                                 f"({u.level_dbfs:.0f} dBFS, {u.duration_ms} ms, capture live) "
+                                 f"got no speech_started within {b.heard_within_ms} ms"))
+    return out
+
+
+def answered(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    done = _received(trace, "response.done")
+    out = []
+    for t in _received(trace, "input_audio_buffer.committed"):
+        i = bisect_right(done, t)
+        if t + b.answered_within_ms > trace.duration_ms:
+            continue  # too close to the end to judge
+        if i == len(done) or done[i] > t + b.answered_within_ms:
+            out.append(Violation("answered", t, t + b.answered_within_ms,
+                                 f"the user turn committed at {t / 1000:.1f} s got no "
+                                 f"response.done within {b.answered_within_ms} ms"))
+    return out
+
+
+def no_silent_freeze(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    events = _received(trace)
+    notices = [t for t, _ in trace.notices]
+    onsets = [u.start_ms for u in clear_utterances(trace, b)]
+    edges = [0, *events, trace.duration_ms]
+    out = []
+    for start, end in zip(edges, edges[1:]):
+        if end - start < b.silent_window_ms:
+            continue
+        spoken = [t for t in onsets if start < t <= end]
+        noticed = any(start <= t <= end for t in notices)
+        if len(spoken) >= b.silent_min_utterances and not noticed:
+            out.append(Violation(
+                "no-silent-freeze", start, end,
+                f"no server event for {(end - start) / 1000:.1f} s "
+                f"({start / 1000:.1f}-{end / 1000:.1f} s) while the user spoke "
+                f"{len(spoken)} times and the client showed no notice"))
+    return out
+
+
+def recovery(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    after = _last_fault_event_ms(trace)
+    progress = _received(trace, *PROGRESS_TYPES)
+    onsets = [u.start_ms for u in clear_utterances(trace, b) if u.start_ms >= after]
+    out = []
+    for i, first in enumerate(onsets):
+        window_end = first + b.recovery_window_ms
+        if window_end > trace.duration_ms:
+            break
+        spoken = [t for t in onsets[i:] if t < window_end]
+        if len(spoken) < b.recovery_min_utterances:
+            continue
+        j = bisect_left(progress, first)
+        if j == len(progress) or progress[j] > window_end:
+            last = progress[j - 1] if j else None
+            since = f"since {last / 1000:.1f} s" if last is not None else "at all"
+            out.append(Violation(
+                "recovery", first, window_end,
+                f"from {first / 1000:.1f} s the user spoke clearly {len(spoken)} times in "
+                f"{b.recovery_window_ms / 1000:.0f} s with no new fault, and the client got no "
+                f"speech_started or response.done {since}: the session is frozen"))
+            break
+    return out
+
+
+def protocol_ok(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    out = []
+    played: dict[str, int] = {}
+    for r in trace.wire:
+        if r.direction == S2C and r.type == "error":
+            code = r.event["error"].get("code")
+            if code in protocol.CLIENT_ERROR_CODES:
+                out.append(Violation("protocol", r.t_ms, r.t_ms,
+                                     f"the client caused server error {code!r} at "
+                                     f"{r.t_ms / 1000:.1f} s"))
+        if r.direction == S2C and r.type == "response.output_audio.delta":
+            played[r.event["item_id"]] = played.get(r.event["item_id"], 0) + \
+                len(r.event["delta"]) * 3 // 4 // 48
+        if r.direction == C2S and r.type == "conversation.item.truncate":
+            have = played.get(r.event["item_id"], 0)
+            if r.event["audio_end_ms"] > have:
+                out.append(Violation("protocol", r.t_ms, r.t_ms,
+                                     f"truncate to {r.event['audio_end_ms']} ms exceeds the "
+                                     f"{have} ms of audio received"))
+    return out
+
+
+_EXPECTED_BELIEF = {("speech", "idle"): "user_speaking", ("speech", "in_progress"): "user_speaking",
+                    ("silence", "in_progress"): "responding"}
+
+
+def beliefs_agree(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    ticks = trace.ticks
+    out = []
+    run_start = None
+    for i, t in enumerate(ticks["t_ms"]):
+        expected = _EXPECTED_BELIEF.get((ticks["server_vad"][i], ticks["response"][i]))
+        belief = ticks["beliefs"][i]
+        agrees = belief == expected if expected else belief in ("listening", "awaiting_response")
+        if agrees:
+            run_start = None
+            continue
+        if run_start is None:
+            run_start = t
+        elif t - run_start >= b.beliefs_settle_ms:
+            out.append(Violation(
+                "beliefs-agree", run_start, t,
+                f"from {run_start / 1000:.1f} s the client believed {belief!r} while the server "
+                f"was VAD {ticks['server_vad'][i]!r} / response {ticks['response'][i]!r} "
+                f"for over {b.beliefs_settle_ms} ms"))
+            break
+    return out
+
+
+def no_lost_audio(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    chunks = trace.chunks
+    cleared = [r.t_ms for r in trace.wire if r.direction == S2C and
+               r.type == "input_audio_buffer.cleared"]
+    committed = _received(trace, "input_audio_buffer.committed")
+    out = []
+    for u in healthy_utterances(trace, b):
+        end = u.start_ms + u.duration_ms
+        sent = [chunks["sent"][i] for i, t in enumerate(chunks["t_ms"]) if u.start_ms <= t < end]
+        if sent:
+            zeroed = sum(1 for s in sent if s != "raw") / len(sent)
+            if zeroed > b.lost_audio_zeroed_fraction:
+                out.append(Violation("no-lost-audio", u.start_ms, end,
+                                     f"{zeroed:.0%} of the utterance at {u.start_ms / 1000:.1f} s "
+                                     f"was sent as zeros or noise by the gate"))
+                continue
+        j = bisect_left(committed, u.start_ms)
+        commit_t = committed[j] if j < len(committed) else None
+        k = bisect_left(cleared, u.start_ms)
+        if k < len(cleared) and (commit_t is None or cleared[k] < commit_t):
+            out.append(Violation("no-lost-audio", u.start_ms, cleared[k],
+                                 f"the utterance at {u.start_ms / 1000:.1f} s was cleared away "
+                                 f"at {cleared[k] / 1000:.1f} s before it was committed"))
+    return out
+
+
+PROPERTIES: dict[str, Callable[[Trace, Bounds], list[Violation]]] = {
+    "heard": heard,
+    "answered": answered,
+    "no-silent-freeze": no_silent_freeze,
+    "recovery": recovery,
+    "protocol": protocol_ok,
+    "beliefs-agree": beliefs_agree,
+    "no-lost-audio": no_lost_audio,
+}
+
+FREEZE_PROPERTY = "recovery"
+
+
+def check(trace: Trace, names=None, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
+    out = []
+    for name in names or PROPERTIES:
+        out += PROPERTIES[name](trace, b)
+    return out
