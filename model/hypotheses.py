@@ -18,6 +18,7 @@ from model.symbols import FrameSymbol, Kind, LevelScale
 
 SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
 FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio
+FLOOR_FALL_MS = 200  # ... and falls to quieter non-speech audio that lasts this long
 
 
 class FrameClass(enum.Enum):
@@ -52,8 +53,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         Hypothesis(
             "floor-adapt",
             "An adaptive noise floor: speech must stand one band above it; the floor "
-            "falls at once to quieter non-speech audio, climbs one band per 2 s of louder "
-            "non-speech audio, and exact zeros freeze it.",
+            "falls to quieter non-speech audio within 200 ms, climbs one band per 2 s of "
+            "louder non-speech audio, and exact zeros freeze it.",
             "WebRTC VAD minimum tracker with asymmetric smoothing 0.2/0.99 and its "
             "kMinEnergy skip (vad_sp.c, vad_core.c).",
         ),
@@ -140,22 +141,33 @@ class ServerVadHypotheses:
         return FrameClass.SILENCE
 
     def next_floor(self, symbol: FrameSymbol, scale: LevelScale, frame_class: FrameClass,
-                   floor_band: int, rise_ms: int, duration_ms: int) -> tuple[int, int]:
-        """(floor_band, rise_ms) after `duration_ms` of this symbol (floor-adapt only)."""
+                   floor: tuple[int, int, int, int], duration_ms: int
+                   ) -> tuple[int, int, int, int]:
+        """(floor_band, target_band, rise_ms, fall_ms) after `duration_ms` of this symbol.
+
+        Only `floor-adapt` moves the floor. It falls to quieter non-speech audio that lasts
+        FLOOR_FALL_MS, climbs toward louder non-speech audio (`target_band`) one band per
+        FLOOR_RISE_MS, and neither speech nor exact zeros move it.
+        """
+        floor_band, target, rise_ms, fall_ms = floor
         if not self.has("floor-adapt"):
-            return floor_band, 0
+            return floor
         band = self.server_band(symbol, scale)
         if band == 0 or frame_class is FrameClass.SPEECH:
-            return floor_band, rise_ms  # zeros freeze the floor; speech does not feed it
+            return floor
         if band < floor_band:
-            return band, 0
+            fall_ms += duration_ms
+            if fall_ms >= FLOOR_FALL_MS:
+                return band, 0, 0, 0
+            return floor_band, target, rise_ms, fall_ms
         if band == floor_band:
-            return floor_band, 0
+            return floor_band, 0, 0, 0
+        target = band
         rise_ms += duration_ms
-        while rise_ms >= FLOOR_RISE_MS and floor_band < band:
+        while rise_ms >= FLOOR_RISE_MS and floor_band < target:
             floor_band += 1
             rise_ms -= FLOOR_RISE_MS
-        return floor_band, (0 if floor_band == band else rise_ms)
+        return (floor_band, 0, 0, 0) if floor_band >= target else (floor_band, target, rise_ms, 0)
 
 
 INITIAL_FLOOR_BAND = 2

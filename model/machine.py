@@ -60,18 +60,20 @@ class ProtocolMachine:
             self.changes.append((self.NAME, event.event.name, source, dest))
 
     # -- snapshots (for the explorer and for tests) --------------------------------------
-    def snapshot(self, with_timers: bool = True) -> tuple:
-        fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
-        return (self.state, *(getattr(self, f) for f in fields))
+    def snapshot(self, exact_timers: bool = True) -> tuple:
+        """State and data. Without exact timers, each timer is reduced to "running or not"."""
+        values = (getattr(self, f) for f in self.DATA)
+        if not exact_timers:
+            values = (bool(v) if f in self.TIMERS else v
+                      for f, v in zip(self.DATA, (getattr(self, f) for f in self.DATA)))
+        return (self.state, *values)
 
-    def load_snapshot(self, snap: tuple, with_timers: bool = True) -> None:
-        fields = self.DATA if with_timers else tuple(f for f in self.DATA if f not in self.TIMERS)
+    def load_snapshot(self, snap: tuple) -> None:
+        """Inverse of `snapshot`; an abstract timer comes back as 1 ms (running) or 0."""
         self.state = snap[0]
-        for name, value in zip(fields, snap[1:]):
-            setattr(self, name, value)
-        if not with_timers:
-            for name in self.TIMERS:
-                setattr(self, name, 0)
+        for name, value in zip(self.DATA, snap[1:]):
+            setattr(self, name, int(value) if isinstance(value, bool) else value)
+        self.outbox.clear()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.state}>"

@@ -70,12 +70,14 @@ class LevelScale:
         raise KeyError(name)
 
     def representative_rms(self, level: int) -> float:
-        """An RMS inside `level` (used to turn explorer symbols back into audio)."""
+        """An RMS well inside `level` (turns explorer symbols back into audio)."""
         if level == 0:
             return 0.0
-        lo = 0.0 if level == 1 else self.edges[level - 2][1]
-        hi = self.edges[level - 1][1] if level - 1 < len(self.edges) else lo * 2.0
-        return lo * 0.5 + hi * 0.5 if level > 1 else hi * 0.5
+        if level == 1:
+            return self.edges[0][1] * 0.5
+        lo = self.edges[level - 2][1]
+        hi = self.edges[level - 1][1] if level - 1 < len(self.edges) else min(1.0, lo * 3.0)
+        return float((lo * hi) ** 0.5)
 
 
 @dataclass(frozen=True, order=True)

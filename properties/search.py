@@ -55,7 +55,7 @@ def longest_server_silence_ms(trace: Trace) -> int:
 def search(design: Design, hypotheses: ServerVadHypotheses, *, max_examples: int = 50,
            seed: int = 0, fault_classes: tuple[str, ...] = FAULT_CLASSES,
            properties: tuple[str, ...] = (FREEZE_PROPERTY,), bounds: Bounds = DEFAULT_BOUNDS,
-           out_dir: str | Path | None = None,
+           out_dir: str | Path | None = None, shrink: bool = True,
            progress: Callable[[int, int], None] | None = None) -> SearchResult:
     result = SearchResult(design.name, hypotheses.label, fault_classes)
     started = time.perf_counter()
@@ -63,7 +63,8 @@ def search(design: Design, hypotheses: ServerVadHypotheses, *, max_examples: int
 
     @hseed(seed)
     @settings(max_examples=max_examples, database=None, deadline=None, derandomize=False,
-              phases=(Phase.generate, Phase.target, Phase.shrink), print_blob=False,
+              phases=(Phase.generate, Phase.target, *((Phase.shrink,) if shrink else ())),
+              print_blob=False,
               report_multiple_bugs=False,
               suppress_health_check=list(HealthCheck))
     @given(scenarios(fault_classes))

@@ -2,7 +2,8 @@
 
 Every generated scenario has three phases:
 1. *good turns*: 2-4 ordinary turns, one every 10 s (the report's "works for several turns");
-2. *incidents* within ~10 s: keyboard typing, a barge-in, a capture fault (mute, attenuate,
+2. *incidents* within ~10 s: keyboard typing, a loud noise (a fan, a vacuum cleaner, music:
+   steady noise at -40..-20 dBFS for 1-10 s), a barge-in, a capture fault (mute, attenuate,
    disable, suspend; caused by an application switch or not; with an end or for good),
    a latency spike — which kinds are allowed is the fault class;
 3. a *fair tail* of 60 s: no new fault, the user speaks clearly every 8-10 s.
@@ -15,8 +16,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from model.client.capture import FAULTS
-from simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, Typing,
-                                Utterance)
+from simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, Segment,
+                                Typing, Utterance)
 
 FAULT_CLASSES = ("acoustic", "capture", "network")
 TURN_PERIOD_MS = 10_000
@@ -29,18 +30,21 @@ def _good_turns(n: int) -> list[Utterance]:
 
 @st.composite
 def incidents(draw, fault_classes: tuple[str, ...], t0: int):
-    typing, utterances, faults, spikes = [], [], [], []
-    kinds = [k for k in ("typing", "barge_in") if "acoustic" in fault_classes]
+    typing, utterances, faults, spikes, noises = [], [], [], [], []
+    kinds = [k for k in ("typing", "noise", "barge_in") if "acoustic" in fault_classes]
     kinds += ["capture"] if "capture" in fault_classes else []
     kinds += ["latency"] if "network" in fault_classes else []
     if not kinds:
-        return typing, utterances, faults, spikes
+        return typing, utterances, faults, spikes, noises
     for kind in draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3)):
         start = t0 + draw(st.integers(0, 100)) * 100
         if kind == "typing":
             typing.append(Typing(start, draw(st.integers(5, 80)) * 100,
                                  float(draw(st.integers(3, 10))),
                                  float(draw(st.integers(-24, -3)))))
+        elif kind == "noise":
+            noises.append(Segment(start, draw(st.integers(10, 100)) * 100, "noise",
+                                  float(draw(st.integers(-40, -20)))))
         elif kind == "barge_in":
             utterances.append(Utterance(start, draw(st.integers(4, 25)) * 100,
                                         float(draw(st.integers(-40, -10)))))
@@ -51,7 +55,7 @@ def incidents(draw, fault_classes: tuple[str, ...], t0: int):
         else:
             spikes.append(LatencySpike(start, draw(st.integers(2, 50)) * 100,
                                        draw(st.integers(1, 50)) * 100))
-    return typing, utterances, faults, spikes
+    return typing, utterances, faults, spikes, noises
 
 
 @st.composite
@@ -59,11 +63,12 @@ def scenarios(draw, fault_classes: tuple[str, ...] = FAULT_CLASSES, min_good_tur
     n_good = draw(st.integers(min_good_turns, 4))
     good = _good_turns(n_good)
     t_incidents = 1_000 + n_good * TURN_PERIOD_MS
-    typing, barge_ins, faults, spikes = draw(incidents(fault_classes, t_incidents))
+    typing, barge_ins, faults, spikes, noises = draw(incidents(fault_classes, t_incidents))
     ends = [t_incidents + 10_000]
     ends += [t.start_ms + t.duration_ms for t in typing]
     ends += [f.start_ms + f.duration_ms for f in faults if f.duration_ms is not None]
     ends += [s.start_ms + s.duration_ms for s in spikes]
+    ends += [n.start_ms + n.duration_ms for n in noises]
     t_tail = max(ends) + 2_000
     tail = []
     t = t_tail
@@ -77,5 +82,5 @@ def scenarios(draw, fault_classes: tuple[str, ...] = FAULT_CLASSES, min_good_tur
         typing=tuple(typing), capture_faults=tuple(faults),
         room_noise_dbfs=float(draw(st.integers(-65, -40))),
         echo_gain_db=float(draw(st.integers(-45, -15))),
-        network=Network(spikes=tuple(spikes)),
+        network=Network(spikes=tuple(spikes)), segments=tuple(noises),
         description="found by vadlock search")

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", metavar="NAME", help="a named scenario (default field-report): "
                      "conversation, field-report, typing-during-reply, app-switch")
     src.add_argument("--scenario", metavar="FILE", help="a scenario JSON file")
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sim.add_argument("--seed", type=int, default=None,
+                     help="random seed (default: the scenario's own, else 0)")
     sim.add_argument("--duration-s", type=float, metavar="S",
                      help="session length in seconds (default: the scenario's)")
     sim.add_argument("--tick-ms", type=int, default=10, help="engine tick (default 10 ms)")
@@ -68,7 +69,167 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON summary object")
     sim.add_argument("--quiet", action="store_true", help="summary only, no timeline")
     sim.set_defaults(run=cmd_simulate)
+
+    se = sub.add_parser(
+        "search", formatter_class=_formatter, help="search random scenarios for a freeze",
+        description="Search with Hypothesis: generate scenarios shaped like the field report "
+        "(good turns,\nincidents, a fair tail), simulate, check the freeze property "
+        "(recovery) and shrink\na failing scenario to a minimal one, saved as JSON.\n"
+        "Exit 1 when a violation is found, 0 when none is within the budget.")
+    _common_model_args(se)
+    se.add_argument("--max-examples", type=int, default=50, metavar="N",
+                    help="scenarios to try before giving up (default 50)")
+    se.add_argument("--seed", type=int, default=0, help="search and audio seed (default 0)")
+    se.add_argument("--faults", default="acoustic,capture,network", metavar="CLASS[,CLASS...]",
+                    help="fault classes the scenarios may contain (default all): "
+                    "acoustic, capture, network")
+    se.add_argument("--property", default="recovery", metavar="NAME",
+                    help="property to search against (default recovery, the freeze): "
+                    "heard, answered, no-silent-freeze, recovery, protocol, beliefs-agree, "
+                    "no-lost-audio")
+    se.add_argument("--out", default="counterexamples", metavar="DIR",
+                    help="where to save the shrunk scenario (default counterexamples/)")
+    se.add_argument("--json", action="store_true", help="print one JSON object")
+    se.set_defaults(run=cmd_search)
+
+    ex = sub.add_parser(
+        "explore", formatter_class=_formatter, help="explore every reachable state for a freeze",
+        description="Exhaustive exploration (BFS with networkx) of the product of the same "
+        "machines,\nwith frame symbols as inputs and timers as nondeterministic expiries. "
+        "A freeze is a\nreachable state from which no progress is reachable while the "
+        "environment plays fair.\nThe shortest counterexample is replayed in the full "
+        "simulator: confirmed or spurious.\nExit 1 on a confirmed freeze, 0 otherwise.")
+    _common_model_args(ex)
+    ex.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
+                    help="fault classes of the environment (default acoustic,capture; "
+                    "network faults are for search)")
+    ex.add_argument("--max-states", type=int, default=200_000, metavar="N",
+                    help="stop with an error beyond this many states (default 200000)")
+    ex.add_argument("--seed", type=int, default=0, help="audio seed of the replay (default 0)")
+    ex.add_argument("--out", default="counterexamples", metavar="DIR",
+                    help="where to save the counterexample scenario (default counterexamples/)")
+    ex.add_argument("--json", action="store_true", help="print one JSON object")
+    ex.set_defaults(run=cmd_explore)
     return parser
+
+
+def _fault_classes(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise UsageError(f"unknown fault class {bad[0] if bad else text!r} "
+                         f"(known: {', '.join(allowed)})")
+    return names
+
+
+def _positive(value: int, flag: str) -> int:
+    if value <= 0:
+        raise UsageError(f"{flag} must be positive, got {value}")
+    return value
+
+
+# -- search --------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace) -> int:
+    from model.designs import get_design
+    from model.hypotheses import ServerVadHypotheses
+    from properties.checks import PROPERTIES
+    from properties.describe import describe
+    from properties.search import search
+    from properties.strategies import FAULT_CLASSES
+    from simulator.progress import Progress
+
+    design = get_design(args.design)
+    hypotheses = ServerVadHypotheses.parse(args.server)
+    classes = _fault_classes(args.faults, FAULT_CLASSES)
+    _positive(args.max_examples, "--max-examples")
+    if args.property not in PROPERTIES:
+        raise UsageError(f"unknown property {args.property!r} (known: {', '.join(PROPERTIES)})")
+    bar = Progress("vadlock search", enabled=not args.json)
+    result = search(design, hypotheses, max_examples=args.max_examples, seed=args.seed,
+                    fault_classes=classes, properties=(args.property,), out_dir=args.out,
+                    progress=lambda n, total: bar(f"scenario {n} (budget {total})"))
+    bar.done()
+    replay = (f"vadlock simulate --design {design.name} --server {hypotheses.label} "
+              f"--scenario {result.saved}" if result.saved else None)
+    if args.json:
+        print(json.dumps({
+            "design": design.name, "server": hypotheses.label, "fault_classes": list(classes),
+            "verdict": result.verdict,
+            "property": args.property if result.scenario is not None else None,
+            "counterexample": str(result.saved) if result.saved else None,
+            "violations": [v.to_dict() for v in result.violations],
+            "examples": result.examples, "seconds": round(result.total_s, 3),
+            "first_counterexample_s": _round(result.first_counterexample_s),
+            "shrink_s": _round(result.shrink_s), "replay": replay}, indent=2))
+    else:
+        print(f"vadlock search: design={design.name} server={hypotheses.label} "
+              f"faults={','.join(classes)} seed={args.seed}")
+        print(f"  ran {result.examples} scenarios in {result.total_s:.1f} s")
+        if result.scenario is None:
+            print(f"  no violation of {args.property} within the budget of "
+                  f"{args.max_examples} scenarios")
+        else:
+            print(f"  first counterexample after {result.first_counterexample_s:.1f} s, "
+                  f"shrinking took {result.shrink_s:.1f} s")
+            print(f"\nVIOLATED {args.property}: {result.violations[0].explanation}")
+            print("\nshrunk scenario:")
+            for line in describe(result.scenario):
+                print(f"  {line}")
+            print(f"\nsaved: {result.saved}\nreplay: {replay}")
+        print(f"\nverdict: {result.verdict}")
+    return EXIT_VIOLATION if result.scenario is not None else EXIT_OK
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# -- explore -------------------------------------------------------------------------
+def cmd_explore(args: argparse.Namespace) -> int:
+    from model.designs import get_design
+    from model.hypotheses import ServerVadHypotheses
+    from properties.explore import explore
+    from simulator.progress import Progress
+
+    design = get_design(args.design)
+    hypotheses = ServerVadHypotheses.parse(args.server)
+    classes = _fault_classes(args.faults, ("acoustic", "capture"))
+    _positive(args.max_states, "--max-states")
+    bar = Progress("vadlock explore", enabled=not args.json)
+    result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
+                     out_dir=args.out,
+                     progress=lambda states, edges: bar(f"{states} states, {edges} edges"))
+    bar.done()
+    replay = (f"vadlock simulate --design {design.name} --server {hypotheses.label} "
+              f"--scenario {result.saved}" if result.saved else None)
+    if args.json:
+        print(json.dumps({
+            "design": design.name, "server": hypotheses.label, "fault_classes": list(classes),
+            "verdict": result.verdict,
+            "property": "recovery" if result.confirmed else None,
+            "counterexample": str(result.saved) if result.confirmed else None,
+            "states": result.states, "edges": result.edges, "depth": result.depth,
+            "seconds": round(result.seconds, 3), "freeze_states": result.freeze_states,
+            "confirmed": result.confirmed, "replay_attempts": result.attempts,
+            "path": result.counterexample, "replay": replay}, indent=2))
+    else:
+        print(f"vadlock explore: design={design.name} server={hypotheses.label} "
+              f"faults={','.join(classes)}")
+        print(f"  states {result.states}, edges {result.edges}, depth {result.depth}, "
+              f"{result.seconds:.1f} s")
+        print(f"  freeze states: {result.freeze_states}")
+        if result.freeze_states:
+            print(f"\n{'confirmed' if result.confirmed else 'last tried'} counterexample "
+                  f"({len(result.path)} blocks of {design.chunk_ms} ms, then the user speaks "
+                  "clearly):")
+            for line in result.counterexample:
+                print(f"  {line}")
+            status = ("CONFIRMED: the full simulator violates recovery" if result.confirmed
+                      else f"SPURIOUS: {result.attempts} shortest paths did not freeze the full "
+                      "simulator (the abstraction over-approximates)")
+            print(f"\nreplayed: {status}\nsaved: {result.saved}\nreplay: {replay}")
+        print(f"\nverdict: {result.verdict}")
+    return EXIT_VIOLATION if result.confirmed else EXIT_OK
 
 
 # -- simulate ------------------------------------------------------------------------
@@ -99,8 +260,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     design = get_design(args.design)
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
-    trace = simulate(design, hypotheses, scenario, args.seed, args.tick_ms)
+    seed = args.seed if args.seed is not None else (scenario.seed or 0)
+    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms)
     summary = trace.summary()
+    from properties.checks import check
+    violations: dict[str, str] = {}
+    for v in check(trace):
+        violations.setdefault(v.property, v.explanation)
+    summary["violations"] = violations
     if args.out:
         summary["out"] = str(trace.write_jsonl(args.out))
     if args.json:
@@ -115,7 +282,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def print_summary(summary: dict[str, Any]) -> None:
     print("\nsummary")
     for key, value in summary.items():
-        print(f"  {key:22} {value}")
+        if key != "violations":
+            print(f"  {key:22} {value}")
+    violations = summary.get("violations") or {}
+    print(f"\nproperties: {'all hold' if not violations else 'violated:'}")
+    for name, why in violations.items():
+        print(f"  {name}: {why}")
 
 
 # -- entry point -----------------------------------------------------------------------

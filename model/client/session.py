@@ -146,3 +146,23 @@ def _pcm16_ms(b64: str) -> int:
     """Duration of base64 pcm16 audio at 24 kHz, in ms."""
     n_bytes = len(b64) * 3 // 4 - b64[-2:].count("=")
     return n_bytes // 2 * 1000 // protocol.SAMPLE_RATE_HZ
+
+
+def client_snapshot(client: ClientSession) -> tuple:
+    """The client's abstract state: machines with timers as running/not, plus what guards
+    read of the rest: whether the last chunk reached the interruption threshold (the only
+    use of lastMicrophoneEnergy) and whether >= 100 ms were appended since the last commit."""
+    return (tuple(m.snapshot(exact_timers=False) for m in client.machines),
+            client.mic_level >= client.playback.interrupt_level,
+            client.appended_since_commit_ms >= protocol.MIN_COMMIT_MS)
+
+
+def load_client_snapshot(client: ClientSession, snap: tuple) -> None:
+    machines, loud, enough = snap
+    client.mic_level = client.playback.interrupt_level if loud else 0
+    for machine, machine_snap in zip(client.machines, machines):
+        machine.load_snapshot(machine_snap)
+    client.appended_since_commit_ms = protocol.MIN_COMMIT_MS if enough else 0
+    client.notices.clear()
+    client.requests.clear()
+    client.changes.clear()

@@ -234,3 +234,29 @@ class ServerSession:
         self.item_audio_ms[item_id] = end_ms
         return [self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
                              "content_index": 0, "audio_end_ms": end_ms})]
+
+
+class _AnyLength(dict):
+    """Item audio lengths when the explorer has abstracted them away: every item is long."""
+
+    def get(self, key, default=None):
+        return 10 ** 9
+
+
+def server_snapshot(server: ServerSession) -> tuple:
+    """The server's abstract state: machines with timers as running/not, whether the idle
+    timeout is armed and whether a user item is pending. Ids and the audio timeline are
+    left out: no guard reads them."""
+    return (tuple(m.snapshot(exact_timers=False) for m in server.machines), server.idle_armed,
+            bool(server.user_item_id), server.vad.silence_duration_ms)
+
+
+def load_server_snapshot(server: ServerSession, snap: tuple) -> None:
+    machines, server.idle_armed, pending, server.vad.silence_duration_ms = snap
+    for machine, machine_snap in zip(server.machines, machines):
+        machine.load_snapshot(machine_snap)
+    server.user_item_id = "item_pending" if pending else ""
+    server.since_created_ms = 0
+    server.idle_ms = 0
+    server.item_audio_ms = _AnyLength()
+    server.changes.clear()

@@ -28,7 +28,8 @@ class ServerVad(ProtocolMachine):
         {"trigger": "held_frame", "source": "*", "dest": None},
         {"trigger": "reset", "source": "*", "dest": "silence", "after": "_reset_silence"},
     )
-    DATA = ("silence_run_ms", "floor_band", "floor_rise_ms")
+    DATA = ("silence_run_ms", "floor_band", "floor_target", "floor_rise_ms", "floor_fall_ms")
+    TIMERS = ("floor_rise_ms",)
 
     def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
                  silence_duration_ms: int = 500, prefix_padding_ms: int = 300) -> None:
@@ -38,7 +39,9 @@ class ServerVad(ProtocolMachine):
         self.prefix_padding_ms = prefix_padding_ms
         self.silence_run_ms = 0
         self.floor_band = INITIAL_FLOOR_BAND
+        self.floor_target = 0  # the band the adaptive floor is climbing toward (0: none)
         self.floor_rise_ms = 0
+        self.floor_fall_ms = 0
         super().__init__()
 
     def feed(self, symbol: FrameSymbol, duration_ms: int, audio_pos_ms: int) -> None:
@@ -56,8 +59,19 @@ class ServerVad(ProtocolMachine):
                 # the rest of the run is silence in the silence state: nothing to count
             else:
                 self.silence_frame(duration_ms, audio_pos_ms + duration_ms)
-        self.floor_band, self.floor_rise_ms = self.hypotheses.next_floor(
-            symbol, self.scale, frame_class, self.floor_band, self.floor_rise_ms, duration_ms)
+        (self.floor_band, self.floor_target, self.floor_rise_ms,
+         self.floor_fall_ms) = self.hypotheses.next_floor(
+            symbol, self.scale, frame_class,
+            (self.floor_band, self.floor_target, self.floor_rise_ms, self.floor_fall_ms),
+            duration_ms)
+
+    def climb_floor(self) -> None:
+        """The floor's climb timer expires: one band up toward its target (explorer)."""
+        if self.floor_target > self.floor_band:
+            self.floor_band += 1
+            done = self.floor_band >= self.floor_target
+            self.floor_target = 0 if done else self.floor_target
+            self.floor_rise_ms = 0 if done else 1
 
     def _started(self, event) -> None:
         self.silence_run_ms = 0

@@ -1,0 +1,112 @@
+"""Turn an explorer path into a scenario, replay it in the full simulator, and judge it.
+
+Two good turns come first (the explorer's initial state is the quiet state a session is in
+between turns). Then each block becomes 100 ms of explicit audio (a `segments` entry: speech, typing or noise at
+the block's level); a timer expiry becomes the wait the real timer needs; capture-fault
+events become capture faults. A fair tail follows: 60 s of the user speaking clearly every
+9 s in a quiet room. The counterexample is *confirmed* when the full simulation violates
+the `recovery` property — the same freeze verdict search uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.designs import Design
+from model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
+from model.symbols import Kind
+from properties.checks import FREEZE_PROPERTY, check
+from simulator import audio
+from simulator.engine import simulate
+from simulator.scenario import CaptureFault, Scenario, Segment, Utterance
+
+TAIL_MS = 60_000
+TAIL_PERIOD_MS = 9_000
+WAIT_FOR_MS = {"response": 1_500, "playback": 4_500}
+
+
+def _wait_ms(timer: str, design: Design) -> int:
+    if timer == "watchdog":
+        return design.stuck_vad_watchdog_ms or 0
+    if timer == "idle_timeout":
+        return (design.idle_timeout_ms or 0) + 4_500
+    if timer == "liveness":
+        return design.liveness.silence_ms if design.liveness else 0
+    if timer == "capture_health":
+        return design.capture_health_ms or 0
+    return WAIT_FOR_MS[timer]
+
+
+GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
+
+
+def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
+    scale = design.level_scale
+    good = [Utterance(1_000 + 10_000 * i, 1_800, -22.0) for i in range(GOOD_TURNS)]
+    t = 10_000 * GOOD_TURNS
+    segments: list[Segment] = [Segment(0, t, "noise", -50.0)]
+    faults: list[CaptureFault] = []
+
+    def add(kind: str, level_dbfs: float, duration_ms: int) -> None:
+        last = segments[-1] if segments else None
+        if last and last.kind == kind and last.level_dbfs == level_dbfs and \
+                last.start_ms + last.duration_ms == t:
+            segments[-1] = Segment(last.start_ms, last.duration_ms + duration_ms, kind, level_dbfs)
+        else:
+            segments.append(Segment(t, duration_ms, kind, level_dbfs))
+
+    previous = None  # the last loud non-speech block: what drives a floor climb
+    for choice in path:
+        climb = "floor_climb" in choice.expire and previous is not None
+        wait = max((_wait_ms(timer, design) for timer in choice.expire
+                    if timer != "floor_climb"), default=0)
+        if climb:  # the audio that drives the climb goes on for the climb's 2 s
+            add(*previous[:2], FLOOR_RISE_MS)
+            t += FLOOR_RISE_MS
+        if wait:
+            add("noise", -50.0, wait)
+            t += wait
+        if choice.fault == "end" and faults:
+            last = faults[-1]
+            faults[-1] = CaptureFault(last.start_ms, last.kind, max(1, t - last.start_ms),
+                                      last.cause)
+        elif choice.fault:
+            faults.append(CaptureFault(t, choice.fault.split(":")[1]))
+        rms = scale.representative_rms(choice.symbol.level)
+        kind = {Kind.SPEECH: "speech", Kind.TRANSIENT: "typing",
+                Kind.STATIONARY: "noise"}[choice.symbol.kind]
+        level = audio.rms_to_dbfs(rms * (4.0 if kind == "typing" else 1.0))
+        level = round(max(-120.0, min(0.0, level)), 1)
+        add(kind, level, block_ms)
+        if choice.symbol.kind is not Kind.SPEECH and (
+                previous is None or choice.symbol.level >= previous[2]):
+            # a climb needs every 10 ms frame above the floor: steady noise, not clicks
+            previous = ("noise", round(audio.rms_to_dbfs(rms), 1), choice.symbol.level)
+        t += block_ms
+    tail_start = t + 1_000
+    add("noise", -50.0, 1_000)
+    t = tail_start
+    utterances = list(good)
+    while t < tail_start + TAIL_MS - 3_000:
+        utterances.append(Utterance(t, 1_800, -22.0))
+        t += TAIL_PERIOD_MS
+    segments.append(Segment(tail_start, TAIL_MS, "noise", -50.0))
+    return Scenario(name="explore", duration_ms=tail_start + TAIL_MS,
+                    utterances=tuple(utterances), capture_faults=tuple(faults),
+                    segments=tuple(segments), room_noise_dbfs=-120.0)
+
+
+def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, seed: int,
+                 out_dir: str | Path | None):
+    scenario = path_to_scenario(design, path, model.block_ms)
+    trace = simulate(design, hypotheses, scenario, seed=seed)
+    confirmed = bool(check(trace, (FREEZE_PROPERTY,)))
+    saved = None
+    if out_dir is not None:
+        from dataclasses import replace
+        scenario = replace(scenario, seed=seed, description=(
+            f"explorer counterexample for design {design.name}, server {hypotheses.label}: "
+            f"{'confirmed' if confirmed else 'spurious'} in the full simulator"))
+        name = f"explore__{design.name}__{hypotheses.label.replace(',', '+')}.json"
+        saved = scenario.save(Path(out_dir) / name)
+    return confirmed, saved
