@@ -14,12 +14,13 @@ from model.hypotheses import SERVER_SPEECH_RMS
 
 @dataclass(frozen=True)
 class GateConfig:
-    """The client VAD gate. `mode`: off | zeros | comfort_noise | hysteresis."""
+    """The client VAD gate. `mode`: off | zeros | comfort_noise."""
 
     mode: str = "zeros"
     threshold_rms: float = 0.03  # clientVADThreshold
     lag_chunks: int = 0  # 1: decides on the previous chunk's energy (lastMicrophoneEnergy)
     hangover_ms: int = 0  # hysteresis gate: stay open this long after the level drops
+    preroll_chunks: int = 0  # delay line: a chunk passes if it or any of the next N is loud
     comfort_noise_dbfs: float = -60.0  # comfort-noise gate: what it sends instead of zeros
 
 
@@ -44,6 +45,7 @@ class Design:
     silence_duration_ms: int = 500
     transport: str = "websocket"  # websocket | webrtc
     chunk_ms: int = 100
+    fixes: str = ""  # what this design changes, for the review
 
     @property
     def level_scale(self) -> LevelScale:
@@ -68,7 +70,64 @@ DEVELOPMENT = Design(
     stuck_vad_watchdog_ms=None,
 )
 
-DESIGNS: dict[str, Design] = {d.name: d for d in (PRODUCTION, DEVELOPMENT)}
+NO_GATE = replace(
+    PRODUCTION, name="no-gate", gate=GateConfig(mode="off"),
+    summary="Production without the client VAD gate: every chunk is sent as captured.",
+    fixes="removes the zeros: the server hears real room noise between words")
+
+COMFORT_NOISE_GATE = replace(
+    PRODUCTION, name="comfort-noise-gate",
+    gate=GateConfig(mode="comfort_noise", comfort_noise_dbfs=-60.0),
+    summary="Production, but quiet chunks are replaced by -60 dBFS pink noise, not zeros.",
+    fixes="the server never sees digital silence; quiet stays quiet")
+
+HYSTERESIS_GATE = replace(
+    PRODUCTION, name="hysteresis-gate",
+    gate=GateConfig(mode="zeros", hangover_ms=600, preroll_chunks=2),
+    summary="Production's zeroing gate with a 600 ms hangover and 200 ms pre-roll "
+    "(a chunk passes when it or either of the next two is loud).",
+    fixes="keeps word onsets and endings; still sends zeros in pauses")
+
+LIVENESS = replace(
+    PRODUCTION, name="liveness-watchdog", liveness=LivenessConfig(),
+    summary="Production plus a liveness watchdog keyed on server events: after 8 s of "
+    "speech-level audio with no server event it escalates: session.update re-applying "
+    "turn_detection -> input_audio_buffer.commit (or clear) -> reconnect with replay.",
+    fixes="recovers a session whose server went quiet while the user was audibly speaking")
+
+CAPTURE_HEALTH = replace(
+    PRODUCTION, name="capture-health", capture_health_ms=5_000,
+    summary="Production plus a capture-health watchdog: 5 s of near-silent raw input "
+    "(int16 peaks under ~50) or no chunks -> re-acquire the microphone / resume the "
+    "AudioContext, with a notice to the UI.",
+    fixes="recovers a muted, attenuated, disabled or suspended capture")
+
+IDLE_TIMEOUT = replace(
+    PRODUCTION, name="idle-timeout", idle_timeout_ms=15_000,
+    summary="Production with server_vad.idle_timeout_ms = 15000: the server prompts after "
+    "15 s without speech (following a response's playback).",
+    fixes="the server speaks up by itself: the session is never silent for long")
+
+WEBRTC = replace(
+    PRODUCTION, name="webrtc", transport="webrtc", gate=GateConfig(mode="off"),
+    summary="The production client moved to WebRTC: audio on a media track (Opus with DTX: "
+    "silence travels as comfort noise; 1% loss; jitter), events on the data channel; the "
+    "server plays, truncates and reports output_audio_buffer.*; no AudioWorklet gate.",
+    fixes="no worklet (so no gate and no AudioContext to suspend); no zeros on the wire")
+
+RECOMMENDED = replace(
+    PRODUCTION, name="recommended",
+    gate=GateConfig(mode="comfort_noise", hangover_ms=600, preroll_chunks=2,
+                    comfort_noise_dbfs=-60.0),
+    liveness=LivenessConfig(), capture_health_ms=5_000, idle_timeout_ms=15_000,
+    summary="Comfort-noise gate with hangover and pre-roll, liveness watchdog with its "
+    "escalation ladder, capture-health watchdog, and the server's idle_timeout_ms.",
+    fixes="every fix above that keeps the WebSocket")
+
+DESIGNS: dict[str, Design] = {d.name: d for d in (
+    PRODUCTION, DEVELOPMENT, NO_GATE, COMFORT_NOISE_GATE, HYSTERESIS_GATE, LIVENESS,
+    CAPTURE_HEALTH, IDLE_TIMEOUT, WEBRTC, RECOMMENDED)}
+FIX_DESIGNS = tuple(name for name in DESIGNS if name not in ("production", "development"))
 
 
 class UnknownDesign(ValueError):

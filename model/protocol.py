@@ -29,7 +29,8 @@ class AudioPayload:
 
     `source` is "mic" (a captured chunk; `mode` says raw, zeros or comfort noise),
     or "assistant" (response audio; `offset_ms` into that response's utterance).
-    `symbols` is what the explorer puts here instead of samples.
+    `tag` names which captured chunk it is: the simulator's chunk start time, or the
+    explorer's frame symbol (a pre-roll gate sends chunks some time after capture).
     """
 
     source: str
@@ -37,7 +38,7 @@ class AudioPayload:
     mode: str = "raw"
     offset_ms: int = 0
     response_index: int = 0
-    symbols: tuple = field(default=(), compare=False)
+    tag: object = field(default=None, compare=False)
 
 
 # -- client events -----------------------------------------------------------------

@@ -8,7 +8,8 @@ The abstraction (stated, as the README does):
   watchdogs): timers are nondeterministic expiries, as in P and Stateright. Short counters
   (the VAD's silence run, the gate's hangover) are kept exactly, in block units;
 - the transport is an ordered FIFO delivered within the block (latency under one block);
-  a block's events are exchanged until both sides are quiet;
+  a block's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
+  reach the server as DTX comfort noise (media loss is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them).
 Timers that may fire early and a uniform symbol per block make the graph an
 over-approximation: every freeze it finds is replayed in the full simulator and reported
@@ -38,7 +39,7 @@ from model.hypotheses import ServerVadHypotheses
 from model.server.session import ServerSession, load_server_snapshot, server_snapshot
 from model.symbols import FrameSymbol, Kind
 from simulator import audio
-from simulator.engine import ATTENUATION_GAIN
+from simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
 PROGRESS = ("input_audio_buffer.speech_started", "response.done")
 CLEAR_SPEECH_RMS = 0.08  # -22 dBFS
@@ -100,7 +101,8 @@ class ProductModel:
         self.fault_classes = fault_classes
         self.max_faults = max_faults if "capture" in fault_classes else 0
         self.client = ClientSession(design)
-        self.server = ServerSession(hypotheses, self.scale, dict(self.client.turn_detection))
+        self.webrtc = design.transport == "webrtc"
+        self.server = self._fresh_server()
         self.fair_symbols = (
             FrameSymbol(self.scale.level_of(CLEAR_SPEECH_RMS, False), Kind.SPEECH),
             FrameSymbol(self.scale.level_of(LOUD_SPEECH_RMS, False), Kind.SPEECH),
@@ -109,6 +111,11 @@ class ProductModel:
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
                                    for name in ("near_silent", "gate", "interrupt"))
+        self._canon: dict[tuple, FrameSymbol] = {}
+
+    def _fresh_server(self) -> ServerSession:
+        return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
+                             owns_output_buffer=self.webrtc)
 
     def _alphabet(self) -> tuple[FrameSymbol, ...]:
         if "acoustic" not in self.fault_classes:
@@ -124,8 +131,21 @@ class ProductModel:
 
     # -- state -------------------------------------------------------------------------
     def initial(self) -> tuple:
+        """The state after one good turn: the report's sessions start with good turns, and
+        the replay of a counterexample starts with them too."""
         self._exchange(self.client.start(), self.server.start())
-        return self._snapshot(faults_used=0)
+        state = self._snapshot(faults_used=0)
+        speech, _, room = self.fair_symbols
+        turn = [Choice(speech)] * 15 + [Choice(room)] * 8
+        for choice in turn:
+            state, _ = self.step(state, choice)
+        for timer in ("response", "playback", "server_playback"):
+            self._load(state)
+            if timer in self.running_timers():
+                state, _ = self.step(state, Choice(room, expire=(timer,)))
+        for _ in range(self.design.gate.preroll_chunks + 1):
+            state, _ = self.step(state, Choice(room))
+        return state
 
     def _snapshot(self, faults_used: int) -> tuple:
         return (client_snapshot(self.client), server_snapshot(self.server), faults_used)
@@ -146,6 +166,8 @@ class ProductModel:
             timers.append("playback")
         if s.idle_armed and s.vad.state == "silence" and s.response.state == "idle":
             timers.append("idle_timeout")
+        if s.out_playing:
+            timers.append("server_playback")
         if s.vad.floor_target > s.vad.floor_band:
             timers.append("floor_climb")
         if c.liveness is not None and c.liveness.unanswered_ms:
@@ -188,12 +210,26 @@ class ProductModel:
                 groups[key] = (choice, fair or (key in groups and groups[key][1]))
         return list(groups.values())
 
+    def _canonical(self, captured: FrameSymbol | None) -> FrameSymbol | None:
+        """The first symbol every guard sees exactly as it sees `captured`."""
+        if captured is None:
+            return None
+        key = self._view(captured)
+        return self._canon.setdefault(key, captured)
+
+    def _view(self, captured: FrameSymbol) -> tuple:
+        level = captured.level
+        client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
+        return client_view, self.hypotheses.server_band(captured, self.scale), captured.kind
+
     def _effect(self, capture_state: str, symbol: FrameSymbol):
         """What of a symbol any guard can see: the client's threshold classes of the
         captured level, and the server's band and kind of what may reach it."""
         captured = self._captured_in(capture_state, symbol)
         if captured is None:
             return None
+        if self.client.preroll_chunks:
+            return self._view(captured)  # it may be sent later, whatever the gate does now
         level = captured.level
         client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
         gate = self.client.gate
@@ -227,6 +263,8 @@ class ProductModel:
                 to_client += s._collect()
             elif timer == "playback":
                 c.playback.advance(c.playback.queued_ms)
+            elif timer == "server_playback":
+                to_client += s.stop_output()
             elif timer == "floor_climb":
                 s.vad.climb_floor()
             elif timer == "idle_timeout":
@@ -238,12 +276,14 @@ class ProductModel:
                 c.health.silent_ms = c.health.timeout_ms
                 c.health.chunk(None, 0)
                 to_server += c._collect()
-        captured = self._captured(choice.symbol)
-        mode, events = c.on_chunk(None if captured is None else captured.level, self.block_ms)
+        captured = self._canonical(self._captured(choice.symbol))
+        mode, events = c.on_chunk(None if captured is None else captured.level, self.block_ms,
+                                  tag=captured)
         for event in events:
             if event["type"] == "input_audio_buffer.append":
+                sent = event["audio"]
                 event = dict(event)
-                event["audio"] = self._server_symbol(captured, mode)
+                event["audio"] = self._server_symbol(sent.tag, sent.mode)
             to_server.append(event)
         progress = self._exchange(to_server, to_client)
         return self._snapshot(faults_used), progress
@@ -264,6 +304,10 @@ class ProductModel:
         return FrameSymbol(self.scale.level_of(rms, False), symbol.kind)
 
     def _server_symbol(self, captured: FrameSymbol, mode: str) -> FrameSymbol:
+        if self.webrtc and (captured.level == 0 or self.scale.representative_rms(
+                captured.level) < DTX_RMS):
+            return FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS), False),
+                               Kind.STATIONARY)
         if mode == "zeros":
             return FrameSymbol(0, Kind.STATIONARY)
         if mode == "comfort_noise":
@@ -287,8 +331,7 @@ class ProductModel:
             to_client = []
             if self.client.requests:
                 self.client.requests.clear()  # reconnect: a fresh server session
-                fresh = ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection))
-                load_server_snapshot(self.server, server_snapshot(fresh))
+                load_server_snapshot(self.server, server_snapshot(self._fresh_server()))
                 to_client += self.server.start()
                 to_server += self.client.reconnected()
         return progress

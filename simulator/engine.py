@@ -29,6 +29,9 @@ from simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
 ATTENUATION_GAIN = 10 ** (-40 / 20)  # an "attenuated" capture: about 40 dB down
+DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
+DTX_COMFORT_DBFS = -70.0
+MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
 HEALTHY_MIN_MS = 400
 HEALTHY_MIN_DBFS = -35.0
 
@@ -88,7 +91,9 @@ class ServerAudioDecoder:
         self.context = np.zeros(self.frame_n, np.float32)
 
     def frames(self, b64_audio: str) -> list[tuple[FrameSymbol, int]]:
-        samples = audio.from_pcm16(base64.b64decode(b64_audio))
+        return self.frames_of(audio.from_pcm16(base64.b64decode(b64_audio)))
+
+    def frames_of(self, samples: np.ndarray) -> list[tuple[FrameSymbol, int]]:
         usable = len(samples) // self.frame_n * self.frame_n
         if usable == 0:
             return []
@@ -129,8 +134,14 @@ class Engine:
                              scenario.network.spikes, _rng(seed, 7))
         self.client = ClientSession(design)
         self.server = self._new_server()
+        self.webrtc = design.transport == "webrtc"
+        self.media = Link(scenario.network.uplink_latency_ms // 2, scenario.network.jitter_ms * 2,
+                          scenario.network.spikes, _rng(seed, 10))
+        self.media_rng = _rng(seed, 11)
+        self._captured: dict[int, tuple[int, np.ndarray]] = {}  # chunk start -> (row, samples)
         self.decoder = ServerAudioDecoder(self.scale)
         self._assistant_audio: dict[int, np.ndarray] = {}
+        self._playing_index = 0
         self._item_response: dict[str, int] = {}
         self.trace = Trace(design.name, hypotheses.label, scenario.name, seed, tick_ms,
                            scenario.duration_ms)
@@ -147,7 +158,7 @@ class Engine:
             self._assistant_audio[index] = audio.speech(total, 0.08, _rng(self.seed, 8, index))
         return self._assistant_audio[index]
 
-    def _render(self, event: dict[str, Any], chunk: np.ndarray | None = None) -> dict[str, Any]:
+    def _render(self, event: dict[str, Any]) -> dict[str, Any]:
         for key in ("audio", "delta"):
             payload = event.get(key)
             if isinstance(payload, protocol.AudioPayload):
@@ -156,27 +167,48 @@ class Engine:
                     samples = voice[payload.offset_ms * SPM:
                                     (payload.offset_ms + payload.duration_ms) * SPM]
                     self._item_response[event["item_id"]] = payload.response_index
-                elif payload.mode == "zeros":
-                    samples = np.zeros(payload.duration_ms * SPM, np.float32)
-                elif payload.mode == "comfort_noise":
-                    samples = audio.pink_noise(payload.duration_ms * SPM, audio.dbfs_to_rms(
-                        self.design.gate.comfort_noise_dbfs), self.comfort_rng)
                 else:
-                    samples = chunk
+                    samples = self._mic_payload(payload)
                 event = {**event, key: base64.b64encode(audio.to_pcm16(samples)).decode()}
         return event
 
+    def _mic_payload(self, payload: protocol.AudioPayload) -> np.ndarray:
+        row, samples = self._captured.pop(payload.tag)
+        self.trace.chunks["sent"][row] = payload.mode
+        if payload.mode == "zeros":
+            return np.zeros_like(samples)
+        if payload.mode == "comfort_noise":
+            return audio.pink_noise(len(samples), audio.dbfs_to_rms(
+                self.design.gate.comfort_noise_dbfs), self.comfort_rng)
+        return samples
+
     # -- sending -----------------------------------------------------------------------
-    def _to_server(self, t_ms: int, events: list[dict[str, Any]],
-                   chunk: np.ndarray | None = None) -> None:
+    def _to_server(self, t_ms: int, events: list[dict[str, Any]]) -> None:
         for event in events:
-            wire = self._render(event, chunk)
+            if self.webrtc and event["type"] == "input_audio_buffer.append":
+                self._to_media(t_ms, event["audio"])
+                continue
+            wire = self._render(event)
             self.trace.wire.append(WireRecord(t_ms, C2S, wire))
             self.uplink.send(t_ms, wire)
+
+    def _to_media(self, t_ms: int, payload: protocol.AudioPayload) -> None:
+        """WebRTC: the chunk goes on the media track: DTX comfort noise for silence, loss."""
+        samples = self._mic_payload(payload)
+        lost = self.media_rng.random() < MEDIA_LOSS
+        if lost or float(features.rms(samples[None, :])[0]) < DTX_RMS:
+            samples = audio.pink_noise(len(samples), audio.dbfs_to_rms(DTX_COMFORT_DBFS),
+                                       self.comfort_rng)
+        self.media.send(t_ms, samples)
 
     def _to_client(self, t_ms: int, events: list[dict[str, Any]]) -> None:
         for event in events:
             self.downlink.send(t_ms, self._render(event))
+        if self.server.audio_for_media:
+            for payload in self.server.audio_for_media:
+                self.assistant_audio(payload.response_index)
+            self._playing_index = self.server.audio_for_media[-1].response_index
+            self.server.audio_for_media.clear()
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> Trace:
@@ -201,11 +233,14 @@ class Engine:
                 frames = (self.decoder.frames(event["audio"])
                           if event["type"] == "input_audio_buffer.append" else ())
                 self._to_client(t, self.server.receive(event, frames))
+            for samples in self.media.deliver(t):
+                self._to_client(t, self.server.receive_audio(self.decoder.frames_of(samples)))
             self._to_client(t, self.server.advance(tick))
             playing = self._playing()
-            played_from = self.client.playback.played_ms
+            player = self.server if self.webrtc else self.client.playback
+            played_from = player.played_ms
             self._to_server(t, self.client.advance(tick))
-            played_ms = self.client.playback.played_ms - played_from if playing else 0
+            played_ms = player.played_ms - played_from if playing else 0
             samples = self._mic(t, tick, playing, played_from, played_ms)
             if samples is not None:
                 pending.append(samples)
@@ -229,6 +264,9 @@ class Engine:
         return sorted(events)
 
     def _playing(self) -> _Playing | None:
+        if self.webrtc:
+            return (_Playing(self._playing_index, self.server.response.item_id)
+                    if self.server.out_playing else None)
         item = self.client.playback.item_id
         if self.client.playback.state != "playing" or item not in self._item_response:
             return None
@@ -260,17 +298,18 @@ class Engine:
             return
         chunk = np.concatenate(pending)
         rms = float(features.rms(chunk[None, :])[0])
-        zero = not np.any(chunk)
-        level = self.scale.level_of(rms, zero)
-        mode, events = self.client.on_chunk(level, chunk_ms * len(chunk) // (chunk_ms * SPM))
-        self._to_server(t_ms, events, chunk)
+        level = self.scale.level_of(rms, not np.any(chunk))
         c = self.trace.chunks
-        c["t_ms"].append(t_ms - chunk_ms)
+        start = t_ms - chunk_ms
+        self._captured[start] = (len(c["t_ms"]), chunk)
+        c["t_ms"].append(start)
         c["rms"].append(round(rms, 6))
         c["level"].append(level)
         c["kind"].append(int(features.kinds(chunk[None, :])[0]))
-        c["sent"].append(mode)
+        c["sent"].append("held")  # set when the chunk leaves the pre-roll line
         c["peak_int16"].append(int(np.max(np.abs(np.round(chunk * 32767.0)))))
+        _, events = self.client.on_chunk(level, chunk_ms, tag=start)
+        self._to_server(t_ms, events)
 
     def _handle_requests(self, t: int) -> None:
         while self.client.requests:

@@ -71,7 +71,7 @@ def test_lagged_gate_decides_on_the_previous_chunk():
 
 
 def test_hysteresis_gate_holds_open_for_the_hangover():
-    g = VadGate("hysteresis", MID, 0, hangover_ms=300, chunk_ms=100)
+    g = VadGate("zeros", MID, 0, hangover_ms=300, chunk_ms=100)
     g.chunk(LOUD)
     assert [g.chunk(QUIET) for _ in range(4)] == ["raw", "raw", "raw", "zeros"]
 

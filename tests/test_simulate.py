@@ -12,7 +12,7 @@ from model.server.session import ServerSession
 from model.symbols import FrameSymbol, Kind
 from simulator.engine import SimulationError, simulate
 from simulator.presets import preset
-from simulator.scenario import Scenario, Typing, Utterance
+from simulator.scenario import CaptureFault, Scenario, Typing, Utterance
 from simulator.trace import C2S, S2C
 
 ENERGY = ServerVadHypotheses.parse("energy")
@@ -153,3 +153,43 @@ def test_client_and_server_sessions_round_trip_without_audio():
     assert server.response.state == "idle" and client.playback.state in ("playing", "idle")
     assert client.watchdog.state == "disarmed"
     assert client.errors == []
+
+
+def test_webrtc_server_owns_playback_and_truncates_on_barge_in():
+    from model.designs import WEBRTC
+    trace = simulate(WEBRTC, ENERGY, barge_in_scenario(-20.0), seed=0)
+    types = [r.type for r in trace.events(S2C)]
+    assert "output_audio_buffer.started" in types
+    assert "output_audio_buffer.cleared" in types
+    truncated = next(trace.events(S2C, "conversation.item.truncated"))
+    assert 0 < truncated.event["audio_end_ms"] < 6_000
+    assert not list(trace.events(C2S, "conversation.item.truncate"))
+    normal = simulate(WEBRTC, ENERGY, preset("conversation", 20_000), seed=0)
+    stopped = next(normal.events(S2C, "output_audio_buffer.stopped")).t_ms
+    done = next(normal.events(S2C, "response.done")).t_ms
+    assert stopped > done  # the buffer drains after generation is done
+
+
+def test_webrtc_sends_comfort_noise_not_zeros():
+    from model.designs import WEBRTC
+    from simulator.engine import Engine
+    scenario = Scenario(name="disabled", duration_ms=3_000,
+                        capture_faults=(CaptureFault(0, "disabled"),))
+    engine = Engine(WEBRTC, ENERGY, scenario, seed=0)
+    heard = []
+    original = engine.server.receive_audio
+    engine.server.receive_audio = lambda frames: heard.extend(frames) or original(frames)
+    engine.run()
+    assert heard and all(symbol.level > 0 for symbol, _ in heard)
+
+
+def test_pre_roll_gate_keeps_word_onsets():
+    from model.designs import HYSTERESIS_GATE
+    scenario = preset("conversation", 12_000)
+    plain = simulate(PRODUCTION, ENERGY, scenario, seed=0)
+    preroll = simulate(HYSTERESIS_GATE, ENERGY, scenario, seed=0)
+    onset = scenario.utterances[0].start_ms
+    before = [i for i, t in enumerate(plain.chunks["t_ms"]) if onset - 200 <= t < onset]
+    assert all(plain.chunks["sent"][i] == "zeros" for i in before)
+    assert all(preroll.chunks["sent"][i] == "raw" for i in before)
+    assert preroll.summary()["heard"] == plain.summary()["heard"]

@@ -2,9 +2,10 @@
 
 Production: per chunk, if the microphone RMS is below `clientVADThreshold` (0.03) the chunk
 is sent as zeros of the same length. With `lag_chunks = 1` the decision uses the previous
-chunk's energy (`lastMicrophoneEnergy`). The hysteresis variant stays open for
-`hangover_ms` after the level drops. The comfort-noise variant sends low-level noise
-instead of exact zeros. Mode `off` (development) always passes.
+chunk's energy (`lastMicrophoneEnergy`). With `hangover_ms` it stays open that long after
+the level drops (hysteresis). The comfort-noise variant sends low-level noise instead of
+exact zeros. Mode `off` (development) always passes. (Pre-roll is a delay line in front of
+the gate, in the client session: the gate is then fed the loudest level of the line.)
 
 Input: `chunk(symbol)` once per chunk. Output: "raw" | "zeros" | "comfort_noise" — what to
 put on the wire for that chunk.
@@ -34,7 +35,7 @@ class VadGate(ProtocolMachine):
         self.mode = mode
         self.threshold_level = threshold_level
         self.lag_chunks = lag_chunks
-        self.hangover_ms = hangover_ms if mode == "hysteresis" else 0
+        self.hangover_ms = hangover_ms
         self.chunk_ms = chunk_ms
         self.hangover_left_ms = 0
         super().__init__()

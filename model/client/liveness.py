@@ -1,7 +1,7 @@
 """Liveness watchdog (a fix): keyed on server events, with an escalation ladder.
 
 It counts the milliseconds of speech-level audio the client has sent since the last
-server event. Past `silence_ms` of such unanswered audio it escalates, one rung per
+server event (not while the server says the user is speaking: a long turn is not a stall). Past `silence_ms` of such unanswered audio it escalates, one rung per
 further `silence_ms`: `session.update` re-applying `turn_detection` -> 
 `input_audio_buffer.commit` (when >= 100 ms are buffered, else `clear`) -> reconnect with conversation replay. Any server
 event returns it to `watching`. Every rung is surfaced as a "recovering" notice.

@@ -44,6 +44,8 @@ class ClientSession:
                                              scale.threshold_level("near_silent"))
                        if design.capture_health_ms else None)
         self.speech_level = scale.threshold_level("gate")
+        self.preroll_chunks = 0 if self.gate.mode == "off" else design.gate.preroll_chunks
+        self.preroll_line: tuple[tuple[int, object], ...] = ()  # (level, tag) not yet sent
         self.mic_level = 0  # lastMicrophoneEnergy, as a level
         self.appended_since_commit_ms = 0
         self.notices: list[str] = []
@@ -62,19 +64,29 @@ class ClientSession:
     def start(self) -> list[dict[str, Any]]:
         return [protocol.session_update(self.turn_detection)]
 
-    def on_chunk(self, level: int | None, duration_ms: int) -> tuple[str | None, list[dict]]:
-        """One chunk from the worklet. Returns (wire mode or None, events to send)."""
+    def on_chunk(self, level: int | None, duration_ms: int, tag: object = None
+                 ) -> tuple[str | None, list[dict]]:
+        """One chunk from the worklet, named by `tag`. Returns (the wire mode of the chunk
+        sent now — with a pre-roll line, an earlier one — or None, events to send)."""
         if self.health is not None:
             self.health.chunk(level, duration_ms)
         out = self._collect()
         if level is None:
             return None, out
         self.mic_level = level
-        mode = self.gate.chunk(level)
+        line = self.preroll_line + ((level, tag),)
+        if len(line) <= self.preroll_chunks:
+            self.preroll_line = line
+            return None, out
+        (sent_level, sent_tag), self.preroll_line = line[0], line[1:]
+        mode = self.gate.chunk(max(lvl for lvl, _ in line))
         self.appended_since_commit_ms += duration_ms
-        out.append(protocol.append(protocol.AudioPayload("mic", duration_ms, mode)))
+        out.append(protocol.append(protocol.AudioPayload("mic", duration_ms, mode,
+                                                         tag=sent_tag)))
         if self.liveness is not None:
-            self.liveness.audio_sent(duration_ms, mode == "raw" and level >= self.speech_level)
+            self.liveness.audio_sent(
+                duration_ms, mode == "raw" and sent_level >= self.speech_level
+                and self.beliefs.state != "user_speaking")
             out += self._collect()
         return mode, out
 
@@ -104,12 +116,18 @@ class ClientSession:
                                       else _pcm16_ms(event["delta"]))
         elif kind == "response.done":
             self.beliefs.response_done()
+        elif kind == "output_audio_buffer.started" and self.webrtc:
+            self.playback.audio_arrived()
+        elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared") \
+                and self.webrtc:
+            self.playback.flush()
         elif kind == "error":
             self.errors.append(event)
         return self._collect()
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
-        self.playback.advance(elapsed_ms)
+        if not self.webrtc:  # over WebRTC the server plays; the client only hears about it
+            self.playback.advance(elapsed_ms)
         if self.watchdog is not None:
             self.watchdog.advance(elapsed_ms)
         return self._collect()
@@ -154,11 +172,11 @@ def client_snapshot(client: ClientSession) -> tuple:
     use of lastMicrophoneEnergy) and whether >= 100 ms were appended since the last commit."""
     return (tuple(m.snapshot(exact_timers=False) for m in client.machines),
             client.mic_level >= client.playback.interrupt_level,
-            client.appended_since_commit_ms >= protocol.MIN_COMMIT_MS)
+            client.appended_since_commit_ms >= protocol.MIN_COMMIT_MS, client.preroll_line)
 
 
 def load_client_snapshot(client: ClientSession, snap: tuple) -> None:
-    machines, loud, enough = snap
+    machines, loud, enough, client.preroll_line = snap
     client.mic_level = client.playback.interrupt_level if loud else 0
     for machine, machine_snap in zip(client.machines, machines):
         machine.load_snapshot(machine_snap)

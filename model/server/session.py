@@ -50,12 +50,14 @@ class ServerSession:
         self.idle_ms = 0
         self.idle_needed_ms = 0
         self.played_ms = 0  # WebRTC: playback position of the current response's audio
+        self.out_playing = False  # WebRTC: the server is playing response audio
         self._event_seq = 0
         self._item_seq = 0
         self._response_seq = 0
         self.user_item_id = ""
         self.last_item_id: str | None = None
         self.item_audio_ms: dict[str, int] = {}
+        self.audio_for_media: list[protocol.AudioPayload] = []  # WebRTC: to the speaker
         self.changes: list[tuple[str, str, str, str]] = []
         for machine in self.machines:
             machine.changes = self.changes
@@ -84,11 +86,7 @@ class ServerSession:
         kind = event["type"]
         out: list[dict[str, Any]] = []
         if kind == "input_audio_buffer.append":
-            for symbol, duration_ms in frames:
-                self.buffer.append(duration_ms)
-                self.vad.feed(symbol, duration_ms, self.audio_pos_ms)
-                self.audio_pos_ms += duration_ms
-                out += self._collect()
+            out += self.receive_audio(frames)
         elif kind == "input_audio_buffer.commit":
             self.buffer.commit()
             out += self._collect(client_commit=True)
@@ -114,13 +112,27 @@ class ServerSession:
         elif kind == "conversation.item.truncate":
             out += self._truncate(event)
         elif kind == "output_audio_buffer.clear":
-            if self.owns_output_buffer:
-                out.append(self._stamp({"type": "output_audio_buffer.cleared",
-                                        "response_id": self.response.response_id}))
+            if self.owns_output_buffer and self.out_playing:
+                out += self._cut_output()
+        return out
+
+    def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
+        """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
+        out: list[dict[str, Any]] = []
+        for symbol, duration_ms in frames:
+            self.buffer.append(duration_ms)
+            self.vad.feed(symbol, duration_ms, self.audio_pos_ms)
+            self.audio_pos_ms += duration_ms
+            out += self._collect()
         return out
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
+        if self.out_playing:
+            have = self.item_audio_ms.get(self.response.item_id, 0)
+            self.played_ms = min(have, self.played_ms + elapsed_ms)
+            if self.response.state == "idle" and self.played_ms >= have:
+                out += self.stop_output()
         if self.response.state == "in_progress":
             before = self.since_created_ms
             self.since_created_ms += elapsed_ms
@@ -159,9 +171,8 @@ class ServerSession:
                         self.response.state == "in_progress":
                     self.response.cancel("turn_detected")
                     out += self._collect()
-                if self.owns_output_buffer and self.response.response_id:
-                    out.append(self._stamp({"type": "output_audio_buffer.cleared",
-                                            "response_id": self.response.response_id}))
+                if self.out_playing:
+                    out += self._cut_output()
             else:
                 out.append(self._stamp({"type": "input_audio_buffer.speech_stopped",
                                         "audio_end_ms": output[1],
@@ -176,17 +187,37 @@ class ServerSession:
             else:
                 out.append(self._stamp(output))
         for output in self.response.drain():
-            out.append(self._stamp(output))
             if output["type"] == "response.output_audio.delta":
                 self.item_audio_ms[output["item_id"]] = (
                     self.item_audio_ms.get(output["item_id"], 0) + output["delta"].duration_ms)
+                if self.owns_output_buffer:
+                    self.audio_for_media.append(output["delta"])
+                    continue  # WebRTC: response audio travels on the media track
+            out.append(self._stamp(output))
             if output["type"] == "response.content_part.added" and self.owns_output_buffer:
+                self.out_playing, self.played_ms = True, 0
                 out.append(self._stamp({"type": "output_audio_buffer.started",
                                         "response_id": output["response_id"]}))
             if output["type"] == "response.done":
                 self.last_item_id = self.response.item_id
                 self._arm_idle_timeout()
         return out
+
+    def stop_output(self) -> list[dict[str, Any]]:
+        """WebRTC: the output buffer has drained."""
+        self.out_playing = False
+        return [self._stamp({"type": "output_audio_buffer.stopped",
+                             "response_id": self.response.response_id})]
+
+    def _cut_output(self) -> list[dict[str, Any]]:
+        """WebRTC barge-in: the server stops playback and truncates the item itself."""
+        self.out_playing = False
+        item_id = self.response.item_id
+        self.item_audio_ms[item_id] = self.played_ms
+        return [self._stamp({"type": "output_audio_buffer.cleared",
+                             "response_id": self.response.response_id}),
+                self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
+                             "content_index": 0, "audio_end_ms": self.played_ms})]
 
     def _committed(self, item_id: str, respond: bool) -> list[dict[str, Any]]:
         out = [self._stamp({"type": "input_audio_buffer.committed", "item_id": item_id,
@@ -248,15 +279,18 @@ def server_snapshot(server: ServerSession) -> tuple:
     timeout is armed and whether a user item is pending. Ids and the audio timeline are
     left out: no guard reads them."""
     return (tuple(m.snapshot(exact_timers=False) for m in server.machines), server.idle_armed,
-            bool(server.user_item_id), server.vad.silence_duration_ms)
+            bool(server.user_item_id), server.vad.silence_duration_ms, server.out_playing)
 
 
 def load_server_snapshot(server: ServerSession, snap: tuple) -> None:
-    machines, server.idle_armed, pending, server.vad.silence_duration_ms = snap
+    (machines, server.idle_armed, pending, server.vad.silence_duration_ms,
+     server.out_playing) = snap
     for machine, machine_snap in zip(server.machines, machines):
         machine.load_snapshot(machine_snap)
     server.user_item_id = "item_pending" if pending else ""
     server.since_created_ms = 0
     server.idle_ms = 0
     server.item_audio_ms = _AnyLength()
+    server.played_ms = 0
+    server.audio_for_media.clear()
     server.changes.clear()
