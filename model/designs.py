@@ -83,9 +83,9 @@ COMFORT_NOISE_GATE = replace(
 
 HYSTERESIS_GATE = replace(
     PRODUCTION, name="hysteresis-gate",
-    gate=GateConfig(mode="zeros", hangover_ms=600, preroll_chunks=2),
-    summary="Production's zeroing gate with a 600 ms hangover and 200 ms pre-roll "
-    "(a chunk passes when it or either of the next two is loud).",
+    gate=GateConfig(mode="zeros", hangover_ms=600, preroll_chunks=1),
+    summary="Production's zeroing gate with a 600 ms hangover and 100 ms pre-roll "
+    "(a chunk passes when it or the next one is loud).",
     fixes="keeps word onsets and endings; still sends zeros in pauses")
 
 LIVENESS = replace(
@@ -117,7 +117,7 @@ WEBRTC = replace(
 
 RECOMMENDED = replace(
     PRODUCTION, name="recommended",
-    gate=GateConfig(mode="comfort_noise", hangover_ms=600, preroll_chunks=2,
+    gate=GateConfig(mode="comfort_noise", hangover_ms=600, preroll_chunks=1,
                     comfort_noise_dbfs=-60.0),
     liveness=LivenessConfig(), capture_health_ms=5_000, idle_timeout_ms=15_000,
     summary="Comfort-noise gate with hangover and pre-roll, liveness watchdog with its "

@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", metavar="FILE", help="write the wire trace as JSONL")
     sim.add_argument("--json", action="store_true", help="print one JSON summary object")
     sim.add_argument("--quiet", action="store_true", help="summary only, no timeline")
+    sim.add_argument("--plot", metavar="PNG", help="also draw the timeline to this image")
     sim.set_defaults(run=cmd_simulate)
 
     se = sub.add_parser(
@@ -110,6 +111,57 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where to save the counterexample scenario (default counterexamples/)")
     ex.add_argument("--json", action="store_true", help="print one JSON object")
     ex.set_defaults(run=cmd_explore)
+
+    dg = sub.add_parser(
+        "diagnose", formatter_class=_formatter, help="which causes fit the field report",
+        description="Run the field report's story under every candidate cause (server VAD "
+        "hypotheses,\ncapture faults, combinations) with the production and development "
+        "designs, and check\nthe report's observations O1-O10 on each: which causes "
+        "reproduce all of them, and which\nobservation rules each other cause out.")
+    dg.add_argument("--workers", type=int, default=None, metavar="K",
+                    help="processes (default: the number of cores)")
+    dg.add_argument("--json", action="store_true", help="print one JSON object")
+    dg.set_defaults(run=cmd_diagnose)
+
+    rv = sub.add_parser(
+        "review", formatter_class=_formatter, help="the design review (the main job)",
+        description="Run exploration and search for every design x server hypothesis x "
+        "fault class, the\ndiagnosis, and write review.md (verdict matrix with evidence, "
+        "answers to the report's\nfour questions), review.json, verdicts.png, and every "
+        "counterexample with its timeline.")
+    rv.add_argument("--out", default="figures", metavar="DIR",
+                    help="output folder (default figures/)")
+    rv.add_argument("--designs", metavar="NAME[,NAME...]", help="only these designs")
+    rv.add_argument("--servers", metavar="HYP[;HYP...]",
+                    help="only these hypothesis sets, separated by ';' (default: each "
+                    "hypothesis and zero-skip,clear-keeps-vad)")
+    rv.add_argument("--examples", type=int, default=8, metavar="N",
+                    help="search budget per cell (default 8)")
+    rv.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    rv.add_argument("--workers", type=int, default=None, metavar="K",
+                    help="processes (default: the number of cores)")
+    rv.add_argument("--no-diagnosis", action="store_true", help="skip the diagnosis")
+    rv.set_defaults(run=cmd_review)
+
+    di = sub.add_parser(
+        "diagrams", formatter_class=_formatter, help="draw every machine from its declaration",
+        description="Write machines.md (Mermaid state diagrams that render on GitHub) and one "
+        "PNG per machine,\nboth generated from the machine declarations.")
+    di.add_argument("--out", default="figures", metavar="DIR",
+                    help="output folder (default figures/)")
+    di.add_argument("--check", action="store_true",
+                    help="do not write: exit 1 if the committed machines.md is out of date")
+    di.set_defaults(run=cmd_diagrams)
+
+    pl = sub.add_parser(
+        "plot", formatter_class=_formatter, help="draw a trace's timeline",
+        description="Draw the timeline of a JSONL trace (vadlock simulate --out): audio sent, "
+        "RMS against the\nthresholds, gate, capture, server VAD, playback, wire events.")
+    pl.add_argument("trace", metavar="TRACE.jsonl")
+    pl.add_argument("--out", metavar="PNG", help="image to write (default: TRACE.png)")
+    pl.add_argument("--design", default="production", metavar="NAME",
+                    help="design whose thresholds to draw (default production)")
+    pl.set_defaults(run=cmd_plot)
     return parser
 
 
@@ -270,6 +322,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     summary["violations"] = violations
     if args.out:
         summary["out"] = str(trace.write_jsonl(args.out))
+    if args.plot:
+        from simulator.plot import plot_trace
+        summary["plot"] = str(plot_trace(trace, args.plot, design.gate.threshold_rms,
+                                         design.interrupt_rms))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -288,6 +344,101 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"\nproperties: {'all hold' if not violations else 'violated:'}")
     for name, why in violations.items():
         print(f"  {name}: {why}")
+
+
+# -- diagnose, review, diagrams, plot -------------------------------------------------------
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from properties.diagnose import OBSERVATIONS, conclusion, diagnose
+    from simulator.progress import Progress
+
+    workers = _positive(args.workers, "--workers") if args.workers is not None else None
+    bar = Progress("vadlock diagnose", enabled=not args.json)
+    results = diagnose(workers=workers or _cores(),
+                       progress=lambda n, total: bar(f"run {n}/{total}"))
+    bar.done()
+    if args.json:
+        print(json.dumps({"observations": OBSERVATIONS,
+                          "causes": [r.to_dict() for r in results],
+                          "consistent": [r.cause.name for r in results if r.reproduces_all],
+                          "conclusion": conclusion(results)}, indent=2))
+        return EXIT_OK
+    print("vadlock diagnose: the field report's observations under each cause\n")
+    names = list(OBSERVATIONS)
+    print(f"  {'cause':34} " + " ".join(f"{o:>3}" for o in names) + "  all")
+    for r in results:
+        marks = " ".join(f"{'yes' if r.observations[o] else ' - ':>3}" for o in names)
+        print(f"  {r.cause.name:34} {marks}  {'YES' if r.reproduces_all else ' no'}")
+    print()
+    for line in conclusion(results):
+        print(line)
+    print("\n" + "; ".join(f"{k}: {v}" for k, v in OBSERVATIONS.items()))
+    return EXIT_OK
+
+
+def _cores() -> int:
+    import os
+    return os.cpu_count() or 1
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    import time
+
+    from model.designs import get_design
+    from model.hypotheses import ServerVadHypotheses
+    from properties.review import run_review
+    from simulator.progress import Progress
+
+    designs = None
+    if args.designs:
+        designs = [get_design(n.strip()).name for n in args.designs.split(",") if n.strip()]
+    servers = None
+    if args.servers:
+        servers = [ServerVadHypotheses.parse(h).label for h in args.servers.split(";")
+                   if h.strip()]
+    _positive(args.examples, "--examples")
+    workers = _positive(args.workers, "--workers") if args.workers is not None else None
+    bar = Progress("vadlock review", every_s=0.0)
+    started = time.perf_counter()
+    results = run_review(args.out, designs=designs, hypotheses=servers, seed=args.seed,
+                         workers=workers, examples=args.examples,
+                         with_diagnosis=not args.no_diagnosis, progress=bar)
+    bar.done()
+    freezes = sum(1 for c in results["cells"] if c["verdict"] == "freeze")
+    print(f"vadlock review: {len(results['cells'])} cells, {freezes} freeze, in "
+          f"{time.perf_counter() - started:.0f} s")
+    print(f"  wrote {Path(args.out) / 'review.md'}, review.json, verdicts.png, "
+          "counterexamples/, timelines/")
+    return EXIT_OK
+
+
+def cmd_diagrams(args: argparse.Namespace) -> int:
+    from simulator.diagrams import diagrams_markdown, write_diagrams
+
+    if args.check:
+        committed = Path(args.out) / "machines.md"
+        current = committed.read_text() if committed.exists() else ""
+        if current != diagrams_markdown():
+            print(f"vadlock diagrams: {committed} is out of date; run 'vadlock diagrams'",
+                  file=sys.stderr)
+            return EXIT_VIOLATION
+        print(f"{committed} matches the machine declarations")
+        return EXIT_OK
+    for path in write_diagrams(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from model.designs import get_design
+    from simulator.plot import load_jsonl, plot_trace
+
+    design = get_design(args.design)
+    if not Path(args.trace).is_file():
+        raise UsageError(f"{args.trace}: no such file")
+    trace = load_jsonl(args.trace)
+    out = args.out or str(Path(args.trace).with_suffix(".png"))
+    print(plot_trace(trace, out, design.gate.threshold_rms, design.interrupt_rms))
+    return EXIT_OK
 
 
 # -- entry point -----------------------------------------------------------------------

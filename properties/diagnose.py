@@ -1,0 +1,236 @@
+"""Diagnosis: which causes reproduce what the field report's author saw.
+
+Each observation O1-O10 of design.md is a predicate over the traces of one cause. A cause
+is a server VAD hypothesis set plus, optionally, a capture fault that the application
+switch brings on. Each cause runs the field report's story (good turns, typing during a
+reply, an application switch, the user then speaking louder) and its variants without
+typing and without the switch, over a few seeds, with the production design, and the
+full story once with the development design.
+
+"More likely with X" (O3, O9) can only be judged as *consistency*: the freeze happens with
+X, at least as often as without it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from model.client.capture import FAULTS
+from model.designs import get_design
+from model.hypotheses import ServerVadHypotheses
+from properties.checks import FREEZE_PROPERTY, check
+from simulator.engine import simulate
+from simulator.presets import field_report
+from simulator.scenario import Scenario
+from simulator.trace import C2S, S2C, Trace
+
+OBSERVATIONS = {
+    "O1": "several good turns before the freeze",
+    "O2": "it starts after an assistant response",
+    "O3": "more likely with keyboard noise",
+    "O4": "the socket stays open, no error",
+    "O5": "no server event at all afterwards",
+    "O6": "every chunk flagged silent, raw int16 peak 41-96, even while speaking loudly",
+    "O7": "speaking louder does not recover",
+    "O8": "only a full restart recovers",
+    "O9": "switching applications makes it more likely",
+    "O10": "only the production build shows it",
+}
+
+SERVER_CAUSES = ("energy", "zero-skip", "floor-adapt", "deadband", "clear-keeps-vad",
+                 "noise-as-speech", "zero-skip,clear-keeps-vad")
+CAPTURE_CAUSE_SERVERS = ("energy", "floor-adapt")
+SEEDS = (0, 1)
+STORY_MS = 100_000
+FLAGGED_SILENT_RMS = 0.03  # the worklet's own test: below clientVADThreshold
+O6_MAX_PEAK_INT16 = 100
+GOOD_TURNS_MIN = 2
+
+
+@dataclass(frozen=True)
+class Cause:
+    server: str
+    capture_fault: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.capture_fault is None:
+            return f"server:{self.server}"
+        return f"capture:{self.capture_fault}" + (
+            "" if self.server == "energy" else f" + server:{self.server}")
+
+
+def causes() -> list[Cause]:
+    out = [Cause(s) for s in SERVER_CAUSES]
+    out += [Cause(s, f) for f in FAULTS for s in CAPTURE_CAUSE_SERVERS]
+    return out
+
+
+def story(cause: Cause, typing: bool = True, app_switch: bool = True) -> Scenario:
+    """The field report's story for this cause (the switch brings on its capture fault)."""
+    base = field_report(STORY_MS)
+    faults = ()
+    if app_switch and cause.capture_fault is not None:
+        switch = base.capture_faults[0]
+        faults = (replace(switch, kind=cause.capture_fault),)
+    return replace(base, typing=base.typing if typing else (), capture_faults=faults)
+
+
+# -- observations over traces --------------------------------------------------------------
+@dataclass
+class FreezeFacts:
+    frozen: bool
+    freeze_ms: int | None  # the last progress before the freeze (or the start)
+    good_turns: int
+    last_progress_type: str | None
+    errors: int
+    reconnects: int
+    events_after: int
+    loud_chunks_after: int
+    loud_peaks_ok: bool
+    started_after: int
+
+
+def facts(trace: Trace) -> FreezeFacts:
+    violations = check(trace, (FREEZE_PROPERTY,))
+    progress = [r for r in trace.wire if r.direction == S2C and r.type in
+                ("input_audio_buffer.speech_started", "response.done")]
+    if violations:
+        start = violations[0].start_ms
+        before = [r for r in progress if r.t_ms <= start]
+        freeze_ms = before[-1].t_ms if before else 0
+        last_type = before[-1].type if before else None
+    else:
+        freeze_ms, last_type = None, None
+    cut = freeze_ms if freeze_ms is not None else trace.duration_ms
+    good = sum(1 for r in trace.wire if r.direction == S2C and r.type == "response.done"
+               and r.t_ms <= cut and r.event["response"]["status"] == "completed")
+    after = [r for r in trace.wire if r.direction == S2C and freeze_ms is not None
+             and r.t_ms > freeze_ms]
+    loud = [u for u in trace.utterances if freeze_ms is not None and u.start_ms > freeze_ms]
+    loud_rows = [i for i, t in enumerate(trace.chunks["t_ms"]) for u in loud
+                 if u.start_ms <= t < u.start_ms + u.duration_ms]
+    peaks_ok = bool(loud_rows) and all(
+        trace.chunks["rms"][i] < FLAGGED_SILENT_RMS and
+        trace.chunks["peak_int16"][i] <= O6_MAX_PEAK_INT16 for i in loud_rows)
+    return FreezeFacts(
+        frozen=bool(violations), freeze_ms=freeze_ms, good_turns=good,
+        last_progress_type=last_type,
+        errors=sum(1 for r in trace.wire if r.direction == S2C and r.type == "error"),
+        reconnects=trace.reconnects, events_after=len(after),
+        loud_chunks_after=len(loud_rows), loud_peaks_ok=peaks_ok,
+        started_after=sum(1 for r in after if r.type == "input_audio_buffer.speech_started"))
+
+
+@dataclass
+class CauseResult:
+    cause: Cause
+    observations: dict[str, bool] = field(default_factory=dict)
+    production_frozen: bool = False
+    development_frozen: bool = False
+    rates: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reproduces_all(self) -> bool:
+        return all(self.observations.values())
+
+    @property
+    def ruled_out_by(self) -> list[str]:
+        return [o for o, ok in self.observations.items() if not ok]
+
+    def to_dict(self) -> dict:
+        return {"cause": self.cause.name, "server": self.cause.server,
+                "capture_fault": self.cause.capture_fault,
+                "reproduces_all": self.reproduces_all, "ruled_out_by": self.ruled_out_by,
+                "observations": self.observations,
+                "production_frozen": self.production_frozen,
+                "development_frozen": self.development_frozen, "freeze_rates": self.rates}
+
+
+def _run(job: tuple) -> FreezeFacts:
+    design, cause, typing, app_switch, seed = job
+    trace = simulate(get_design(design), ServerVadHypotheses.parse(cause.server),
+                     story(cause, typing, app_switch), seed=seed)
+    return facts(trace)
+
+
+def judge(cause: Cause, runs: dict[tuple, FreezeFacts]) -> CauseResult:
+    def rate(typing: bool, switch: bool) -> float:
+        return sum(runs[("production", typing, switch, s)].frozen for s in SEEDS) / len(SEEDS)
+
+    full = runs[("production", True, True, SEEDS[0])]
+    dev = runs[("development", True, True, SEEDS[0])]
+    r_full, r_no_typing, r_no_switch = rate(True, True), rate(False, True), rate(True, False)
+    obs = {
+        "O1": full.frozen and full.good_turns >= GOOD_TURNS_MIN,
+        "O2": full.frozen and full.last_progress_type == "response.done",
+        "O3": r_full > 0 and r_full >= r_no_typing,
+        "O4": full.errors == 0 and full.reconnects == 0,
+        "O5": full.frozen and full.events_after == 0,
+        "O6": full.frozen and full.loud_peaks_ok,
+        "O7": full.frozen and full.loud_chunks_after > 0 and full.started_after == 0,
+        "O8": full.frozen,
+        "O9": r_full > 0 and r_full >= r_no_switch,
+        "O10": full.frozen and not dev.frozen,
+    }
+    return CauseResult(cause, obs, full.frozen, dev.frozen,
+                       {"story": r_full, "without_typing": r_no_typing,
+                        "without_app_switch": r_no_switch})
+
+
+def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = None
+             ) -> list[CauseResult]:
+    jobs = []
+    for cause in causes():
+        for typing, switch in ((True, True), (False, True), (True, False)):
+            jobs += [("production", cause, typing, switch, s) for s in SEEDS]
+        jobs.append(("development", cause, True, True, SEEDS[0]))
+    results: list[FreezeFacts] = []
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            for i, r in enumerate(pool.map(_run, jobs, chunksize=2)):
+                results.append(r)
+                if progress:
+                    progress(i + 1, len(jobs))
+    else:
+        for i, job in enumerate(jobs):
+            results.append(_run(job))
+            if progress:
+                progress(i + 1, len(jobs))
+    by_cause: dict[Cause, dict[tuple, FreezeFacts]] = {}
+    for (design, cause, typing, switch, seed), r in zip(jobs, results):
+        by_cause.setdefault(cause, {})[(design, typing, switch, seed)] = r
+    return [judge(cause, runs) for cause, runs in by_cause.items()]
+
+
+def conclusion(results: list[CauseResult]) -> list[str]:
+    """The diagnosis in sentences, generated from the results."""
+    lines = []
+    full = [r for r in results if r.reproduces_all]
+    if full:
+        lines.append("Causes that reproduce all of O1-O10 with the production design and not "
+                     "with the development design: " + ", ".join(r.cause.name for r in full) + ".")
+    else:
+        best = min(len(r.ruled_out_by) for r in results)
+        closest = [r for r in results if len(r.ruled_out_by) == best]
+        lines.append("No modelled cause reproduces all of O1-O10. Closest "
+                     f"(failing {best}): " + "; ".join(
+                         f"{r.cause.name} (fails {', '.join(r.ruled_out_by)})" for r in closest)
+                     + ".")
+    o6 = [r.cause.name for r in results if r.observations.get("O6")]
+    not_o6 = [r.cause.name for r in results if r.production_frozen and not r.observations["O6"]]
+    lines.append("The report's own evidence O6 (near-silent raw input while the user speaks "
+                 "loudly) is reproduced only by: " + (", ".join(o6) or "none") + "; it rules out "
+                 + (", ".join(not_o6) or "nothing") + ", which freeze production with a "
+                 "microphone that still delivers the user's voice.")
+    both = [r.cause.name for r in results if r.production_frozen and r.development_frozen]
+    if both:
+        lines.append("These freeze the development build too, so O10 rules them out as "
+                     "production-only causes: " + ", ".join(both) + ".")
+    never = [r.cause.name for r in results if not r.production_frozen]
+    if never:
+        lines.append("These never freeze the production build in the story: "
+                     + ", ".join(never) + ".")
+    return lines

@@ -1,0 +1,26 @@
+"""The committed figures are what the commands produce from the current declarations."""
+
+from pathlib import Path
+
+from simulator.cli import main
+from simulator.diagrams import diagrams_markdown
+
+FIGURES = Path(__file__).resolve().parent.parent / "figures"
+
+
+def test_committed_mermaid_diagrams_match_the_machine_declarations():
+    committed = (FIGURES / "machines.md").read_text()
+    assert committed == diagrams_markdown(), (
+        "figures/machines.md is out of date: run `vadlock diagrams` and commit the result")
+
+
+def test_diagrams_check_command(capsys):
+    assert main(["diagrams", "--check", "--out", str(FIGURES)]) == 0
+
+
+def test_review_report_is_committed_with_its_evidence():
+    review = (FIGURES / "review.md").read_text()
+    assert "## Verdict matrix" in review and "## Answers to the report's four questions" in review
+    for line in review.splitlines():
+        for target in [part.split(")")[0] for part in line.split("](")[1:]]:
+            assert (FIGURES / target).exists(), f"review.md links to a missing file: {target}"
