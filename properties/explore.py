@@ -3,10 +3,10 @@
 The abstraction (stated, as the README does):
 - time advances in blocks of the design's chunk (100 ms); in each block the environment
   picks one acoustic symbol (level band x kind), optionally a capture-fault event, and any
-  subset of the running *long* timers expire (stuck-VAD watchdog, response generation,
-  playback drain, idle timeout, the adaptive floor's 2 s climb, liveness and capture-health
-  watchdogs): timers are nondeterministic expiries, as in P and Stateright. Short counters
-  (the VAD's silence run, the gate's hangover) are kept exactly, in block units;
+  one of the running *long* timers expires (stuck-VAD watchdog, response generation,
+  playback drain, idle timeout, the adaptive floor's 2 s climb, the gate's hangover, the
+  liveness and capture-health watchdogs): timers are nondeterministic expiries, as in P and
+  Stateright. The VAD's silence run is kept exactly, in block units;
 - the transport is an ordered FIFO delivered within the block (latency under one block);
   a block's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
   reach the server as DTX comfort noise (media loss is not explored);
@@ -23,7 +23,6 @@ the client's own recovery ends it.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -166,6 +165,8 @@ class ProductModel:
             timers.append("playback")
         if s.idle_armed and s.vad.state == "silence" and s.response.state == "idle":
             timers.append("idle_timeout")
+        if c.gate.state == "hangover":
+            timers.append("hangover")
         if s.out_playing:
             timers.append("server_playback")
         if s.vad.floor_target > s.vad.floor_band:
@@ -179,8 +180,7 @@ class ProductModel:
     def choices(self, state: tuple) -> list[Choice]:
         self._load(state)
         timers = self.running_timers()
-        expiries = [combo for r in range(len(timers) + 1)
-                    for combo in itertools.combinations(timers, r)]
+        expiries = [(), *((timer,) for timer in timers)]  # at most one timer per block
         faults = [""]
         if state[2] < self.max_faults and self.client.capture.state == "live":
             faults += [f"start:{kind}" for kind in FAULTS]
@@ -263,6 +263,8 @@ class ProductModel:
                 to_client += s._collect()
             elif timer == "playback":
                 c.playback.advance(c.playback.queued_ms)
+            elif timer == "hangover":
+                c.gate.expire_hangover()
             elif timer == "server_playback":
                 to_client += s.stop_output()
             elif timer == "floor_climb":

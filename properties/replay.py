@@ -22,7 +22,7 @@ from simulator.scenario import CaptureFault, Scenario, Segment, Utterance
 
 TAIL_MS = 60_000
 TAIL_PERIOD_MS = 9_000
-WAIT_FOR_MS = {"response": 1_500, "playback": 4_500, "server_playback": 4_500}
+WAIT_FOR_MS = {"response": 1_500, "playback": 4_500, "server_playback": 4_500, "hangover": 0}
 
 
 def _wait_ms(timer: str, design: Design) -> int:

@@ -29,6 +29,7 @@ class VadGate(ProtocolMachine):
         {"trigger": "quiet_chunk", "source": "zeroing", "dest": None},
     )
     DATA = ("hangover_left_ms",)
+    TIMERS = ("hangover_left_ms",)
 
     def __init__(self, mode: str, threshold_level: int, lag_chunks: int, hangover_ms: int,
                  chunk_ms: int) -> None:
@@ -51,6 +52,15 @@ class VadGate(ProtocolMachine):
 
     def _count_hangover(self, event) -> None:
         self.hangover_left_ms -= self.chunk_ms
+
+    def load_snapshot(self, snap: tuple) -> None:
+        super().load_snapshot(snap)
+        if self.hangover_left_ms:  # an abstract running hangover runs until it is expired
+            self.hangover_left_ms = max(self.hangover_ms, self.chunk_ms + 1)
+
+    def expire_hangover(self) -> None:
+        """The hangover runs out: the next quiet chunk closes the gate (explorer)."""
+        self.hangover_left_ms = self.chunk_ms
 
     @property
     def closed_output(self) -> str:
