@@ -126,6 +126,14 @@ class ServerVadHypotheses:
             symbol.kind is Kind.TRANSIENT and self.has("noise-as-speech")
         )
 
+    def kind_class(self, kind: Kind) -> str:
+        """What of a frame's kind this hypothesis set can see."""
+        if kind is Kind.SPEECH or (kind is Kind.TRANSIENT and self.has("noise-as-speech")):
+            return "speech"
+        if kind is Kind.TRANSIENT and self.has("deadband"):
+            return "click"
+        return "noise"
+
     def classify(
         self, symbol: FrameSymbol, scale: LevelScale, in_speech: bool, floor_band: int
     ) -> FrameClass:

@@ -220,7 +220,8 @@ class ProductModel:
     def _view(self, captured: FrameSymbol) -> tuple:
         level = captured.level
         client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        return client_view, self.hypotheses.server_band(captured, self.scale), captured.kind
+        return (client_view, self.hypotheses.server_band(captured, self.scale),
+                self.hypotheses.kind_class(captured.kind))
 
     def _effect(self, capture_state: str, symbol: FrameSymbol):
         """What of a symbol any guard can see: the client's threshold classes of the
@@ -237,7 +238,7 @@ class ProductModel:
                 and level < gate.threshold_level:
             return client_view, "gated"
         band = self.hypotheses.server_band(captured, self.scale)
-        return client_view, band, captured.kind
+        return client_view, band, self.hypotheses.kind_class(captured.kind)
 
     def is_fair(self, choice: Choice) -> bool:
         return not choice.fault and choice.symbol in self.fair_symbols

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print one JSON summary object")
     sim.add_argument("--quiet", action="store_true", help="summary only, no timeline")
     sim.add_argument("--plot", metavar="PNG", help="also draw the timeline to this image")
+    sim.add_argument("--audio", metavar="FILE.wav",
+                     help="a WAV recording as the microphone signal (any rate, mono or "
+                     "stereo, integer or float): alone, or added from t=0 to --scenario/--preset")
     sim.set_defaults(run=cmd_simulate)
 
     se = sub.add_parser(
@@ -162,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--design", default="production", metavar="NAME",
                     help="design whose thresholds to draw (default production)")
     pl.set_defaults(run=cmd_plot)
+
+    from simulator import logreplay, recording
+    logreplay.add_parser(sub)
+    recording.add_parser(sub)
     return parser
 
 
@@ -312,8 +319,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     design = get_design(args.design)
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
+    recording = None
+    if args.audio:
+        from simulator.recording import audio_scenario
+        scenario, recording = audio_scenario(
+            args.audio, scenario if (args.scenario or args.preset) else None,
+            scenario.duration_ms if args.duration_s is not None else None)
     seed = args.seed if args.seed is not None else (scenario.seed or 0)
-    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms)
+    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording)
     summary = trace.summary()
     from properties.checks import check
     violations: dict[str, str] = {}

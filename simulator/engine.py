@@ -46,8 +46,9 @@ def _rng(seed: int, *stream: int) -> np.random.Generator:
 
 def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | None = None
                       ) -> np.ndarray:
-    """The microphone's acoustic input (without echo): room noise, utterances, typing."""
-    n = scenario.duration_ms * SPM
+    """The microphone's acoustic input (without echo): room noise, utterances, typing.
+    Padded to whole seconds so that a last, partial tick or chunk still has samples."""
+    n = -(-scenario.duration_ms // 1000) * 1000 * SPM
     signal = audio.pink_noise(n, audio.dbfs_to_rms(scenario.room_noise_dbfs), _rng(seed, 1))
     for i, u in enumerate(scenario.utterances):
         voice = audio.speech(u.duration_ms, audio.dbfs_to_rms(u.level_dbfs), _rng(seed, 2, i))

@@ -141,7 +141,7 @@ def _build(cls, data: dict[str, Any], where: str):
     known = {f.name: f for f in fields(cls)}
     for key in data:
         if key not in known:
-            raise ScenarioError(f"{where}.{key}: unknown field")
+            raise ScenarioError(f"{where}: unknown field {key!r}")
     kwargs = {}
     for name, f in known.items():
         path = f"{where}.{name}"

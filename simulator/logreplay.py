@@ -1,0 +1,735 @@
+"""Replay a real Realtime session log through the model and look for a freeze.
+
+Input: JSONL, one Realtime event per line, in either form (blank lines are skipped):
+
+- vadlock's own trace records: `{"t_ms": 1234, "direction": "client_to_server" |
+  "server_to_client", "event": {...}}` (`direction` may be left out: it is inferred);
+- bare GA events: `{"type": "input_audio_buffer.append", "audio": "...", ...}`. The
+  direction comes from the type (client types are those of
+  `openai.types.realtime.RealtimeClientEvent`, server types those of
+  `RealtimeServerEvent`); the time from a `t_ms`, `timestamp` or `ts` field (a number
+  of milliseconds -- a `timestamp`/`ts` between 1e8 and 1e11 is Unix time in seconds --
+  or an ISO 8601 string, UTC unless it says otherwise), else the line number x 10 ms.
+
+Times are reported relative to the first line; a time that goes backwards is held at the
+previous one. Appended audio is taken as 24 kHz pcm16 (the GA default, `audio/pcm`).
+
+What it does:
+1. validates every event against the official SDK types (the member of
+   `RealtimeServerEvent` / `RealtimeClientEvent` named by its type; without the `openai`
+   package, only that the type is a known GA name) -- invalid events are reported by
+   line, not fatal;
+2. decodes each `input_audio_buffer.append`: RMS, int16 peak, exact zeros, and a class:
+   speech-level (RMS >= 0.03), exact zeros, near-silence (non-zero, int16 peak < 100) or
+   other quiet audio;
+3. reconstructs the state timeline: the logged server's own state (speech, response,
+   buffered audio, pending clears) from the log, and the model's client
+   (`ClientSession(design)`, fed the server events) and server (`ServerSession`, fed the
+   client events, append audio as frame symbols);
+4. reports divergences: logged server events the model says are impossible in the state
+   reached (`speech_stopped` with no `speech_started`, `response.done` with no active
+   response, a second `response.created` while one is active, `committed` with no audio
+   appended, `cleared` without a `clear`, a response event outside its response);
+5. finds the longest stretch without a server event, what the client sent meanwhile, what
+   the model's server would have said meanwhile, and which known freeze signature matches.
+
+Bad input (not UTF-8 text, not JSON, no `type`, an unknown type) raises `LogError`
+(a `ValueError`) naming the line. `vadlock replay LOG.jsonl` exits 1 on a freeze
+signature, 0 otherwise. Out-of-band responses (`conversation: "none"`), which may run in
+parallel, are not modelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import bisect
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from simulator.audio import INT16_FULL_SCALE, SAMPLES_PER_MS
+from simulator.trace import C2S, S2C
+
+LINE_MS = 10  # time of a line without a timestamp: line number x 10 ms
+EPOCH_S = (1e8, 1e11)  # a `timestamp`/`ts` number in this range is Unix time in seconds
+SPEECH_RMS = 0.03  # the production gate's clientVADThreshold
+NEAR_SILENT_PEAK = 100  # int16 peak below which non-zero audio is near-silence
+DOMINANT_SHARE = 0.9  # "the client sends only X": at least this share of the appends
+AUDIO_CLASSES = ("speech", "near_silence", "exact_zeros", "quiet")
+
+# GA type names (openai 3.54 `openai.types.realtime`); the SDK's own lists are added to
+# these when the package is installed.
+CLIENT_TYPES = frozenset((
+    "conversation.item.create", "conversation.item.delete", "conversation.item.retrieve",
+    "conversation.item.truncate", "input_audio_buffer.append", "input_audio_buffer.clear",
+    "output_audio_buffer.clear", "input_audio_buffer.commit", "response.cancel",
+    "response.create", "session.update"))
+SERVER_TYPES = frozenset((
+    "conversation.created", "conversation.item.created", "conversation.item.deleted",
+    "conversation.item.input_audio_transcription.completed",
+    "conversation.item.input_audio_transcription.delta",
+    "conversation.item.input_audio_transcription.failed",
+    "conversation.item.input_audio_transcription.segment", "conversation.item.retrieved",
+    "conversation.item.truncated", "conversation.item.added", "conversation.item.done",
+    "error", "input_audio_buffer.cleared", "input_audio_buffer.committed",
+    "input_audio_buffer.dtmf_event_received", "input_audio_buffer.speech_started",
+    "input_audio_buffer.speech_stopped", "input_audio_buffer.timeout_triggered",
+    "rate_limits.updated", "response.output_audio.delta", "response.output_audio.done",
+    "response.output_audio_transcript.delta", "response.output_audio_transcript.done",
+    "response.content_part.added", "response.content_part.done", "response.created",
+    "response.done", "response.function_call_arguments.delta",
+    "response.function_call_arguments.done", "response.output_item.added",
+    "response.output_item.done", "response.output_text.delta", "response.output_text.done",
+    "session.created", "session.updated", "output_audio_buffer.started",
+    "output_audio_buffer.stopped", "output_audio_buffer.cleared",
+    "mcp_list_tools.in_progress", "mcp_list_tools.completed", "mcp_list_tools.failed",
+    "response.mcp_call_arguments.delta", "response.mcp_call_arguments.done",
+    "response.mcp_call.in_progress", "response.mcp_call.completed",
+    "response.mcp_call.failed"))
+BETA_NAMES = {"response.audio.delta": "response.output_audio.delta",
+              "response.audio.done": "response.output_audio.done",
+              "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+              "response.audio_transcript.done": "response.output_audio_transcript.done",
+              "response.text.delta": "response.output_text.delta",
+              "response.text.done": "response.output_text.done"}
+TURN_EVENTS = ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+               "input_audio_buffer.committed", "response.created", "response.done")
+
+
+class LogError(ValueError):
+    """A log that cannot be read as Realtime events (one line, names the line)."""
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A known freeze, as data: after `min_ms` of its `window` (`server_silence`: no server
+    event; `speech`: speech_started with no end), optionally right after a response,
+    while the client sends `client_audio` (an audio class, `nothing` or `any`)."""
+
+    name: str
+    description: str
+    window: str
+    min_ms: int
+    after_response: bool
+    client_audio: str
+
+
+SIGNATURES = (
+    Signature("zeros-after-response",
+              "After a response.done, 10 s or more with no server event while the client "
+              "sends only exact zeros (a zeroing VAD gate over quiet or attenuated capture).",
+              "server_silence", 10_000, True, "exact_zeros"),
+    Signature("near-silent-capture",
+              "After a response.done, 10 s or more with no server event while the client "
+              "sends non-zero audio that is mostly near-silent (int16 peaks under 100), the "
+              "field report's O6: a muted, stolen or attenuated microphone.",
+              "server_silence", 10_000, True, "near_silence"),
+    Signature("stuck-in-speech",
+              "speech_started with no speech_stopped for 30 s or more while the client "
+              "sends audio: the server VAD never sees the end of the turn.",
+              "speech", 30_000, False, "any"),
+    Signature("no-audio",
+              "10 s or more with no server event and no input_audio_buffer.append (in a "
+              "log that does append audio): a suspended AudioContext or a dead worklet.",
+              "server_silence", 10_000, False, "nothing"),
+)
+
+
+@dataclass
+class LogRecord:
+    line: int
+    t_ms: int
+    direction: str
+    event: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return self.event["type"]
+
+
+# -- parsing ---------------------------------------------------------------------------
+def read_log(path: str | Path) -> list[LogRecord]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise LogError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    return parse_lines(data.split(b"\n"), str(path))
+
+
+def parse_lines(lines: Iterable[bytes | str], source: str = "log") -> list[LogRecord]:
+    """Records of the non-blank lines; `LogError` naming the first bad line."""
+    server_types, client_types = known_types()
+    records: list[LogRecord] = []
+    first_t: float | None = None
+    last_t = 0
+    for number, raw in enumerate(lines, start=1):
+        where = f"{source} line {number}"
+        if isinstance(raw, bytes):
+            if b"\x00" in raw:
+                raise LogError(f"{where}: binary data, not a JSONL event log")
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise LogError(f"{where}: not UTF-8 text (a binary file?)") from None
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise LogError(f"{where}: not JSON ({reason})") from None
+        if not isinstance(obj, dict):
+            raise LogError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        event, direction = _event_and_direction(obj, where)
+        kind = event["type"]
+        inferred = C2S if kind in client_types else S2C if kind in server_types else None
+        if inferred is None:
+            hint = f" (beta name of {BETA_NAMES[kind]}?)" if kind in BETA_NAMES else ""
+            raise LogError(f"{where}: unknown event type {kind!r}{hint}")
+        if direction is not None and direction != inferred:
+            side = "client" if inferred == C2S else "server"
+            raise LogError(f"{where}: {kind!r} is a {side} event type but direction is "
+                           f"{direction}")
+        t = _time(obj, event, number, where)
+        first_t = t if first_t is None else first_t
+        last_t = max(last_t, int(round(t - first_t)))
+        records.append(LogRecord(number, last_t, inferred, event))
+    if not records:
+        raise LogError(f"{source}: empty log (no events)")
+    return records
+
+
+def _event_and_direction(obj: dict, where: str) -> tuple[dict, str | None]:
+    if isinstance(obj.get("event"), dict) and "type" not in obj:
+        event, direction = obj["event"], obj.get("direction")
+        if direction is not None and direction not in (C2S, S2C):
+            raise LogError(f"{where}: direction must be {C2S} or {S2C}, got {direction!r}")
+    elif "event" in obj and "type" not in obj:
+        raise LogError(f"{where}: event must be an object")
+    else:
+        event, direction = obj, None
+    if "type" not in event:
+        raise LogError(f"{where}: event has no type")
+    if not isinstance(event["type"], str):
+        raise LogError(f"{where}: event type must be a string, got {event['type']!r}")
+    return event, direction
+
+
+def _time(obj: dict, event: dict, number: int, where: str) -> float:
+    for holder in (obj, event):
+        for key in ("t_ms", "timestamp", "ts"):
+            if key in holder:
+                return _ms(holder[key], key, where)
+    return float(number * LINE_MS)
+
+
+def _ms(value: Any, key: str, where: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            math.isfinite(value) and abs(value) < 1e15:
+        if key != "t_ms" and EPOCH_S[0] <= value < EPOCH_S[1]:
+            return float(value) * 1000.0  # Unix time in seconds
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.timestamp() * 1000.0
+        except (ValueError, OverflowError, OSError):
+            pass
+    raise LogError(f"{where}: {key} must be a number of milliseconds or an ISO 8601 time, "
+                   f"got {value!r}")
+
+
+def known_types() -> tuple[frozenset[str], frozenset[str]]:
+    """(server types, client types): the GA names, plus the SDK's when it is installed."""
+    models = _sdk_models()
+    if models is None:
+        return SERVER_TYPES, CLIENT_TYPES
+    return SERVER_TYPES | frozenset(models[S2C]), CLIENT_TYPES | frozenset(models[C2S])
+
+
+_SDK: list = []
+
+
+def _sdk_models() -> dict[str, dict[str, Any]] | None:
+    """{direction: {type name: SDK event class}} from the members of `RealtimeServerEvent`
+    and `RealtimeClientEvent`, or None without the `openai` package (a test extra,
+    imported lazily)."""
+    if not _SDK:
+        try:
+            import typing
+
+            from openai.types.realtime import RealtimeClientEvent, RealtimeServerEvent
+        except ImportError:
+            _SDK.append(None)
+        else:
+            def members(union) -> dict[str, Any]:
+                if typing.get_origin(union) is typing.Annotated:
+                    union = typing.get_args(union)[0]
+                return {typing.get_args(m.model_fields["type"].annotation)[0]: m
+                        for m in typing.get_args(union)}
+            _SDK.append({S2C: members(RealtimeServerEvent), C2S: members(RealtimeClientEvent)})
+    return _SDK[0]
+
+
+def validation_mode() -> str:
+    return ("openai SDK types" if _sdk_models() is not None
+            else "type names only (the openai package is not installed)")
+
+
+def validate(record: LogRecord) -> str | None:
+    """None if the event is valid, else its first error as one line.
+
+    Validates against the union member whose `type` matches (what
+    `TypeAdapter(RealtimeServerEvent).validate_python` accepts, with the member's own
+    error instead of one per member)."""
+    models = _sdk_models()
+    model = models[record.direction].get(record.type) if models is not None else None
+    if model is None:
+        return None
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(record.event)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "event"
+        return f"{record.type}: {loc}: {err['msg']}"
+    return None
+
+
+# -- audio -----------------------------------------------------------------------------
+def decode_append(event: dict[str, Any]) -> np.ndarray | None:
+    """The int16 samples of an append, or None when `audio` is not base64 pcm16."""
+    b64 = event.get("audio")
+    if not isinstance(b64, str):
+        return None
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return np.frombuffer(data[: len(data) // 2 * 2], "<i2")
+
+
+def audio_class(samples: np.ndarray) -> str:
+    """speech (RMS >= 0.03) | exact_zeros | near_silence (int16 peak < 100) | quiet."""
+    if not np.any(samples):
+        return "exact_zeros"
+    x = samples.astype(np.float64) / INT16_FULL_SCALE
+    if math.sqrt(float(np.mean(x * x))) >= SPEECH_RMS:
+        return "speech"
+    return "near_silence" if int(np.max(np.abs(samples.astype(np.int32)))) < NEAR_SILENT_PEAK \
+        else "quiet"
+
+
+# -- the replay ------------------------------------------------------------------------
+@dataclass
+class _LoggedServer:
+    """The log's server state, as its own events (and the client's) imply."""
+
+    speech_line: int | None = None  # line of the speech_started now active
+    response: tuple[str, int] | None = None  # (response id, line of response.created)
+    buffered_ms: int = 0  # appended since the last commit or clear
+    clears_pending: int = 0
+    last_turn_event: str = ""
+
+
+@dataclass
+class _Append:
+    line: int
+    t_ms: int
+    cls: str
+    peak: int
+
+
+@dataclass
+class Replay:
+    """Everything a replay found (`to_dict` is the `--json` object)."""
+
+    log: str
+    design: str
+    server: str
+    records: list[LogRecord]
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    divergences: list[dict[str, Any]] = field(default_factory=list)
+    appends: list[_Append] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    model_events: list[tuple[int, str]] = field(default_factory=list)  # model server out
+    speech_spans: list[tuple[int, int, int, int]] = field(default_factory=list)
+    # (start t, end t, start index, end index) of each logged speech_started..its end
+    after_type: dict[int, str] = field(default_factory=dict)  # index -> last turn event
+
+    def to_dict(self) -> dict[str, Any]:
+        silence = self.longest_silence()
+        start, end, i, j = silence
+        window = [a for a in self.appends if self.records[i].line < a.line
+                  < self.records[j].line] if j > i else \
+            [a for a in self.appends if a.line > self.records[i].line]
+        counts = {c: sum(1 for a in window if a.cls == c) for c in AUDIO_CLASSES}
+        near = [a.peak for a in window if a.cls == "near_silence"]
+        matches = self.signatures(silence, counts)
+        s2c = sum(1 for r in self.records if r.direction == S2C)
+        model_in = [k for t, k in self.model_events if start < t <= end]
+        return {
+            "log": self.log, "design": self.design, "server": self.server,
+            "validation": validation_mode(),
+            "events": len(self.records), "server_events": s2c,
+            "client_events": len(self.records) - s2c, "appends": len(self.appends),
+            "invalid": self.invalid, "divergences": self.divergences,
+            "errors": self.errors,
+            "longest_silence_ms": end - start, "silence_start_ms": start,
+            "silence_end_ms": end,
+            "silence_after": (self.records[i].type if self.records[i].direction == S2C
+                              else None),
+            "silence_start_line": self.records[i].line,
+            "client_audio_during_silence": counts,
+            "client_sending": _sending(counts),
+            "near_silent_peak_int16": [min(near), max(near)] if near else None,
+            "model_server_during_silence": {k: model_in.count(k) for k in sorted(set(model_in))},
+            "longest_speech_ms": max((e - s for s, e, _, _ in self.speech_spans), default=0),
+            "state_at_silence_start": self.state_at(start),
+            "timeline": self.timeline,
+            "signatures": [s.name for s in matches],
+            "signature": matches[0].name if matches else None,
+            "signature_description": matches[0].description if matches else None,
+            "verdict": "freeze" if matches else "ok",
+        }
+
+    def longest_silence(self) -> tuple[int, int, int, int]:
+        """(start ms, end ms, index of the record that starts it, index that ends it)."""
+        marks = [0] + [k for k, r in enumerate(self.records) if r.direction == S2C]
+        marks.append(len(self.records) - 1)
+        best = (0, 0, 0, 0)
+        for a, b in zip(marks, marks[1:]):
+            gap = self.records[b].t_ms - self.records[a].t_ms
+            if gap > best[1] - best[0]:
+                best = (self.records[a].t_ms, self.records[b].t_ms, a, b)
+        return best
+
+    def signatures(self, silence: tuple[int, int, int, int],
+                   counts: dict[str, int]) -> list[Signature]:
+        start, end, i, _ = silence
+        total = sum(counts.values())
+        append_lines = [a.line for a in self.appends]
+
+        def appends_between(a: int, b: int) -> bool:
+            first = bisect.bisect_right(append_lines, self.records[a].line)
+            return first < bisect.bisect_left(append_lines, self.records[b].line)
+
+        out = []
+        for sig in SIGNATURES:
+            if sig.window == "speech":
+                ok = any(e - s >= sig.min_ms and appends_between(a, b)
+                         for s, e, a, b in self.speech_spans)
+            else:
+                ok = end - start >= sig.min_ms and (
+                    not sig.after_response
+                    or self.after_type.get(i) == "response.done") and \
+                    _audio_matches(sig.client_audio, counts, total, bool(self.appends))
+            if ok:
+                out.append(sig)
+        return out
+
+    def state_at(self, t_ms: int) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for entry in self.timeline:
+            if entry["t_ms"] > t_ms:
+                break
+            state = entry
+        return {k: v for k, v in state.items() if k not in ("t_ms", "line")}
+
+
+def _audio_matches(kind: str, counts: dict[str, int], total: int, log_appends: bool) -> bool:
+    if kind == "nothing":
+        return total == 0 and log_appends
+    if total == 0:
+        return False
+    if kind == "exact_zeros":
+        return counts["exact_zeros"] >= DOMINANT_SHARE * total
+    if kind == "near_silence":
+        quiet = counts["near_silence"] + counts["quiet"]
+        return quiet >= DOMINANT_SHARE * total and counts["near_silence"] >= counts["quiet"]
+    return True
+
+
+def _sending(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "nothing"
+    top = max(AUDIO_CLASSES, key=lambda c: counts[c])
+    return top if counts[top] >= DOMINANT_SHARE * total else "mixed"
+
+
+def replay(records: list[LogRecord], design_name: str = "production",
+           server: str = "energy", log: str = "log") -> Replay:
+    """Validate, decode and reconstruct; the findings are in the returned `Replay`."""
+    from model.client.session import ClientSession
+    from model.designs import get_design
+    from model.hypotheses import ServerVadHypotheses
+    from model.server.session import ServerSession
+    from simulator.engine import ServerAudioDecoder
+
+    if not records:
+        raise LogError(f"{log}: empty log (no events)")
+    design = get_design(design_name)
+    hypotheses = ServerVadHypotheses.parse(server)
+    scale = design.level_scale
+    result = Replay(log, design.name, hypotheses.label, records)
+    client = ClientSession(design)
+    model = ServerSession(hypotheses, scale, dict(client.turn_detection),
+                          owns_output_buffer=design.transport == "webrtc")
+    decoder = ServerAudioDecoder(scale)
+    pending = np.zeros(0, np.float32)  # append audio short of a whole 10 ms frame
+    logged = _LoggedServer()
+    has_appends = any(r.type == "input_audio_buffer.append" for r in records)
+    keeps_vad = hypotheses.has("clear-keeps-vad")
+    now = records[0].t_ms
+    span_start: tuple[int, int] | None = None  # (t, index) of the active speech_started
+
+    def diverge(rec: LogRecord, why: str) -> None:
+        result.divergences.append({"line": rec.line, "event": rec.type, "explanation": why})
+
+    def end_speech(t: int, k: int) -> None:
+        nonlocal span_start
+        if span_start is not None:
+            result.speech_spans.append((span_start[0], t, span_start[1], k))
+        span_start = None
+        logged.speech_line = None
+
+    for k, rec in enumerate(records):
+        if rec.t_ms > now:
+            client.advance(rec.t_ms - now)
+            result.model_events += [(rec.t_ms, e["type"]) for e in model.advance(rec.t_ms - now)]
+            now = rec.t_ms
+        error = validate(rec)
+        if error is not None:
+            result.invalid.append({"line": rec.line, "error": error})
+        kind, ev = rec.type, rec.event
+        if rec.direction == C2S:
+            frames: list = []
+            if kind == "input_audio_buffer.append":
+                samples = decode_append(ev)
+                if samples is None and error is None:
+                    result.invalid.append({"line": rec.line,
+                                           "error": f"{kind}: audio is not base64"})
+                elif samples is not None:
+                    peak = int(np.max(np.abs(samples.astype(np.int32)))) if len(samples) else 0
+                    result.appends.append(_Append(rec.line, rec.t_ms, audio_class(samples),
+                                                  peak))
+                    logged.buffered_ms += len(samples) // SAMPLES_PER_MS
+                    pending = np.concatenate([pending, samples / np.float32(INT16_FULL_SCALE)])
+                    usable = len(pending) // decoder.frame_n * decoder.frame_n
+                    frames, pending = decoder.frames_of(pending[:usable]), pending[usable:]
+                if frames:  # what the client's interruption logic compares (sent audio)
+                    client.mic_level = max(s.level for s, _ in frames)
+            elif kind == "input_audio_buffer.clear":
+                logged.clears_pending += 1
+                logged.buffered_ms = 0
+            model_event = _model_input(ev, model.turn_detection)
+            if model_event is not None:
+                result.model_events += [(rec.t_ms, e["type"])
+                                        for e in model.receive(model_event, frames)]
+        else:
+            _check_server_event(rec, k, logged, has_appends, keeps_vad, diverge, end_speech)
+            if kind == "input_audio_buffer.speech_started":
+                span_start = (rec.t_ms, k)
+            if kind == "error" and isinstance(ev.get("error"), dict):
+                result.errors.append({"line": rec.line, "code": ev["error"].get("code"),
+                                      "message": ev["error"].get("message")})
+            if kind != "response.output_audio.delta" or (
+                    isinstance(ev.get("delta"), str) and isinstance(ev.get("item_id"), str)):
+                client.receive(ev)
+            if kind in TURN_EVENTS:
+                logged.last_turn_event = kind
+            result.after_type[k] = logged.last_turn_event
+        _record_state(result, rec, client, model, logged)
+    end_speech(records[-1].t_ms, len(records) - 1)
+    return result
+
+
+def _model_input(event: dict[str, Any], current_td: dict[str, Any]) -> dict[str, Any] | None:
+    """The client event in the shape the model server reads, or None to skip it."""
+    kind = event["type"]
+    if kind == "session.update":
+        session = event.get("session")
+        audio = session.get("audio") if isinstance(session, dict) else None
+        given = audio.get("input", {}).get("turn_detection") if isinstance(audio, dict) and \
+            isinstance(audio.get("input"), dict) else None
+        if not isinstance(given, dict):
+            return None  # nothing the model's VAD reads (or VAD off: not modelled)
+        td = dict(current_td)
+        for key, value in given.items():
+            if key in _TD_FIELDS and _TD_FIELDS[key](value):
+                td[key] = value
+        return {"type": kind, "session": {"audio": {"input": {"turn_detection": td}}}}
+    if kind == "conversation.item.truncate":
+        ok = isinstance(event.get("item_id"), str) and isinstance(event.get("audio_end_ms"), int)
+        return event if ok else None
+    return event
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+_TD_FIELDS = {  # turn_detection fields the model's server reads, with their checks
+    "silence_duration_ms": _count, "prefix_padding_ms": _count,
+    "idle_timeout_ms": lambda v: v is None or (_count(v) and v > 0),
+    "create_response": lambda v: isinstance(v, bool),
+    "interrupt_response": lambda v: isinstance(v, bool)}
+
+
+def _check_server_event(rec: LogRecord, k: int, logged: _LoggedServer, has_appends: bool,
+                        keeps_vad: bool, diverge, end_speech) -> None:
+    kind, ev = rec.type, rec.event
+    active = logged.response
+    if kind == "session.created":
+        end_speech(rec.t_ms, k)
+        logged.response, logged.buffered_ms, logged.clears_pending = None, 0, 0
+    elif kind == "session.updated" and not keeps_vad:
+        end_speech(rec.t_ms, k)
+    elif kind == "input_audio_buffer.speech_started":
+        if logged.speech_line is not None:
+            diverge(rec, f"speech_started while speech was already active since line "
+                    f"{logged.speech_line} (no speech_stopped or clear in between)")
+        end_speech(rec.t_ms, k)
+        logged.speech_line = rec.line
+    elif kind == "input_audio_buffer.speech_stopped":
+        if logged.speech_line is None:
+            diverge(rec, "speech_stopped with no speech_started before it: the server VAD "
+                    "was not in speech")
+        end_speech(rec.t_ms, k)
+    elif kind == "input_audio_buffer.committed":
+        if has_appends and logged.buffered_ms == 0:
+            diverge(rec, "committed although the client appended no audio since the last "
+                    "commit or clear: the buffer was empty")
+        logged.buffered_ms = 0
+    elif kind == "input_audio_buffer.cleared":
+        if logged.clears_pending == 0:
+            diverge(rec, "cleared without an input_audio_buffer.clear from the client")
+        logged.clears_pending = max(0, logged.clears_pending - 1)
+        if not keeps_vad:
+            end_speech(rec.t_ms, k)
+    elif kind == "response.created":
+        rid = _response_id(ev)
+        if active is not None:
+            diverge(rec, f"a second response.created ({rid}) while {active[0]} (line "
+                    f"{active[1]}) is still active: only one response runs at a time")
+        logged.response = (rid, rec.line)
+    elif kind == "response.done":
+        rid = _response_id(ev)
+        if active is None:
+            diverge(rec, f"response.done ({rid}) with no active response")
+        elif rid != active[0]:
+            diverge(rec, f"response.done for {rid} but the active response is {active[0]} "
+                    f"(line {active[1]})")
+        logged.response = None
+    elif kind.startswith("response.") and kind != "response.done":
+        rid = ev.get("response_id")
+        if active is None:
+            diverge(rec, f"{kind} outside any response (no response.created is active)")
+        elif isinstance(rid, str) and rid != active[0]:
+            diverge(rec, f"{kind} for {rid} while the active response is {active[0]} "
+                    f"(line {active[1]})")
+
+
+def _response_id(event: dict[str, Any]) -> str:
+    response = event.get("response")
+    rid = response.get("id") if isinstance(response, dict) else None
+    return rid if isinstance(rid, str) else "?"
+
+
+def _record_state(result: Replay, rec: LogRecord, client, model, logged: _LoggedServer
+                  ) -> None:
+    state = {
+        "server_speech": logged.speech_line is not None,
+        "server_response": logged.response[0] if logged.response else None,
+        "client_beliefs": client.beliefs.state,
+        "client_playback": client.playback.state,
+        "client_watchdog": client.watchdog.state if client.watchdog else "none",
+        "model_server_vad": model.vad.state,
+        "model_server_response": model.response.state,
+    }
+    last = result.timeline[-1] if result.timeline else None
+    if last is None or any(last[key] != value for key, value in state.items()):
+        result.timeline.append({"t_ms": rec.t_ms, "line": rec.line, **state})
+
+
+# -- vadlock replay --------------------------------------------------------------------
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from model.designs import DESIGNS
+
+    p = subparsers.add_parser(
+        "replay", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="check a real session's event log for a freeze",
+        description="Read a Realtime session log (JSONL: one event per line, bare or as "
+        "vadlock trace records\n{t_ms, direction, event}), validate every event against the "
+        "SDK types, decode the audio\nthe client appended, reconstruct the server and client "
+        "states through the model, and\nreport divergences (server events impossible in the "
+        "state reached), the longest stretch\nwithout a server event, what the client sent "
+        "meanwhile, and the freeze signature it matches.\nExit 1 when a freeze signature "
+        "matches, 0 otherwise, 2 for a log that cannot be read.")
+    p.add_argument("log", metavar="LOG.jsonl")
+    p.add_argument("--design", default="production", metavar="NAME",
+                   help=f"client design to reconstruct (default production): "
+                   f"{', '.join(DESIGNS)}")
+    p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
+                   help="server VAD hypotheses of the model's server (default energy)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.designs import get_design
+    from model.hypotheses import ServerVadHypotheses
+
+    get_design(args.design)  # bad names fail before the log is read
+    ServerVadHypotheses.parse(args.server)
+    report = replay(read_log(args.log), args.design, args.server, str(args.log)).to_dict()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+    return 1 if report["signature"] else 0
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(f"vadlock replay: {r['log']}: {r['events']} events ({r['server_events']} from the "
+          f"server, {r['appends']} audio appends); design={r['design']} server={r['server']}")
+    print(f"  validated with {r['validation']}: {len(r['invalid'])} invalid")
+    for item in r["invalid"][:20]:
+        print(f"    line {item['line']}: {item['error']}")
+    print(f"  divergences from the model: {len(r['divergences'])}")
+    for item in r["divergences"][:20]:
+        print(f"    line {item['line']}: {item['explanation']}")
+    for item in r["errors"][:10]:
+        print(f"  server error at line {item['line']}: {item['code']}: {item['message']}")
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in
+                       r["client_audio_during_silence"].items() if v) or "no appends"
+    after = f" after {r['silence_after']} (line {r['silence_start_line']})" \
+        if r["silence_after"] else ""
+    print(f"  longest stretch without a server event: {r['longest_silence_ms'] / 1000:.1f} s, "
+          f"{r['silence_start_ms']} -> {r['silence_end_ms']} ms{after}")
+    print(f"    the client sent: {counts}")
+    if r["near_silent_peak_int16"]:
+        lo, hi = r["near_silent_peak_int16"]
+        print(f"    near-silent chunks peak at int16 {lo}..{hi}")
+    model = ", ".join(f"{v} {k}" for k, v in r["model_server_during_silence"].items())
+    print(f"    the model's server ({r['server']}) would have sent: {model or 'nothing'}")
+    state = ", ".join(f"{k}={v}" for k, v in r["state_at_silence_start"].items())
+    print(f"    state when it began: {state}")
+    if r["signature"]:
+        print(f"\nFREEZE: {r['signature']}: {r['signature_description']}")
+    else:
+        print("\nno known freeze signature")
+    print(f"verdict: {r['verdict']}")
