@@ -189,7 +189,9 @@ def test_pre_roll_gate_keeps_word_onsets():
     plain = simulate(PRODUCTION, ENERGY, scenario, seed=0)
     preroll = simulate(HYSTERESIS_GATE, ENERGY, scenario, seed=0)
     onset = scenario.utterances[0].start_ms
-    before = [i for i, t in enumerate(plain.chunks["t_ms"]) if onset - 200 <= t < onset]
+    preroll_ms = HYSTERESIS_GATE.gate.preroll_chunks * HYSTERESIS_GATE.chunk_ms
+    assert preroll_ms > 0
+    before = [i for i, t in enumerate(plain.chunks["t_ms"]) if onset - preroll_ms <= t < onset]
     assert all(plain.chunks["sent"][i] == "zeros" for i in before)
     assert all(preroll.chunks["sent"][i] == "raw" for i in before)
     assert preroll.summary()["heard"] == plain.summary()["heard"]
