@@ -166,9 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="design whose thresholds to draw (default production)")
     pl.set_defaults(run=cmd_plot)
 
+    from properties import bench, sweep
     from simulator import logreplay, recording
     logreplay.add_parser(sub)
     recording.add_parser(sub)
+    sweep.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

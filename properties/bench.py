@@ -1,0 +1,284 @@
+"""Benchmarks: how fast the simulator, search, explorer, review and sweep are on this machine.
+
+Every figure is the median of `--repeat` repetitions (default 5) with min and max, timed
+with `time.perf_counter` (the only wall clock in vadlock; the model never reads one):
+- `simulator_rtf`: simulated seconds per wall second on a 10-minute `field-report`
+  session, production design, hypothesis `energy`;
+- `search_first_counterexample_s`, `search_shrink_s`: `search` for production / energy
+  with capture faults, 50 examples, seed = the repetition's index;
+- `explorer_states_per_s`: states per wall second of exploration (replay confirmation off)
+  over production under every single hypothesis, fault classes acoustic and capture;
+  `explorer_states` their total. `explorer_peak_mib` is the largest tracemalloc peak over
+  those explorations; tracemalloc slows Python about 4x and its peak is deterministic, so
+  it is measured in its own pass, once (`--memory-repeat` to repeat it);
+- `review_s`: the whole review (`properties.review.run_review`) into a temporary folder;
+  it runs for many minutes, so it is repeated `--review-repeat` times (default 1), and
+  `--skip-review` leaves it out (null, with a note);
+- `sweep_speedup_2_workers`: the median wall time of a small sweep (4 sessions x 3 min)
+  with 1 worker over the median with 2 workers.
+`--quick` makes every run small and does each once (a smoke test, not a measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import Any, Callable
+
+from model.designs import get_design
+from model.hypotheses import HYPOTHESES, ServerVadHypotheses
+from simulator.progress import Progress
+
+KEYS = ("simulator_rtf", "search_first_counterexample_s", "search_shrink_s",
+        "explorer_states_per_s", "explorer_peak_mib", "review_s", "sweep_speedup_2_workers")
+
+
+def _stats(values: list[float | None]) -> dict[str, Any]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return {"median": None, "min": None, "max": None, "values": values}
+    return {"median": statistics.median(known), "min": min(known), "max": max(known),
+            "values": values}
+
+
+def bench_simulator(repeat: int, minutes: float, say: Callable[[str], None]) -> dict:
+    from simulator.engine import simulate
+    from simulator.presets import preset
+
+    design, hyp = get_design("production"), ServerVadHypotheses.parse("energy")
+    scenario = preset("field-report", int(minutes * 60_000))
+    values = []
+    for i in range(repeat):
+        say(f"simulator {i + 1}/{repeat}")
+        started = time.perf_counter()
+        simulate(design, hyp, scenario, 0)
+        values.append(scenario.duration_ms / 1000 / (time.perf_counter() - started))
+    return {"simulator_rtf": _stats(values)}
+
+
+def bench_search(repeat: int, examples: int, say: Callable[[str], None]) -> dict:
+    from properties.search import search
+
+    design, hyp = get_design("production"), ServerVadHypotheses.parse("energy")
+    first, shrink = [], []
+    for i in range(repeat):
+        say(f"search {i + 1}/{repeat}")
+        result = search(design, hyp, max_examples=examples, seed=i, fault_classes=("capture",))
+        first.append(result.first_counterexample_s)
+        shrink.append(result.shrink_s)
+    return {"search_first_counterexample_s": _stats(first), "search_shrink_s": _stats(shrink)}
+
+
+def _explore(hypothesis: str, classes: tuple[str, ...]):
+    from properties.explore import explore
+
+    design, hyp = get_design("production"), ServerVadHypotheses.parse(hypothesis)
+    try:
+        return explore(design, hyp, classes, confirm=False)
+    except TypeError:  # an explorer without the `confirm` switch
+        return explore(design, hyp, classes)
+
+
+def bench_explorer(repeat: int, memory_repeat: int, hypotheses: tuple[str, ...],
+                   classes: tuple[str, ...], say: Callable[[str], None]) -> dict:
+    rates, totals, per_hypothesis = [], [], []
+    for i in range(repeat):
+        states, seconds, rows = 0, 0.0, {}
+        for h in hypotheses:
+            say(f"explorer {i + 1}/{repeat}: {h}")
+            started = time.perf_counter()
+            result = _explore(h, classes)
+            elapsed = time.perf_counter() - started
+            states += result.states
+            seconds += elapsed
+            rows[h] = {"states": result.states, "edges": result.edges, "seconds": elapsed}
+        rates.append(states / seconds)
+        totals.append(states)
+        per_hypothesis.append(rows)
+    peaks, peak_rows = [], []
+    for i in range(memory_repeat):
+        rows = {}
+        for h in hypotheses:
+            say(f"explorer memory {i + 1}/{memory_repeat}: {h} (tracemalloc)")
+            tracemalloc.start()
+            try:
+                _explore(h, classes)
+                rows[h] = tracemalloc.get_traced_memory()[1] / 2 ** 20
+            finally:
+                tracemalloc.stop()
+        peaks.append(max(rows.values()))
+        peak_rows.append(rows)
+    return {"explorer_states_per_s": _stats(rates), "explorer_states": _stats(totals),
+            "explorer_peak_mib": _stats(peaks),
+            "explorer_per_hypothesis": per_hypothesis,
+            "explorer_peak_mib_per_hypothesis": peak_rows,
+            "explorer_hypotheses": list(hypotheses), "explorer_fault_classes": list(classes)}
+
+
+def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[dict, str | None]:
+    try:
+        from properties.review import run_review
+    except (ImportError, AttributeError) as exc:
+        return {"review_s": _stats([None])}, f"review not measured: {exc}"
+    accepted = inspect.signature(run_review).parameters
+    small = {"designs": ["production"], "hypotheses": ["energy"],
+             "fault_classes": ("capture",), "with_diagnosis": False}
+    kwargs = {k: v for k, v in small.items() if quick and k in accepted}
+    values = []
+    for i in range(repeat):
+        say(f"review {i + 1}/{repeat}")
+        if "progress" in accepted:
+            kwargs["progress"] = lambda text, i=i: say(f"review {i + 1}/{repeat}: {text}")
+        with tempfile.TemporaryDirectory(prefix="vadlock-bench-") as tmp:
+            started = time.perf_counter()
+            try:
+                run_review(out_dir=tmp, **kwargs)
+            except Exception as exc:  # the review is someone else's code: report, go on
+                line = str(exc).splitlines()[0] if str(exc) else ""
+                return ({"review_s": _stats([None])},
+                        f"review failed: {exc.__class__.__name__}: {line}")
+            values.append(time.perf_counter() - started)
+    note = "review measured on a small subset (--quick)" if quick else None
+    return {"review_s": _stats(values)}, note
+
+
+def bench_sweep(repeat: int, sessions: int, minutes: float, say: Callable[[str], None]) -> dict:
+    from properties.sweep import sweep
+
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for i in range(repeat):
+        for workers in (1, 2):
+            say(f"sweep {i + 1}/{repeat}: {workers} worker(s)")
+            started = time.perf_counter()
+            sweep(["production"], "energy", sessions, minutes, workers=workers, seed=i)
+            times[workers].append(time.perf_counter() - started)
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    ratios = [a / b for a, b in zip(times[1], times[2])]
+    return {"sweep_1_worker_s": _stats(times[1]), "sweep_2_workers_s": _stats(times[2]),
+            "sweep_speedup_2_workers": {**_stats(ratios), "median": one / two,
+                                        "median_of_ratios": statistics.median(ratios)},
+            "sweep_size": {"sessions": sessions, "minutes": minutes}}
+
+
+def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
+              review_repeat: int = 1, memory_repeat: int = 1,
+              progress: Callable[[str], None] | None = None) -> dict:
+    """Run every benchmark; returns the `--json` object (medians at top level, `runs`)."""
+    for name, value in (("--repeat", repeat), ("--review-repeat", review_repeat),
+                        ("--memory-repeat", memory_repeat)):
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    say = progress or (lambda text: None)
+    runs: dict[str, Any] = {}
+    notes: list[str] = []
+    runs.update(bench_simulator(repeat, 1.0 if quick else 10.0, say))
+    runs.update(bench_search(repeat, 10 if quick else 50, say))
+    runs.update(bench_explorer(repeat, memory_repeat,
+                               ("energy",) if quick else tuple(HYPOTHESES),
+                               ("capture",) if quick else ("acoustic", "capture"), say))
+    if review:
+        stats, note = bench_review(review_repeat, quick, say)
+        runs.update(stats)
+        notes += [note] if note else []
+    else:
+        runs["review_s"] = _stats([None])
+        notes.append("review skipped (--skip-review)")
+    runs.update(bench_sweep(repeat, 2 if quick else 4, 1.0 if quick else 3.0, say))
+    if runs["search_first_counterexample_s"]["median"] is None:
+        notes.append("search found no counterexample within its budget")
+    if (os.cpu_count() or 1) < 2:
+        notes.append("one CPU: the 2-worker speed-up cannot exceed 1")
+    out: dict[str, Any] = {key: runs[key]["median"] for key in KEYS}
+    out["explorer_states"] = runs["explorer_states"]["median"]
+    out.update({"repeat": repeat, "review_repeat": review_repeat if review else 0,
+                "memory_repeat": memory_repeat, "quick": quick, "cpu_count": os.cpu_count(),
+                "python": platform.python_version(), "load_average": _load(),
+                "notes": notes, "runs": runs})
+    return out
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _line(label: str, stats: dict, unit: str, digits: int = 2) -> str:
+    if stats["median"] is None:
+        return f"  {label:36} -"
+    return (f"  {label:36} {stats['median']:.{digits}f}{unit}  "
+            f"[{stats['min']:.{digits}f} .. {stats['max']:.{digits}f}]")
+
+
+def print_bench(result: dict) -> None:
+    runs = result["runs"]
+    print(f"vadlock bench: median [min .. max] of {result['repeat']} repetitions"
+          f"{' (quick)' if result['quick'] else ''}; {result['cpu_count']} CPUs, "
+          f"load {result['load_average']}")
+    print(_line("simulator real-time factor", runs["simulator_rtf"], "x", 1))
+    print(_line("search: first counterexample", runs["search_first_counterexample_s"], " s"))
+    print(_line("search: shrink", runs["search_shrink_s"], " s"))
+    print(_line("explorer: states per second", runs["explorer_states_per_s"], "", 1)
+          + f"  ({result['explorer_states']} states, "
+          f"{len(runs['explorer_hypotheses'])} hypotheses)")
+    print(_line("explorer: peak memory (tracemalloc)", runs["explorer_peak_mib"], " MiB", 1)
+          + f"  ({result['memory_repeat']} run(s))")
+    print(_line("review: wall time", runs["review_s"], " s", 1)
+          + (f"  ({result['review_repeat']} run(s))" if result["review_repeat"] else ""))
+    print(_line("sweep: speed-up of 2 workers", runs["sweep_speedup_2_workers"], "x")
+          + f"  (1 worker {runs['sweep_1_worker_s']['median']:.1f} s, "
+          f"2 workers {runs['sweep_2_workers_s']['median']:.1f} s)")
+    for note in result["notes"]:
+        print(f"  note: {note}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    quick = args.quick
+    repeat = args.repeat if args.repeat is not None else (1 if quick else 5)
+    bar = Progress("vadlock bench", every_s=0.0)
+    result = run_bench(repeat, quick, review=not args.skip_review,
+                       review_repeat=args.review_repeat, memory_repeat=args.memory_repeat,
+                       progress=bar)
+    bar.done()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_bench(result)
+    sys.stdout.flush()
+    return 0
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "bench", formatter_class=_formatter,
+        help="measure the speed of the simulator, search, explorer, review and sweep",
+        description="Measure on this machine, each as the median of --repeat runs with min "
+        "and max:\nthe simulator's real-time factor, search time to a first "
+        "counterexample and to\nshrink it, the explorer's states per second and peak "
+        "memory, the whole review's\nwall time, and the speed-up of a sweep on 2 workers. "
+        "Progress goes to stderr.")
+    p.add_argument("--repeat", type=int, default=None, metavar="N",
+                   help="repetitions of each timing (default 5; 1 with --quick)")
+    p.add_argument("--review-repeat", type=int, default=1, metavar="N",
+                   help="repetitions of the whole review (default 1: it takes minutes)")
+    p.add_argument("--memory-repeat", type=int, default=1, metavar="N",
+                   help="repetitions of the tracemalloc pass over the explorer (default 1)")
+    p.add_argument("--skip-review", action="store_true", help="do not time the review")
+    p.add_argument("--quick", action="store_true",
+                   help="small runs, each once: a smoke test, not a measurement")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=cmd_bench)
+    return p
