@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from model.symbols import LevelScale
@@ -46,6 +47,12 @@ class Design:
     transport: str = "websocket"  # websocket | webrtc
     chunk_ms: int = 100
     fixes: str = ""  # what this design changes, for the review
+
+    @property
+    def audio_context(self) -> bool:
+        """Whether captured audio goes through an AudioContext (the WebSocket client's
+        AudioWorklet); over WebRTC the track goes to the peer connection directly."""
+        return self.transport == "websocket"
 
     @property
     def level_scale(self) -> LevelScale:
@@ -134,12 +141,50 @@ class UnknownDesign(ValueError):
     pass
 
 
+# Variants of a design, named by suffixes: "production+chunk20ms+silence200ms+lag1".
+# The values the reference says real clients and servers use: chunks of 20-100 ms, a
+# silence_duration_ms of 500 (documented) or 200 (seen in session.created), and a gate that
+# decides on this chunk's energy or on the previous one's (lastMicrophoneEnergy).
+VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 4)}
+_VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$")
+
+
+def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: int | None = None,
+            gate_lag_chunks: int | None = None) -> Design:
+    """`design` with other chunk, silence duration or gate lag, named after the change."""
+    base = design.name.split("+")[0]
+    chunk = design.chunk_ms if chunk_ms is None else chunk_ms
+    silence = design.silence_duration_ms if silence_duration_ms is None else silence_duration_ms
+    lag = design.gate.lag_chunks if gate_lag_chunks is None else gate_lag_chunks
+    for key, value in (("chunk", chunk), ("silence", silence), ("lag", lag)):
+        low, high = VARIANT_RANGES[key]
+        if not low <= value <= high:
+            raise UnknownDesign(f"design {base}: {key} {value} out of range {low}..{high}")
+    if chunk % 10:
+        raise UnknownDesign(f"design {base}: chunk {chunk} ms is not a multiple of 10 ms")
+    original = DESIGNS[base]
+    suffix = "".join(
+        [f"+chunk{chunk}ms"] * (chunk != original.chunk_ms)
+        + [f"+silence{silence}ms"] * (silence != original.silence_duration_ms)
+        + [f"+lag{lag}"] * (lag != original.gate.lag_chunks))
+    return replace(design, name=base + suffix, chunk_ms=chunk, silence_duration_ms=silence,
+                   gate=replace(design.gate, lag_chunks=lag))
+
+
 def get_design(name: str) -> Design:
-    try:
-        return DESIGNS[name]
-    except KeyError:
-        raise UnknownDesign(f"unknown design {name!r} (known: {', '.join(DESIGNS)})") from None
-
-
-def with_chunk_ms(design: Design, chunk_ms: int) -> Design:
-    return replace(design, chunk_ms=chunk_ms)
+    """A design by name, with optional variant suffixes (`production+chunk20ms`)."""
+    base, *mods = name.strip().split("+")
+    if base not in DESIGNS:
+        raise UnknownDesign(f"unknown design {base!r} (known: {', '.join(DESIGNS)}; variants: "
+                            "NAME+chunk20ms, +silence200ms, +lag1)")
+    changes: dict[str, int] = {}
+    for mod in mods:
+        match = _VARIANT.match(mod)
+        if not match:
+            raise UnknownDesign(f"design {name!r}: unknown variant {mod!r} (known: chunkNms, "
+                                "silenceNms, lagN)")
+        key, value = (match.group(1), match.group(2)) if match.group(1) else \
+            (match.group(3), match.group(4))
+        changes[{"chunk": "chunk_ms", "silence": "silence_duration_ms",
+                 "lag": "gate_lag_chunks"}[key]] = int(value)
+    return variant(DESIGNS[base], **changes) if changes else DESIGNS[base]

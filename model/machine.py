@@ -4,8 +4,9 @@ A machine is a plain object whose states and transitions are a table (`STATES`,
 `TRANSITIONS`, h11/h2 style) handed to `transitions.Machine`. Side effects never perform
 I/O: they append outputs to `outbox`, which the caller drains. `DATA` names the fields
 that, with the state, make up the machine's snapshot (what the explorer hashes).
-Fields in `TIMERS` are elapsed-time counters; the explorer abstracts them to
-nondeterministic expiries and leaves them out of its snapshot.
+Fields in `TIMERS` are elapsed-time counters; the explorer abstracts them to "running or
+not" and lets them expire nondeterministically. Attributes in `ABSTRACTED` (ids, audio
+positions) are left out of the explorer's snapshots altogether.
 """
 
 from __future__ import annotations
@@ -13,10 +14,84 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from transitions import Machine
+from transitions.core import Event, EventData, MachineError
 
 
 class MachineDeclarationError(Exception):
     """A machine table is malformed."""
+
+
+class LeanEvent(Event):
+    """transitions' `Event`, dispatched directly over the same `Transition` objects.
+
+    The semantics are the stock `Event.trigger`'s for what vadlock's tables use: the first
+    transition out of the current state whose conditions hold runs — the state changes
+    (unless `dest` is None), then its `after` callbacks, then the machine's
+    `after_state_change`; with none, the trigger returns False; from a state with no
+    transition at all it raises `MachineError`. What it leaves out is generality vadlock
+    does not use and that costs most of a trigger's time: the event queue, name
+    resolution on every call and debug logging. Conditions and callbacks are resolved to
+    the model's bound methods once, on first use; a table that uses hooks the lean path
+    does not run (`prepare`, `before`, state enter/exit, ...) is refused there.
+    `tests/test_machines.py` checks it against the stock `Event` on every machine.
+    """
+
+    _plan: dict[str, tuple] | None = None
+
+    def trigger(self, model, *args, **kwargs):
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = self._compile(model)
+        try:
+            rows = plan[model.state]
+        except KeyError:
+            raise MachineError(f"{self.machine.name}Can't trigger event {self.name} from "
+                               f"state {model.state}!") from None
+        event_data = EventData(None, self, self.machine, model, args, kwargs)
+        for transition, conditions, dest, after in rows:
+            event_data.transition = transition
+            for predicate, target in conditions:
+                if predicate(event_data) != target:
+                    break
+            else:
+                if dest is not None:
+                    model.state = dest
+                for callback in after:
+                    callback(event_data)
+                event_data.result = True
+                return True
+        return False
+
+    def _compile(self, model) -> dict[str, tuple]:
+        machine = self.machine
+        unsupported = [name for name in ("prepare_event", "before_state_change",
+                                         "finalize_event", "on_exception", "on_final")
+                       if getattr(machine, name)]
+        unsupported += [f"{s.name}.on_enter/exit" for s in machine.states.values()
+                        if s.on_enter or s.on_exit]
+
+        def bound(callback):
+            return getattr(model, callback) if isinstance(callback, str) else callback
+
+        plan = {}
+        for source, transitions in self.transitions.items():
+            rows = []
+            for t in transitions:
+                if t.prepare or t.before:
+                    unsupported.append(f"{self.name}: prepare/before")
+                rows.append((t, tuple((bound(c.func), c.target) for c in t.conditions),
+                             t.dest, tuple(bound(cb) for cb in
+                                           (*t.after, *machine.after_state_change))))
+            plan[source] = tuple(rows)
+        if unsupported:
+            raise MachineDeclarationError(
+                f"{machine.name or type(model).__name__}: the lean event dispatch does not "
+                f"run {', '.join(sorted(set(unsupported)))}")
+        return plan
+
+
+class _LeanMachine(Machine):
+    event_cls = LeanEvent
 
 
 class ProtocolMachine:
@@ -28,6 +103,11 @@ class ProtocolMachine:
     TRANSITIONS: ClassVar[tuple[dict[str, Any], ...]] = ()
     DATA: ClassVar[tuple[str, ...]] = ()
     TIMERS: ClassVar[tuple[str, ...]] = ()
+    # attributes no guard reads (ids, positions on an audio timeline, lengths that only fill
+    # in outputs): the explorer leaves them out of its abstract snapshots
+    ABSTRACTED: ClassVar[tuple[str, ...]] = ()
+    # stock `transitions.Machine` in the equivalence test; the lean dispatch everywhere else
+    MACHINE_CLASS: ClassVar[type[Machine]] = _LeanMachine
 
     state: str
 
@@ -35,7 +115,8 @@ class ProtocolMachine:
         self.outbox: list[Any] = []
         # (machine, trigger, source, dest); a session shares one list among its machines
         self.changes: list[tuple[str, str, str, str]] = []
-        Machine(
+        self._initial = {name: getattr(self, name) for name in self.ABSTRACTED}
+        self.MACHINE_CLASS(
             model=self,
             states=list(self.STATES),
             transitions=[dict(t) for t in self.TRANSITIONS],
@@ -50,7 +131,9 @@ class ProtocolMachine:
         self.outbox.append(output)
 
     def drain(self) -> list[Any]:
-        out, self.outbox = self.outbox, []
+        """Take the outputs so far (in place: a session may share one outbox)."""
+        out = self.outbox[:]
+        self.outbox.clear()
         return out
 
     def _record_change(self, event) -> None:
@@ -61,18 +144,25 @@ class ProtocolMachine:
 
     # -- snapshots (for the explorer and for tests) --------------------------------------
     def snapshot(self, exact_timers: bool = True) -> tuple:
-        """State and data. Without exact timers, each timer is reduced to "running or not"."""
-        values = (getattr(self, f) for f in self.DATA)
-        if not exact_timers:
-            values = (bool(v) if f in self.TIMERS else v
-                      for f, v in zip(self.DATA, (getattr(self, f) for f in self.DATA)))
-        return (self.state, *values)
+        """State and data. Without exact timers, each timer is reduced to "running or not"
+        and what the explorer abstracts away (`ABSTRACTED`) is left out."""
+        if exact_timers:
+            return (self.state, *(getattr(self, f) for f in self.DATA))
+        return (self.state, *(bool(getattr(self, f)) if f in self.TIMERS else getattr(self, f)
+                              for f in self.DATA if f not in self.ABSTRACTED))
 
     def load_snapshot(self, snap: tuple) -> None:
-        """Inverse of `snapshot`; an abstract timer comes back as 1 ms (running) or 0."""
+        """Inverse of `snapshot`: an abstract timer comes back as 1 ms (running) or 0, and
+        what the abstraction left out takes its initial value (so that the same snapshot
+        always behaves the same, whatever the object did before)."""
         self.state = snap[0]
-        for name, value in zip(self.DATA, snap[1:]):
+        fields = self.DATA if len(snap) == len(self.DATA) + 1 else \
+            tuple(f for f in self.DATA if f not in self.ABSTRACTED)
+        for name, value in zip(fields, snap[1:]):
             setattr(self, name, int(value) if isinstance(value, bool) else value)
+        if fields is not self.DATA:
+            for name in self.ABSTRACTED:
+                setattr(self, name, self._initial[name])
         self.outbox.clear()
 
     def __repr__(self) -> str:

@@ -88,6 +88,13 @@ def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
     }
 
 
+def item_create(role: str, text: str) -> dict[str, Any]:
+    """A text message for the conversation (a reconnecting client replays its history)."""
+    part = "input_text" if role == "user" else "output_text"
+    return {"type": "conversation.item.create",
+            "item": {"type": "message", "role": role, "content": [{"type": part, "text": text}]}}
+
+
 def output_audio_buffer_clear() -> dict[str, Any]:
     return {"type": "output_audio_buffer.clear"}
 

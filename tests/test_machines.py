@@ -149,7 +149,10 @@ def test_liveness_watchdog_escalates_one_rung_at_a_time():
     assert w.state == "clearing" and ("commit_or_clear",) in w.drain()
     w.audio_sent(3_000, True)
     assert w.state == "reconnecting" and ("reconnect",) in w.drain()
-    w.server_event()
+    for ack in ("session.updated", "input_audio_buffer.cleared", "error"):
+        w.server_event(ack)  # replies to the ladder's own requests prove nothing
+        assert w.state == "reconnecting"
+    w.server_event("input_audio_buffer.speech_started")
     assert w.state == "watching"
     w.audio_sent(10_000, speech_level=False)
     assert w.state == "watching"
@@ -291,3 +294,51 @@ def test_every_declared_transition_names_declared_states(machine):
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         assert all(s == "*" or s in states for s in sources), t
         assert t["dest"] is None or t["dest"] in states, t
+
+
+# -- the lean event dispatch is transitions' own semantics ------------------------------
+def _build(machine_cls, machine_class):
+    """An instance of `machine_cls` run by `machine_class` (stock or lean)."""
+    variant = type(machine_cls.__name__, (machine_cls,), {"MACHINE_CLASS": machine_class})
+    args = {
+        VadGate: ("zeros", MID, 0, 300, 100),
+        Playback: (LOUD,),
+        StuckVadWatchdog: (30_000,),
+        LivenessWatchdog: (8_000, protocol.turn_detection_config()),
+        CaptureHealthWatchdog: (5_000, 2),
+        ServerVad: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
+    }.get(machine_cls, ())
+    return variant(*args)
+
+
+def _observe(machine):
+    return (machine.snapshot(), [repr(o) for o in machine.drain()], list(machine.changes))
+
+
+@pytest.mark.parametrize("machine_cls", declared_machines(), ids=lambda m: m.NAME)
+def test_lean_dispatch_matches_stock_transitions(machine_cls):
+    """Random trigger sequences give the same states, data, outputs and recorded changes
+    whether the table runs on transitions' stock `Event` or on `LeanEvent`."""
+    from hypothesis import given, settings, strategies as st
+    from transitions import Machine
+
+    from model.machine import LeanEvent
+
+    assert machine_cls.MACHINE_CLASS.event_cls is LeanEvent
+    triggers = sorted({t["trigger"] for t in machine_cls.TRANSITIONS})
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(triggers), st.integers(0, 600)), max_size=30))
+    def run(steps):
+        stock, lean = _build(machine_cls, Machine), _build(machine_cls, machine_cls.MACHINE_CLASS)
+        for trigger, ms in steps:
+            outcomes = []
+            for machine in (stock, lean):
+                try:
+                    result = getattr(machine, trigger)(ms, 1_000)
+                except MachineError:
+                    result = "MachineError"
+                outcomes.append((result, *_observe(machine)))
+            assert outcomes[0] == outcomes[1], trigger
+
+    run()

@@ -3,10 +3,13 @@
 - `live`: the microphone signal.
 - `muted`: the track is muted or another application holds the microphone; the worklet
   gets near-silent samples (int16 peaks about 41-96), whatever the user does.
-- `attenuated`: the user's signal arrives about 40 dB down (a clamped AGC or an
-  OS communications ducking): loud speech also peaks at only ~41-96.
+- `attenuated`: the user's signal arrives about 52 dB down (the OS input volume pulled
+  down, a clamped AGC, communications ducking): loud speech (-12 dBFS) peaks at int16
+  ~64-101, like the report's "max: 41..96" chunks, and room noise rounds to zero.
 - `disabled`: `track.enabled = false`; every sample is exactly 0.
-- `suspended`: the AudioContext is suspended or interrupted; no chunks at all.
+- `suspended`: the AudioContext is suspended or interrupted; no chunks at all. Only a
+  client whose audio goes through an AudioContext (the WebSocket worklet) is affected:
+  a WebRTC client hands the track to the peer connection directly.
 
 Faults are driven by the environment; `reacquire` is the client's own recovery (the
 capture-health watchdog re-acquires the microphone / resumes the AudioContext).
@@ -15,6 +18,13 @@ capture-health watchdog re-acquires the microphone / resumes the AudioContext).
 from model.machine import ProtocolMachine
 
 FAULTS = ("muted", "attenuated", "disabled", "suspended")
+ATTENUATION_DB = -52.0
+
+
+def through_capture(state: str, audio_context: bool) -> str:
+    """What the capture does to the audio in `state`, for a client whose audio does or does
+    not go through an AudioContext (a suspended context cannot stop a WebRTC track)."""
+    return "live" if state == "suspended" and not audio_context else state
 
 
 class Capture(ProtocolMachine):

@@ -1,16 +1,24 @@
 """Liveness watchdog (a fix): keyed on server events, with an escalation ladder.
 
-It counts the milliseconds of speech-level audio the client has sent since the last
-server event (not while the server says the user is speaking: a long turn is not a stall). Past `silence_ms` of such unanswered audio it escalates, one rung per
-further `silence_ms`: `session.update` re-applying `turn_detection` -> 
-`input_audio_buffer.commit` (when >= 100 ms are buffered, else `clear`) -> reconnect with conversation replay. Any server
-event returns it to `watching`. Every rung is surfaced as a "recovering" notice.
+It counts the milliseconds of speech-level audio the client has sent since the server
+last showed, on its own, that its turn detection is alive (`TURN_EVENTS`: speech started
+or stopped, an idle timeout, a response created or done) — not while the server says the
+user is speaking: a long turn is not a stall. Replies to the ladder's own requests
+(`session.updated`, `input_audio_buffer.committed` or `.cleared`, errors) do not count:
+they prove the socket is open, which a frozen session's socket is. Past `silence_ms` of such unanswered
+audio it escalates, one rung per further `silence_ms`: `session.update` re-applying
+`turn_detection` -> `input_audio_buffer.commit` (when >= 100 ms are buffered, else
+`clear`) -> reconnect with conversation replay. A turn event returns it to `watching`.
+Every rung is surfaced as a "recovering" notice.
 """
 
 from model import protocol
 from model.machine import ProtocolMachine
 
 RUNGS = ("resyncing", "clearing", "reconnecting")
+TURN_EVENTS = frozenset({
+    "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+    "input_audio_buffer.timeout_triggered", "response.created", "response.done"})
 
 
 class LivenessWatchdog(ProtocolMachine):
@@ -18,7 +26,7 @@ class LivenessWatchdog(ProtocolMachine):
     STATES = ("watching", *RUNGS)
     INITIAL = "watching"
     TRANSITIONS = (
-        {"trigger": "server_event", "source": "*", "dest": "watching", "after": "_reset"},
+        {"trigger": "turn_event", "source": "*", "dest": "watching", "after": "_reset"},
         {"trigger": "escalate", "source": "watching", "dest": "resyncing", "after": "_resync"},
         {"trigger": "escalate", "source": "resyncing", "dest": "clearing", "after": "_clear"},
         {"trigger": "escalate", "source": "clearing", "dest": "reconnecting", "after": "_reconnect"},
@@ -32,6 +40,11 @@ class LivenessWatchdog(ProtocolMachine):
         self.turn_detection = turn_detection
         self.unanswered_ms = 0
         super().__init__()
+
+    def server_event(self, kind: str) -> None:
+        """A server event of type `kind` arrived."""
+        if kind in TURN_EVENTS:
+            self.turn_event()
 
     def audio_sent(self, duration_ms: int, speech_level: bool) -> None:
         if speech_level:

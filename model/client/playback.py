@@ -28,7 +28,8 @@ class Playback(ProtocolMachine):
         {"trigger": "flush", "source": "*", "dest": "idle", "after": "_drop_queue"},
     )
     DATA = ("queued_ms", "played_ms")
-    TIMERS = ("queued_ms", "played_ms")
+    TIMERS = ("queued_ms",)
+    ABSTRACTED = ("played_ms", "item_id")  # only fill in the truncate event
 
     def __init__(self, interrupt_level: int, truncates: bool = True) -> None:
         self.interrupt_level = interrupt_level

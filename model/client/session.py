@@ -20,6 +20,9 @@ from model.client.playback import Playback
 from model.client.watchdog import StuckVadWatchdog
 from model.designs import Design
 
+ROLES = ("user", "assistant")
+REPLAY_MAX_ITEMS = 40
+
 
 class ClientSession:
     def __init__(self, design: Design) -> None:
@@ -48,17 +51,19 @@ class ClientSession:
         self.preroll_line: tuple[tuple[int, object], ...] = ()  # (level, tag) not yet sent
         self.mic_level = 0  # lastMicrophoneEnergy, as a level
         self.appended_since_commit_ms = 0
+        self.conversation: list[str] = []  # the roles of the finished items, in order
+        self.replaying = 0  # replayed items the new session has yet to confirm
         self.notices: list[str] = []
         self.requests: list[tuple] = []
         self.errors: list[dict[str, Any]] = []
         self.changes: list[tuple[str, str, str, str]] = []
+        self.outbox: list[Any] = []  # shared by the machines: outputs in the order emitted
+        self.machines = tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
+                                          self.beliefs, self.liveness, self.health)
+                              if m is not None)
         for machine in self.machines:
             machine.changes = self.changes
-
-    @property
-    def machines(self):
-        return tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
-                                 self.beliefs, self.liveness, self.health) if m is not None)
+            machine.outbox = self.outbox
 
     # -- inputs ------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -93,7 +98,7 @@ class ClientSession:
     def receive(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event["type"]
         if self.liveness is not None:
-            self.liveness.server_event()
+            self.liveness.server_event(kind)
         if kind == "input_audio_buffer.speech_started":
             self.beliefs.speech_started()
             if self.watchdog is not None:
@@ -123,6 +128,13 @@ class ClientSession:
             self.playback.flush()
         elif kind == "error":
             self.errors.append(event)
+        elif kind == "conversation.item.done":
+            item = event.get("item")
+            role = item.get("role") if isinstance(item, dict) else None
+            if role in ROLES and self.replaying:  # the new session echoing the replay
+                self.replaying -= 1
+            elif role in ROLES:
+                self.conversation.append(role)
         return self._collect()
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
@@ -132,11 +144,23 @@ class ClientSession:
             self.watchdog.advance(elapsed_ms)
         return self._collect()
 
+    def quiet_ms(self) -> int | None:
+        """How far `advance` can go at once with no output (None: without limit); advancing
+        by any amount up to it in one call equals advancing tick by tick."""
+        if not self.webrtc and self.playback.state == "playing":
+            return 0
+        if self.watchdog is not None and self.watchdog.state == "armed":
+            return self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
+        return None
+
     # -- internals ---------------------------------------------------------------------
     def _collect(self) -> list[dict[str, Any]]:
+        """The machines' outputs as events to send; notices and requests set aside."""
         out: list[dict[str, Any]] = []
-        for machine in self.machines:
-            for output in machine.drain():
+        while self.outbox:
+            outputs = self.outbox[:]
+            self.outbox.clear()
+            for output in outputs:
                 if isinstance(output, dict):
                     out.append(output)
                 elif output[0] == "notice":
@@ -151,13 +175,18 @@ class ClientSession:
         return out
 
     def reconnected(self) -> list[dict[str, Any]]:
-        """After a reconnect: fresh beliefs and watchdogs, the session re-configured."""
+        """After a reconnect: fresh beliefs and watchdogs, the session re-configured, and
+        the conversation so far replayed as items (its last REPLAY_MAX_ITEMS turns)."""
         self.beliefs.reset()
         self.playback.flush()
         if self.watchdog is not None:
             self.watchdog.speech_stopped()
         self.appended_since_commit_ms = 0
-        return [protocol.session_update(self.turn_detection)]
+        replay = self.conversation[-REPLAY_MAX_ITEMS:]
+        self.replaying = len(replay)
+        return [protocol.session_update(self.turn_detection),
+                *(protocol.item_create(role, f"({role} turn {i + 1}, replayed)")
+                  for i, role in enumerate(replay))]
 
 
 def _pcm16_ms(b64: str) -> int:
@@ -181,6 +210,7 @@ def load_client_snapshot(client: ClientSession, snap: tuple) -> None:
     for machine, machine_snap in zip(client.machines, machines):
         machine.load_snapshot(machine_snap)
     client.appended_since_commit_ms = protocol.MIN_COMMIT_MS if enough else 0
+    client.conversation, client.replaying = [], 0  # only fills in the replay: abstracted
     client.notices.clear()
     client.requests.clear()
     client.changes.clear()

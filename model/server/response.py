@@ -27,6 +27,7 @@ class ResponseLifecycle(ProtocolMachine):
     )
     DATA = ("generated_ms",)
     TIMERS = ("generated_ms",)
+    ABSTRACTED = ("total_ms", "response_id", "item_id", "index")  # ids and lengths
 
     def __init__(self) -> None:
         self.generated_ms = 0

@@ -111,6 +111,8 @@ class ServerSession:
             out += self._collect()
         elif kind == "conversation.item.truncate":
             out += self._truncate(event)
+        elif kind == "conversation.item.create":
+            out += self._create_item(event["item"])
         elif kind == "output_audio_buffer.clear":
             if self.owns_output_buffer and self.out_playing:
                 out += self._cut_output()
@@ -145,6 +147,15 @@ class ServerSession:
             if self.idle_ms >= self.idle_needed_ms:
                 out += self._idle_timeout()
         return out
+
+    def quiet_ms(self) -> int | None:
+        """How far `advance` can go at once with no output (None: without limit); advancing
+        by any amount up to it in one call equals advancing tick by tick."""
+        if self.out_playing or self.response.state == "in_progress":
+            return 0
+        if self.idle_armed and self.vad.state == "silence":
+            return self.idle_needed_ms - self.idle_ms - 1
+        return None
 
     # -- internals ---------------------------------------------------------------------
     def _start_response(self) -> None:
@@ -251,6 +262,13 @@ class ServerSession:
         if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
             self.buffer.commit()
             out += self._collect()
+        return out
+
+    def _create_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        item = {"id": self._new_item(), "object": "realtime.item", "status": "completed", **item}
+        out = [self._stamp({"type": kind, "previous_item_id": self.last_item_id, "item": item})
+               for kind in ("conversation.item.added", "conversation.item.done")]
+        self.last_item_id = item["id"]
         return out
 
     def _truncate(self, event: dict[str, Any]) -> list[dict[str, Any]]:
