@@ -28,51 +28,60 @@ def rms_to_dbfs(rms: float) -> float:
 
 
 _TABLE_SIZE = 2048
+_PHASE_BITS = 11  # log2(_TABLE_SIZE): the top bits of a uint32 phase accumulator index the table
 
 
 def _voiced_period(f0_hz: float) -> np.ndarray:
-    """One period of the voiced source for this F0: harmonics weighted by the formants."""
-    phase = np.arange(_TABLE_SIZE) * (2 * np.pi / _TABLE_SIZE)
-    table = np.zeros(_TABLE_SIZE)
-    for k in range(1, int(4000.0 // f0_hz) + 1):
-        freq = k * f0_hz
-        gain = sum(1.0 / (1.0 + ((freq - fc) / bw) ** 2) for fc, bw in _FORMANTS_HZ)
-        table += (gain + 0.05) / np.sqrt(k) * np.sin(k * phase)
-    return table
+    """One period of the voiced source for this F0: harmonics weighted by the formants
+    (a sum of sines, built as one inverse FFT)."""
+    k = np.arange(1, int(4000.0 // f0_hz) + 1)
+    freq = k * f0_hz
+    gain = sum(1.0 / (1.0 + ((freq - fc) / bw) ** 2) for fc, bw in _FORMANTS_HZ)
+    spectrum = np.zeros(_TABLE_SIZE // 2 + 1, complex)
+    spectrum[k] = -0.5j * _TABLE_SIZE * (gain + 0.05) / np.sqrt(k)
+    return np.fft.irfft(spectrum, _TABLE_SIZE).astype(np.float32)
 
 
 def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.ndarray:
     n = duration_ms * SAMPLES_PER_MS
     if n <= 0:
         return np.zeros(0, np.float32)
-    t = np.arange(n) / SAMPLE_RATE_HZ
     f0_base = rng.uniform(100.0, 250.0)
-    f0 = f0_base * (1.0 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 0.8) * t
-                                        + rng.uniform(0, 2 * np.pi)))
-    cycles = np.cumsum(f0) / SAMPLE_RATE_HZ
-    index = ((cycles - np.floor(cycles)) * _TABLE_SIZE).astype(np.int64)
-    source = _voiced_period(f0_base)[index]
+    vibrato_hz = rng.uniform(0.3, 0.8)
+    vibrato_phase = rng.uniform(0, 2 * np.pi)
+    # F0 varies +-8 % around its base; a uint32 phase accumulator wraps once per period
+    t = np.arange(n, dtype=np.float32) * np.float32(2 * np.pi * vibrato_hz / SAMPLE_RATE_HZ)
+    increment = np.sin(t + np.float32(vibrato_phase))
+    increment *= np.float32(0.08 * f0_base * 2 ** 32 / SAMPLE_RATE_HZ)
+    increment += np.float32(f0_base * 2 ** 32 / SAMPLE_RATE_HZ)
+    phase = np.cumsum(increment.astype(np.uint32), dtype=np.uint32)
+    signal = _voiced_period(f0_base)[phase >> np.uint32(32 - _PHASE_BITS)]
     envelope = _syllabic_envelope(n, rng)
-    signal = source * envelope
-    active = envelope > 0.2
-    level = np.sqrt(np.mean(signal[active] ** 2)) if active.any() else 1.0
-    return (signal * (active_rms / level)).astype(np.float32)
+    signal *= envelope
+    active = signal[envelope > 0.2]
+    level = float(np.sqrt(np.dot(active, active) / len(active))) if len(active) else 1.0
+    signal *= np.float32(active_rms / level)
+    return signal
 
 
 def _syllabic_envelope(n: int, rng: np.random.Generator) -> np.ndarray:
-    env = np.zeros(n)
+    """Syllables of 150-300 ms (half-sine bumps, 70-100 % high) overlapping by 5-25 %."""
+    env = np.zeros(n, np.float32)
     pos = 0
     while pos < n:
         length = int(rng.uniform(0.15, 0.30) * SAMPLE_RATE_HZ)
-        bump = np.hanning(length) ** 0.5 * rng.uniform(0.7, 1.0)
+        height = rng.uniform(0.7, 1.0)
         end = min(n, pos + length)
-        env[pos:end] = np.maximum(env[pos:end], bump[: end - pos])
+        bump = np.sin(np.arange(end - pos, dtype=np.float32) * np.float32(np.pi / (length - 1)))
+        bump *= np.float32(height)
+        np.maximum(env[pos:end], bump, out=env[pos:end])
         pos += int(length * rng.uniform(0.75, 0.95))
     # fade the utterance edges over 20 ms
     ramp = min(n // 2, 20 * SAMPLES_PER_MS)
     if ramp:
-        env[:ramp] *= np.linspace(0, 1, ramp)
-        env[-ramp:] *= np.linspace(1, 0, ramp)
+        fade = np.linspace(0, 1, ramp, dtype=np.float32)
+        env[:ramp] *= fade
+        env[-ramp:] *= fade[::-1]
     return env
 
 
@@ -96,18 +105,39 @@ def keyboard(duration_ms: int, keys_per_s: float, peak: float,
     return out
 
 
-def pink_noise(n: int, rms: float, rng: np.random.Generator, block: int = 1 << 16) -> np.ndarray:
+_PINK_TILE = 1 << 16  # 2.7 s
+_PINK_BANK = 4
+
+
+def _pink_tiles(count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` independent unit-RMS pink tiles (1/f power), each made circular by an FFT."""
+    freqs = np.fft.rfftfreq(_PINK_TILE, 1.0 / SAMPLE_RATE_HZ)
+    shape = 1.0 / np.sqrt(np.maximum(freqs, 20.0))
+    tiles = np.fft.irfft(np.fft.rfft(rng.standard_normal((count, _PINK_TILE)), axis=1) * shape,
+                         _PINK_TILE, axis=1)
+    tiles /= np.sqrt(np.mean(tiles ** 2, axis=1, keepdims=True))
+    return tiles.astype(np.float32)
+
+
+def pink_noise(n: int, rms: float, rng: np.random.Generator) -> np.ndarray:
+    """Pink noise at `rms`: each 2.7 s stretch is one of a few pink tiles, circularly
+    shifted and sign-flipped at random (exact spectrum and level at a fraction of the
+    cost of an FFT per stretch; no detector in the model can hear the reuse)."""
     if n <= 0 or rms <= 0:
         return np.zeros(max(n, 0), np.float32)
-    out = np.empty(n, np.float32)
-    freqs = np.fft.rfftfreq(block, 1.0 / SAMPLE_RATE_HZ)
-    shape = 1.0 / np.sqrt(np.maximum(freqs, 20.0))
-    for start in range(0, n, block):
-        spectrum = np.fft.rfft(rng.standard_normal(block)) * shape
-        chunk = np.fft.irfft(spectrum, block)
-        chunk *= rms / np.sqrt(np.mean(chunk ** 2))
-        out[start:start + block] = chunk[: min(block, n - start)]
-    return out
+    stretches = -(-n // _PINK_TILE)
+    tiles = _pink_tiles(min(_PINK_BANK, stretches), rng)
+    picks = rng.integers(0, len(tiles), stretches)
+    shifts = rng.integers(0, _PINK_TILE, stretches)
+    signs = rng.choice(np.array([-1.0, 1.0], np.float32), stretches)
+    out = np.empty(stretches * _PINK_TILE, np.float32)
+    for i in range(stretches):
+        tile = tiles[picks[i]]
+        part = out[i * _PINK_TILE:(i + 1) * _PINK_TILE]
+        cut = _PINK_TILE - shifts[i]
+        np.multiply(tile[shifts[i]:], signs[i] * np.float32(rms), out=part[:cut])
+        np.multiply(tile[:shifts[i]], signs[i] * np.float32(rms), out=part[cut:])
+    return out[:n]
 
 
 def muted_capture(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -126,3 +156,9 @@ def to_pcm16(samples: np.ndarray) -> bytes:
 
 def from_pcm16(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / INT16_FULL_SCALE
+
+
+def quantize_pcm16(samples: np.ndarray) -> np.ndarray:
+    """What a receiver decodes from `to_pcm16(samples)`, without the bytes in between."""
+    return np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2").astype(
+        np.float32) / INT16_FULL_SCALE

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from simulator.options import add_design_options, design_name
+
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 
 
@@ -28,12 +30,10 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
-def _common_model_args(p: argparse.ArgumentParser, multi_design: bool = False) -> None:
-    from model.designs import DESIGNS
+def _common_model_args(p: argparse.ArgumentParser) -> None:
     from model.hypotheses import HYPOTHESES
 
-    p.add_argument("--design", default="production", metavar="NAME",
-                   help=f"client design (default production): {', '.join(DESIGNS)}")
+    add_design_options(p)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="server VAD hypotheses, combinable (default energy): "
                    + ", ".join(HYPOTHESES))
@@ -107,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                     help="fault classes of the environment (default acoustic,capture; "
                     "network faults are for search)")
-    ex.add_argument("--max-states", type=int, default=200_000, metavar="N",
-                    help="stop with an error beyond this many states (default 200000)")
+    ex.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
+                    help="stop with an error beyond this many states (default 1000000, "
+                    "about 300 MB)")
     ex.add_argument("--seed", type=int, default=0, help="audio seed of the replay (default 0)")
     ex.add_argument("--out", default="counterexamples", metavar="DIR",
                     help="where to save the counterexample scenario (default counterexamples/)")
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hypotheses,\ncapture faults, combinations) with the production and development "
         "designs, and check\nthe report's observations O1-O10 on each: which causes "
         "reproduce all of them, and which\nobservation rules each other cause out.")
+    add_design_options(dg, what="the build to diagnose, against development")
     dg.add_argument("--workers", type=int, default=None, metavar="K",
                     help="processes (default: the number of cores)")
     dg.add_argument("--json", action="store_true", help="print one JSON object")
@@ -134,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         "counterexample with its timeline.")
     rv.add_argument("--out", default="figures", metavar="DIR",
                     help="output folder (default figures/)")
-    rv.add_argument("--designs", metavar="NAME[,NAME...]", help="only these designs")
+    rv.add_argument("--designs", "--design", dest="designs", metavar="NAME[,NAME...]",
+                    help="only these designs (variants too: production+chunk20ms)")
     rv.add_argument("--servers", metavar="HYP[;HYP...]",
                     help="only these hypothesis sets, separated by ';' (default: each "
                     "hypothesis and zero-skip,clear-keeps-vad)")
@@ -162,8 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RMS against the\nthresholds, gate, capture, server VAD, playback, wire events.")
     pl.add_argument("trace", metavar="TRACE.jsonl")
     pl.add_argument("--out", metavar="PNG", help="image to write (default: TRACE.png)")
-    pl.add_argument("--design", default="production", metavar="NAME",
-                    help="design whose thresholds to draw (default production)")
+    add_design_options(pl, what="design whose thresholds to draw")
     pl.set_defaults(run=cmd_plot)
 
     from properties import bench, sweep
@@ -200,7 +202,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from properties.strategies import FAULT_CLASSES
     from simulator.progress import Progress
 
-    design = get_design(args.design)
+    design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     classes = _fault_classes(args.faults, FAULT_CLASSES)
     _positive(args.max_examples, "--max-examples")
@@ -253,7 +255,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from properties.explore import explore
     from simulator.progress import Progress
 
-    design = get_design(args.design)
+    design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
@@ -272,18 +274,22 @@ def cmd_explore(args: argparse.Namespace) -> int:
             "counterexample": str(result.saved) if result.confirmed else None,
             "states": result.states, "edges": result.edges, "depth": result.depth,
             "seconds": round(result.seconds, 3), "freeze_states": result.freeze_states,
-            "confirmed": result.confirmed, "replay_attempts": result.attempts,
+            "traps": result.traps, "confirmed": result.confirmed,
+            "replay_attempts": result.attempts,
             "path": result.counterexample, "replay": replay}, indent=2))
     else:
         print(f"vadlock explore: design={design.name} server={hypotheses.label} "
               f"faults={','.join(classes)}")
         print(f"  states {result.states}, edges {result.edges}, depth {result.depth}, "
               f"{result.seconds:.1f} s")
-        print(f"  freeze states: {result.freeze_states}")
+        print(f"  freeze states: {result.freeze_states}"
+              + (f" in {result.traps} closed region(s) no fair step leaves" if result.traps
+                 else ""))
         if result.freeze_states:
+            blocks = sum(1 for step in result.path if step.kind == "block")
             print(f"\n{'confirmed' if result.confirmed else 'last tried'} counterexample "
-                  f"({len(result.path)} blocks of {design.chunk_ms} ms, then the user speaks "
-                  "clearly):")
+                  f"(shortest: {len(result.path)} steps, {blocks} blocks of {design.chunk_ms} ms "
+                  "of audio; then the user speaks clearly):")
             for line in result.counterexample:
                 print(f"  {line}")
             status = ("CONFIRMED: the full simulator violates recovery" if result.confirmed
@@ -319,7 +325,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulator.engine import simulate
     from simulator.timeline import print_timeline
 
-    design = get_design(args.design)
+    design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
     recording = None
@@ -367,25 +373,27 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from properties.diagnose import OBSERVATIONS, conclusion, diagnose
     from simulator.progress import Progress
 
+    design = design_name(args)
     workers = _positive(args.workers, "--workers") if args.workers is not None else None
     bar = Progress("vadlock diagnose", enabled=not args.json)
-    results = diagnose(workers=workers or _cores(),
+    results = diagnose(workers=workers or _cores(), design=design,
                        progress=lambda n, total: bar(f"run {n}/{total}"))
     bar.done()
     if args.json:
-        print(json.dumps({"observations": OBSERVATIONS,
+        print(json.dumps({"design": design, "observations": OBSERVATIONS,
                           "causes": [r.to_dict() for r in results],
                           "consistent": [r.cause.name for r in results if r.reproduces_all],
-                          "conclusion": conclusion(results)}, indent=2))
+                          "conclusion": conclusion(results, design)}, indent=2))
         return EXIT_OK
-    print("vadlock diagnose: the field report's observations under each cause\n")
+    print(f"vadlock diagnose: the field report's observations under each cause, "
+          f"{design} against development\n")
     names = list(OBSERVATIONS)
     print(f"  {'cause':34} " + " ".join(f"{o:>3}" for o in names) + "  all")
     for r in results:
         marks = " ".join(f"{'yes' if r.observations[o] else ' - ':>3}" for o in names)
         print(f"  {r.cause.name:34} {marks}  {'YES' if r.reproduces_all else ' no'}")
     print()
-    for line in conclusion(results):
+    for line in conclusion(results, design):
         print(line)
     print("\n" + "; ".join(f"{k}: {v}" for k, v in OBSERVATIONS.items()))
     return EXIT_OK
@@ -407,6 +415,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     designs = None
     if args.designs:
         designs = [get_design(n.strip()).name for n in args.designs.split(",") if n.strip()]
+        if not designs:
+            raise UsageError("--designs: no design given")
     servers = None
     if args.servers:
         servers = [ServerVadHypotheses.parse(h).label for h in args.servers.split(";")
@@ -448,7 +458,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from model.designs import get_design
     from simulator.plot import load_jsonl, plot_trace
 
-    design = get_design(args.design)
+    design = get_design(design_name(args))
     if not Path(args.trace).is_file():
         raise UsageError(f"{args.trace}: no such file")
     trace = load_jsonl(args.trace)

@@ -3,9 +3,18 @@
 Time is integer milliseconds advancing by `tick_ms` (10 ms by default; it must divide the
 design's chunk). Each tick: capture faults change -> downlink deliveries reach the client
 -> uplink deliveries reach the server -> the server advances (responses generate) -> the
-client advances (playback, watchdogs) -> the environment's samples plus the echo of
-playback go through capture -> a complete chunk goes through the gate to `append`.
-All randomness comes from numpy Generators derived from the seed.
+client advances (playback, watchdogs) -> what the microphone captured in the tick (the
+environment plus the echo of playback, through the capture's state) is noted -> a
+complete chunk goes through the gate to `append`. All randomness comes from numpy
+Generators derived from the seed.
+
+Hot paths, without changing what any machine sees:
+- the environment's audio is known before the run, so its per-frame features (RMS, int16
+  peak, and the server's frame symbols) are computed in batches (`SignalFrames`); a chunk
+  that is exactly the environment's audio never has its samples touched again;
+- the server decodes what was appended without the base64 round trip (`quantize_pcm16`
+  is bit-identical to encoding and decoding);
+- wire audio is rendered to base64 only when a record is read or exported (`AudioRenderer`).
 """
 
 from __future__ import annotations
@@ -17,23 +26,27 @@ from typing import Any
 import numpy as np
 
 from model import protocol
+from model.client.capture import ATTENUATION_DB, through_capture
 from model.client.session import ClientSession
 from model.designs import Design
 from model.hypotheses import ServerVadHypotheses
 from model.server.session import ServerSession
-from model.symbols import FrameSymbol, LevelScale
+from model.symbols import ZERO, FrameSymbol, LevelScale
 from simulator import audio, features
+from simulator.features import FRAME_MS, FRAME_N, SignalFrames
 from simulator.scenario import Scenario
 from simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
 from simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
-ATTENUATION_GAIN = 10 ** (-40 / 20)  # an "attenuated" capture: about 40 dB down
+ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
 HEALTHY_MIN_MS = 400
 HEALTHY_MIN_DBFS = -35.0
+
+Runs = list[tuple[FrameSymbol, int]]
 
 
 class SimulationError(ValueError):
@@ -50,19 +63,19 @@ def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | Non
     Padded to whole seconds so that a last, partial tick or chunk still has samples."""
     n = -(-scenario.duration_ms // 1000) * 1000 * SPM
     signal = audio.pink_noise(n, audio.dbfs_to_rms(scenario.room_noise_dbfs), _rng(seed, 1))
+
+    def add(start_ms: int, part: np.ndarray) -> None:
+        start = start_ms * SPM
+        if start < n:
+            end = min(n, start + len(part))
+            signal[start:end] += part[: end - start]
+
     for i, u in enumerate(scenario.utterances):
-        voice = audio.speech(u.duration_ms, audio.dbfs_to_rms(u.level_dbfs), _rng(seed, 2, i))
-        start = u.start_ms * SPM
-        end = min(n, start + len(voice))
-        if start < n:
-            signal[start:end] += voice[: end - start]
+        add(u.start_ms, audio.speech(u.duration_ms, audio.dbfs_to_rms(u.level_dbfs),
+                                     _rng(seed, 2, i)))
     for i, t in enumerate(scenario.typing):
-        keys = audio.keyboard(t.duration_ms, t.keys_per_s, audio.dbfs_to_rms(t.peak_dbfs),
-                              _rng(seed, 3, i))
-        start = t.start_ms * SPM
-        end = min(n, start + len(keys))
-        if start < n:
-            signal[start:end] += keys[: end - start]
+        add(t.start_ms, audio.keyboard(t.duration_ms, t.keys_per_s,
+                                       audio.dbfs_to_rms(t.peak_dbfs), _rng(seed, 3, i)))
     for i, seg in enumerate(scenario.segments):
         rng = _rng(seed, 9, i)
         level = audio.dbfs_to_rms(seg.level_dbfs)
@@ -72,43 +85,157 @@ def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | Non
             part = audio.keyboard(seg.duration_ms, 8.0, level, rng)
         else:
             part = audio.pink_noise(seg.duration_ms * SPM, level, rng)
-        start = seg.start_ms * SPM
-        end = min(n, start + len(part))
-        if start < n:
-            signal[start:end] += part[: end - start]
+        add(seg.start_ms, part)
     if recording is not None:
         m = min(n, len(recording))
         signal[:m] += recording[:m]
     return signal
 
 
+def _merge(runs: Runs, symbols: list[FrameSymbol], frame_ms: int) -> Runs:
+    for symbol in symbols:
+        if runs and runs[-1][0] == symbol:
+            runs[-1] = (symbol, runs[-1][1] + frame_ms)
+        else:
+            runs.append((symbol, frame_ms))
+    return runs
+
+
 class ServerAudioDecoder:
-    """What the server hears: base64 pcm16 -> 10 ms frames -> run-length symbols."""
+    """What the server hears: 10 ms frames as run-length symbols. A frame's kind is judged
+    over it and the frame before it, so the decoder remembers the last frame it decoded:
+    as samples, or as "frame k of a known signal" (whose symbols are precomputed)."""
 
-    def __init__(self, scale: LevelScale, frame_ms: int = 10) -> None:
+    def __init__(self, scale: LevelScale, frame_ms: int = FRAME_MS) -> None:
         self.scale = scale
-        self.frame_n = frame_ms * SPM
         self.frame_ms = frame_ms
+        self.frame_n = frame_ms * SPM
         self.context = np.zeros(self.frame_n, np.float32)
+        self._follows: tuple[SignalFrames, int] | None = None
 
-    def frames(self, b64_audio: str) -> list[tuple[FrameSymbol, int]]:
+    def frames(self, b64_audio: str) -> Runs:
+        """Frames of a base64 pcm16 `append` payload."""
         return self.frames_of(audio.from_pcm16(base64.b64decode(b64_audio)))
 
-    def frames_of(self, samples: np.ndarray) -> list[tuple[FrameSymbol, int]]:
+    def frames_of(self, samples: np.ndarray) -> Runs:
+        """Frames of decoded samples."""
         usable = len(samples) // self.frame_n * self.frame_n
         if usable == 0:
             return []
         frames = samples[:usable].reshape(-1, self.frame_n)
-        history = np.concatenate([self.context[None, :], frames[:-1]])
-        windows = np.concatenate([history, frames], axis=1)
-        self.context = frames[-1].copy()
-        runs: list[tuple[FrameSymbol, int]] = []
-        for symbol in features.symbols(frames, self.scale, windows):
-            if runs and runs[-1][0] == symbol:
-                runs[-1] = (symbol, runs[-1][1] + self.frame_ms)
-            else:
-                runs.append((symbol, self.frame_ms))
-        return runs
+        symbols = features.symbols(frames, self.scale, features.windows_of(frames, self._last()))
+        self.context, self._follows = frames[-1], None
+        return _merge([], symbols, self.frame_ms)
+
+    def zeros(self, n_frames: int) -> Runs:
+        """Frames of exact digital silence (what a zeroing gate sends)."""
+        self.context, self._follows = np.zeros(self.frame_n, np.float32), None
+        return [(ZERO, n_frames * self.frame_ms)] if n_frames else []
+
+    def known(self, signal: SignalFrames, k0: int, n_frames: int) -> Runs:
+        """Frames k0 .. k0 + n - 1 of a known signal, decoded as that signal says."""
+        if n_frames <= 0:
+            return []
+        symbols = [signal.symbol(k) for k in range(k0, k0 + n_frames)]
+        if self._follows != (signal, k0 - 1):  # the first frame's context is something else
+            first = signal.frame(k0)
+            symbols[0] = features.symbols(first[None, :], self.scale,
+                                          features.windows_of(first[None, :], self._last()))[0]
+        self._follows = (signal, k0 + n_frames - 1)
+        return _merge([], symbols, self.frame_ms)
+
+    def _last(self) -> np.ndarray:
+        if self._follows is not None:
+            signal, k = self._follows
+            return signal.frame(k)
+        return self.context
+
+
+@dataclass
+class CapturedChunk:
+    """One chunk the worklet captured: either frames `frame0`.. of a signal known before
+    the run (the environment, through a live or attenuated capture), or its own `samples`
+    (echo, muted or disabled capture, part of it suspended)."""
+
+    row: int
+    start_ms: int
+    duration_ms: int
+    rms: float
+    frame0: int | None = None
+    signal: SignalFrames | None = None  # the known signal it is frames frame0.. of
+    samples: np.ndarray | None = None
+
+
+class AudioRenderer:
+    """Turns the audio placeholders of wire events into base64 pcm16, when asked."""
+
+    def __init__(self, captured: dict[int, CapturedChunk], comfort: "_Track",
+                 assistant: "_AssistantVoices") -> None:
+        self.captured, self.comfort, self.assistant = captured, comfort, assistant
+        self._zeros: dict[int, str] = {}
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        for key in ("audio", "delta"):
+            payload = event.get(key)
+            if isinstance(payload, protocol.AudioPayload):
+                event = {**event, key: self.base64(payload)}
+        return event
+
+    def base64(self, payload: protocol.AudioPayload) -> str:
+        if payload.source == "mic" and payload.mode == "zeros":
+            n = payload.duration_ms * SPM
+            if n not in self._zeros:
+                self._zeros[n] = base64.b64encode(bytes(2 * n)).decode()
+            return self._zeros[n]
+        return base64.b64encode(audio.to_pcm16(self.samples(payload))).decode()
+
+    def samples(self, payload: protocol.AudioPayload) -> np.ndarray:
+        if payload.source == "assistant":
+            voice = self.assistant(payload.response_index)
+            return voice[payload.offset_ms * SPM:(payload.offset_ms + payload.duration_ms) * SPM]
+        chunk = self.captured[payload.tag]
+        if payload.mode == "zeros":
+            return np.zeros(chunk.duration_ms * SPM, np.float32)
+        if payload.mode == "comfort_noise":
+            return self.comfort.frames.samples(chunk.start_ms * SPM,
+                                               (chunk.start_ms + chunk.duration_ms) * SPM)
+        if chunk.samples is not None:
+            return chunk.samples
+        return chunk.signal.samples(chunk.start_ms * SPM,
+                                    (chunk.start_ms + chunk.duration_ms) * SPM)
+
+
+class _Track:
+    """A noise track of the session's length made on first use, and its frames as a
+    receiver decodes them (the comfort-noise gate's noise; WebRTC's DTX comfort noise)."""
+
+    def __init__(self, n: int, level_dbfs: float, rng: np.random.Generator,
+                 scale: LevelScale, quantize: bool) -> None:
+        self._args = (n, level_dbfs, rng, scale, quantize)
+        self._frames: SignalFrames | None = None
+
+    @property
+    def frames(self) -> SignalFrames:
+        if self._frames is None:
+            n, level_dbfs, rng, scale, quantize = self._args
+            samples = audio.pink_noise(n, audio.dbfs_to_rms(level_dbfs), rng)
+            self._frames = SignalFrames(samples, scale, quantize)
+        return self._frames
+
+
+class _AssistantVoices:
+    """The assistant's audio per response, synthesised on first use."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario, self.seed = scenario, seed
+        self._voices: dict[int, np.ndarray] = {}
+
+    def __call__(self, index: int) -> np.ndarray:
+        voice = self._voices.get(index)
+        if voice is None:
+            voice = self._voices[index] = audio.speech(
+                self.scenario.response_ms(index), 0.08, _rng(self.seed, 8, index))
+        return voice
 
 
 @dataclass
@@ -119,139 +246,190 @@ class _Playing:
 
 class Engine:
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,
-                 seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None) -> None:
+                 seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None,
+                 fast_forward: bool = True) -> None:
         if tick_ms <= 0 or design.chunk_ms % tick_ms:
             raise SimulationError(
                 f"tick_ms={tick_ms} must be a positive divisor of chunk_ms={design.chunk_ms}")
+        if design.chunk_ms % FRAME_MS:
+            raise SimulationError(f"chunk_ms={design.chunk_ms} must be a multiple of "
+                                  f"{FRAME_MS} ms (the server's frame)")
         self.design, self.hypotheses, self.scenario = design, hypotheses, scenario
         self.seed, self.tick_ms = seed, tick_ms
+        self.fast_forward = fast_forward  # off: every tick is run (the reference the tests use)
         self.scale = design.level_scale
+        self.webrtc = design.transport == "webrtc"
         self.env = environment_audio(scenario, seed, recording)
+        # the environment as the client's worklet sees it (float) and as the server decodes
+        # it (pcm16 over a WebSocket; the float samples over the WebRTC media path)
+        self.env_frames = SignalFrames(self.env, self.scale, quantize=not self.webrtc)
+        self._attenuated_frames: SignalFrames | None = None
         self.capture_rng = _rng(seed, 4)
-        self.comfort_rng = _rng(seed, 5)
-        self.uplink = Link(scenario.network.uplink_latency_ms, scenario.network.jitter_ms,
-                           scenario.network.spikes, _rng(seed, 6))
-        self.downlink = Link(scenario.network.downlink_latency_ms, scenario.network.jitter_ms,
-                             scenario.network.spikes, _rng(seed, 7))
+        net = scenario.network
+        self.uplink = Link(net.uplink_latency_ms, net.uplink_jitter_ms, net.spikes, _rng(seed, 6))
+        self.downlink = Link(net.downlink_latency_ms, net.downlink_jitter_ms, net.spikes,
+                             _rng(seed, 7))
+        self.media = Link(net.uplink_latency_ms // 2, net.uplink_jitter_ms * 2, net.spikes,
+                          _rng(seed, 10))
+        self.media_rng = _rng(seed, 11)
+        self.comfort = _Track(len(self.env), design.gate.comfort_noise_dbfs, _rng(seed, 5),
+                              self.scale, quantize=not self.webrtc)
+        self.dtx = _Track(len(self.env), DTX_COMFORT_DBFS, _rng(seed, 12), self.scale,
+                          quantize=False)
+        self.assistant_audio = _AssistantVoices(scenario, seed)
         self.client = ClientSession(design)
         self.server = self._new_server()
-        self.webrtc = design.transport == "webrtc"
-        self.media = Link(scenario.network.uplink_latency_ms // 2, scenario.network.jitter_ms * 2,
-                          scenario.network.spikes, _rng(seed, 10))
-        self.media_rng = _rng(seed, 11)
-        self._captured: dict[int, tuple[int, np.ndarray]] = {}  # chunk start -> (row, samples)
+        self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
         self.decoder = ServerAudioDecoder(self.scale)
-        self._assistant_audio: dict[int, np.ndarray] = {}
         self._playing_index = 0
         self._item_response: dict[str, int] = {}
         self.trace = Trace(design.name, hypotheses.label, scenario.name, seed, tick_ms,
                            scenario.duration_ms)
+        self.trace.initial_states = {m.NAME: m.state
+                                     for m in (*self.client.machines, *self.server.machines)}
+        self.render = AudioRenderer(self._captured, self.comfort, self.assistant_audio)
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
                              self.scenario.response_ms,
                              owns_output_buffer=self.design.transport == "webrtc")
 
-    # -- audio rendering -----------------------------------------------------------------
-    def assistant_audio(self, index: int) -> np.ndarray:
-        if index not in self._assistant_audio:
-            total = self.scenario.response_ms(index)
-            self._assistant_audio[index] = audio.speech(total, 0.08, _rng(self.seed, 8, index))
-        return self._assistant_audio[index]
-
-    def _render(self, event: dict[str, Any]) -> dict[str, Any]:
-        for key in ("audio", "delta"):
-            payload = event.get(key)
-            if isinstance(payload, protocol.AudioPayload):
-                if payload.source == "assistant":
-                    voice = self.assistant_audio(payload.response_index)
-                    samples = voice[payload.offset_ms * SPM:
-                                    (payload.offset_ms + payload.duration_ms) * SPM]
-                    self._item_response[event["item_id"]] = payload.response_index
-                else:
-                    samples = self._mic_payload(payload)
-                event = {**event, key: base64.b64encode(audio.to_pcm16(samples)).decode()}
-        return event
-
-    def _mic_payload(self, payload: protocol.AudioPayload) -> np.ndarray:
-        row, samples = self._captured.pop(payload.tag)
-        self.trace.chunks["sent"][row] = payload.mode
+    # -- what the server hears ---------------------------------------------------------
+    def _server_frames(self, payload: protocol.AudioPayload) -> Runs:
+        chunk = self._captured[payload.tag]
+        n_frames = chunk.duration_ms // FRAME_MS
         if payload.mode == "zeros":
-            return np.zeros_like(samples)
+            return self.decoder.zeros(n_frames)
         if payload.mode == "comfort_noise":
-            return audio.pink_noise(len(samples), audio.dbfs_to_rms(
-                self.design.gate.comfort_noise_dbfs), self.comfort_rng)
-        return samples
+            return self.decoder.known(self.comfort.frames, chunk.start_ms // FRAME_MS, n_frames)
+        if chunk.samples is None:
+            return self.decoder.known(chunk.signal, chunk.frame0, n_frames)
+        return self.decoder.frames_of(audio.quantize_pcm16(chunk.samples))
+
+    def _media_frames(self, payload: protocol.AudioPayload, lost: bool) -> Runs:
+        """WebRTC: the chunk on the media track; silence and lost packets become DTX
+        comfort noise."""
+        chunk = self._captured[payload.tag]
+        n_frames = chunk.duration_ms // FRAME_MS
+        if lost or chunk.rms < DTX_RMS:
+            return self.decoder.known(self.dtx.frames, chunk.start_ms // FRAME_MS, n_frames)
+        if chunk.samples is None:
+            return self.decoder.known(chunk.signal, chunk.frame0, n_frames)
+        return self.decoder.frames_of(chunk.samples)
 
     # -- sending -----------------------------------------------------------------------
     def _to_server(self, t_ms: int, events: list[dict[str, Any]]) -> None:
         for event in events:
-            if self.webrtc and event["type"] == "input_audio_buffer.append":
-                self._to_media(t_ms, event["audio"])
-                continue
-            wire = self._render(event)
-            self.trace.wire.append(WireRecord(t_ms, C2S, wire))
-            self.uplink.send(t_ms, wire)
-
-    def _to_media(self, t_ms: int, payload: protocol.AudioPayload) -> None:
-        """WebRTC: the chunk goes on the media track: DTX comfort noise for silence, loss."""
-        samples = self._mic_payload(payload)
-        lost = self.media_rng.random() < MEDIA_LOSS
-        if lost or float(features.rms(samples[None, :])[0]) < DTX_RMS:
-            samples = audio.pink_noise(len(samples), audio.dbfs_to_rms(DTX_COMFORT_DBFS),
-                                       self.comfort_rng)
-        self.media.send(t_ms, samples)
+            if event["type"] == "input_audio_buffer.append":
+                payload = event["audio"]
+                self.trace.chunks["sent"][self._captured[payload.tag].row] = payload.mode
+                if self.webrtc:  # the chunk goes on the media track, not the data channel
+                    self.media.send(t_ms, (payload, self.media_rng.random() < MEDIA_LOSS))
+                    continue
+                self.trace.wire.append(WireRecord(t_ms, C2S, event, self.render))
+            else:
+                self.trace.wire.append(WireRecord(t_ms, C2S, event))
+            self.uplink.send(t_ms, event)
 
     def _to_client(self, t_ms: int, events: list[dict[str, Any]]) -> None:
         for event in events:
-            self.downlink.send(t_ms, self._render(event))
+            if event["type"] == "response.output_audio.delta":
+                self._item_response[event["item_id"]] = event["delta"].response_index
+            self.downlink.send(t_ms, event)
         if self.server.audio_for_media:
-            for payload in self.server.audio_for_media:
-                self.assistant_audio(payload.response_index)
             self._playing_index = self.server.audio_for_media[-1].response_index
             self.server.audio_for_media.clear()
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> Trace:
         tick, chunk_ms = self.tick_ms, self.design.chunk_ms
+        ticks_per_chunk = chunk_ms // tick
         self._record_utterances()
         self._to_client(0, self.server.start())
         self._to_server(0, self.client.start())
-        pending: list[np.ndarray] = []
+        notes: list[tuple] = []  # this chunk's ticks that are not plain environment audio
         fault_events = self._fault_schedule()
-        for t in range(0, self.scenario.duration_ms, tick):
+        client, uplink, downlink, media = self.client, self.uplink, self.downlink, self.media
+        end_ms = self.scenario.duration_ms
+        audio_context = self.design.audio_context
+        i = t = 0
+        while t < end_ms:
             while fault_events and fault_events[0][0] <= t:
                 _, action, kind = fault_events.pop(0)
                 self.trace.faults.append((t, action, kind))
                 if action == "start":
-                    self.client.capture.start_fault(kind)
+                    client.capture.start_fault(kind)
                 else:
-                    self.client.capture.restore()
-            for event in self.downlink.deliver(t):
-                self.trace.wire.append(WireRecord(t, S2C, event))
-                self._to_server(t, self.client.receive(event))
-            for event in self.uplink.deliver(t):
-                frames = (self.decoder.frames(event["audio"])
-                          if event["type"] == "input_audio_buffer.append" else ())
-                self._to_client(t, self.server.receive(event, frames))
-            for samples in self.media.deliver(t):
-                self._to_client(t, self.server.receive_audio(self.decoder.frames_of(samples)))
-            self._to_client(t, self.server.advance(tick))
+                    client.capture.restore()
+            if downlink.due(t):
+                for event in downlink.deliver(t):
+                    record = (WireRecord(t, S2C, event, self.render)
+                              if event["type"] == "response.output_audio.delta"
+                              else WireRecord(t, S2C, event))
+                    self.trace.wire.append(record)
+                    self._to_server(t, client.receive(event))
+            if uplink.due(t):
+                for event in uplink.deliver(t):
+                    frames = ()
+                    if event["type"] == "input_audio_buffer.append":
+                        frames = self._record_frames(t, self._server_frames(event["audio"]))
+                    self._to_client(t, self.server.receive(event, frames))
+            if media.due(t):
+                for payload, lost in media.deliver(t):
+                    frames = self._record_frames(t, self._media_frames(payload, lost))
+                    self._to_client(t, self.server.receive_audio(frames))
+            events = self.server.advance(tick)
+            if events or self.server.audio_for_media:
+                self._to_client(t, events)
             playing = self._playing()
-            player = self.server if self.webrtc else self.client.playback
+            player = self.server if self.webrtc else client.playback
             played_from = player.played_ms
-            self._to_server(t, self.client.advance(tick))
+            events = client.advance(tick)
+            if events:
+                self._to_server(t, events)
             played_ms = player.played_ms - played_from if playing else 0
-            samples = self._mic(t, tick, playing, played_from, played_ms)
-            if samples is not None:
-                pending.append(samples)
-            if (t + tick) % chunk_ms == 0:
-                self._chunk(t + tick, pending, chunk_ms)
-                pending = []
-            self._handle_requests(t)
-            self._record_tick(t)
-        self._record_transitions(self.scenario.duration_ms)
+            capture = through_capture(client.capture.state, audio_context)
+            if capture != "live" or played_ms:
+                notes.append((i % ticks_per_chunk, capture, playing, played_from, played_ms))
+            if (i + 1) % ticks_per_chunk == 0:
+                self._chunk(t + tick - chunk_ms, notes)
+                notes = []
+            if client.requests:
+                self._handle_requests(t)
+            if client.changes or self.server.changes or client.notices:
+                self._record_transitions(t)
+            i, t = i + 1, t + tick
+            # fast-forward through ticks in which nothing can happen but counting
+            skip = self.fast_forward and self._quiet_ticks(i, t, fault_events, ticks_per_chunk)
+            if skip:
+                self.server.advance(skip * tick)
+                client.advance(skip * tick)
+                capture = through_capture(client.capture.state, audio_context)
+                if capture != "live":
+                    notes += [((i + k) % ticks_per_chunk, capture, None, 0, 0)
+                              for k in range(skip)]
+                i, t = i + skip, t + skip * tick
+        self._record_transitions(end_ms)
         return self.trace
+
+    def _quiet_ticks(self, i: int, t: int, fault_events: list, ticks_per_chunk: int) -> int:
+        """How many ticks from tick `i` (at `t`) can be skipped: none of them ends a chunk,
+        starts or ends a fault, delivers a message or lets a timer fire."""
+        tick = self.tick_ms
+        skip = ticks_per_chunk - 1 - i % ticks_per_chunk
+        if not skip:
+            return 0
+        for quiet in (self.server.quiet_ms(), self.client.quiet_ms()):
+            if quiet is not None:  # advancing by up to `quiet` ms changes nothing but counters
+                skip = min(skip, quiet // tick)
+        moment = self.scenario.duration_ms
+        if fault_events:
+            moment = min(moment, fault_events[0][0])
+        for link in (self.uplink, self.downlink, self.media):
+            if link.next_arrival_ms is not None:
+                moment = min(moment, link.next_arrival_ms)
+        # a moment lets through the ticks that start before it
+        return max(0, min(skip, -(-(moment - t) // tick)))
 
     def _fault_schedule(self) -> list[tuple[int, str, str]]:
         events = []
@@ -268,49 +446,83 @@ class Engine:
         if self.webrtc:
             return (_Playing(self._playing_index, self.server.response.item_id)
                     if self.server.out_playing else None)
-        item = self.client.playback.item_id
-        if self.client.playback.state != "playing" or item not in self._item_response:
+        playback = self.client.playback
+        if playback.state != "playing" or playback.item_id not in self._item_response:
             return None
-        return _Playing(self._item_response[item], item)
+        return _Playing(self._item_response[playback.item_id], playback.item_id)
 
-    def _mic(self, t: int, tick: int, playing: _Playing | None, played_from: int,
-             played_ms: int) -> np.ndarray | None:
-        state = self.client.capture.state
-        n = tick * SPM
-        if state == "suspended":
-            return None
-        if state == "disabled":
-            return np.zeros(n, np.float32)
-        if state == "muted":
-            return audio.muted_capture(n, self.capture_rng)
-        samples = self.env[t * SPM:(t + tick) * SPM].copy()
-        if playing is not None and played_ms:
-            voice = self.assistant_audio(playing.response_index)
-            echo = voice[played_from * SPM:(played_from + played_ms) * SPM]
-            samples[: len(echo)] += echo * audio.dbfs_to_rms(self.scenario.echo_gain_db)
-        if state == "attenuated":
-            samples = samples * ATTENUATION_GAIN
-        return samples
+    def _captured_samples(self, start_ms: int, notes: list[tuple]) -> np.ndarray | None:
+        """The chunk's samples: the environment, plus the echo of what played, through the
+        capture's state tick by tick (None when every tick was suspended)."""
+        n = self.tick_ms * SPM
+        samples = self.env[start_ms * SPM:(start_ms + self.design.chunk_ms) * SPM].copy()
+        rows = samples.reshape(-1, n)
+        by_state: dict[str, list[int]] = {}
+        for k, state, playing, played_from, played_ms in notes:
+            by_state.setdefault(state, []).append(k)
+            if state == "muted":  # tick by tick: the muted track's noise comes in tick order
+                rows[k] = audio.muted_capture(n, self.capture_rng)
+            elif playing is not None and played_ms and state in ("live", "attenuated"):
+                voice = self.assistant_audio(playing.response_index)
+                echo = voice[played_from * SPM:(played_from + played_ms) * SPM]
+                rows[k, :len(echo)] += echo * audio.dbfs_to_rms(self.scenario.echo_gain_db)
+        if "attenuated" in by_state:
+            rows[by_state["attenuated"]] *= ATTENUATION_GAIN
+        if "disabled" in by_state:
+            rows[by_state["disabled"]] = 0.0
+        if "suspended" in by_state:
+            keep = np.ones(len(rows), bool)
+            keep[by_state["suspended"]] = False
+            samples = rows[keep].reshape(-1)
+        return samples if len(samples) else None
 
-    def _chunk(self, t_ms: int, pending: list[np.ndarray], chunk_ms: int) -> None:
-        if not pending:
-            _, events = self.client.on_chunk(None, chunk_ms)
-            self._to_server(t_ms, events)
-            return
-        chunk = np.concatenate(pending)
-        rms = float(features.rms(chunk[None, :])[0])
-        level = self.scale.level_of(rms, not np.any(chunk))
+    @property
+    def attenuated_frames(self) -> SignalFrames:
+        """The environment through an attenuated capture (known before the run too)."""
+        if self._attenuated_frames is None:
+            self._attenuated_frames = SignalFrames(self.env, self.scale, not self.webrtc,
+                                                   gain=ATTENUATION_GAIN)
+        return self._attenuated_frames
+
+    def _known_signal(self, notes: list[tuple]) -> SignalFrames | None:
+        """The known signal the chunk is a stretch of, if any: the environment as it is, or
+        through an attenuated capture for the whole chunk, with no echo in it."""
+        if not notes:
+            return self.env_frames
+        if len(notes) == self.design.chunk_ms // self.tick_ms and all(
+                state == "attenuated" and not played_ms for _, state, _, _, played_ms in notes):
+            return self.attenuated_frames
+        return None
+
+    def _chunk(self, start_ms: int, notes: list[tuple]) -> None:
+        chunk_ms = self.design.chunk_ms
         c = self.trace.chunks
-        start = t_ms - chunk_ms
-        self._captured[start] = (len(c["t_ms"]), chunk)
-        c["t_ms"].append(start)
+        known = self._known_signal(notes)
+        if known is None:
+            samples = self._captured_samples(start_ms, notes)
+            if samples is None:
+                _, events = self.client.on_chunk(None, chunk_ms)
+                self._to_server(start_ms + chunk_ms, events)
+                return
+            rms = float(np.sqrt(np.dot(samples, samples.astype(np.float64)) / len(samples)))
+            high, low = float(samples.max()), float(samples.min())
+            zero = high == low == 0.0
+            peak = int(np.round(np.float32(max(high, -low)) * np.float32(32767.0)))
+            chunk = CapturedChunk(len(c["t_ms"]), start_ms, chunk_ms, rms, samples=samples)
+        else:
+            k0 = start_ms // FRAME_MS
+            rms, zero, peak = known.chunk_stats(k0, chunk_ms // FRAME_MS)
+            chunk = CapturedChunk(len(c["t_ms"]), start_ms, chunk_ms, rms, frame0=k0,
+                                  signal=known)
+        level = self.scale.level_of(rms, zero)
+        self._captured[start_ms] = chunk
+        c["t_ms"].append(start_ms)
         c["rms"].append(round(rms, 6))
         c["level"].append(level)
-        c["kind"].append(int(features.kinds(chunk[None, :])[0]))
         c["sent"].append("held")  # set when the chunk leaves the pre-roll line
-        c["peak_int16"].append(int(np.max(np.abs(np.round(chunk * 32767.0)))))
-        _, events = self.client.on_chunk(level, chunk_ms, tag=start)
-        self._to_server(t_ms, events)
+        c["peak_int16"].append(peak)
+        _, events = self.client.on_chunk(level, chunk_ms, tag=start_ms)
+        self._to_server(start_ms + chunk_ms, events)
 
     def _handle_requests(self, t: int) -> None:
         while self.client.requests:
@@ -320,7 +532,12 @@ class Engine:
                 self.trace.reconnects += 1
                 self.uplink.reset()
                 self.downlink.reset()
+                old = self.server
                 self.server = self._new_server()
+                self.trace.transitions.extend(
+                    (t, "server", m.NAME, "reconnect", before.state, m.state)
+                    for m, before in zip(self.server.machines, old.machines)
+                    if m.state != before.state)
                 self.decoder = ServerAudioDecoder(self.scale)
                 self._to_client(t, self.server.start())
                 self._to_server(t, self.client.reconnected())
@@ -336,6 +553,15 @@ class Engine:
             self.trace.utterances.append(
                 UtteranceRecord(u.start_ms, u.duration_ms, u.level_dbfs, healthy))
 
+    def _record_frames(self, t: int, runs: Runs) -> Runs:
+        frames = self.trace.frames
+        for symbol, duration_ms in runs:
+            frames["t_ms"].append(t)
+            frames["duration_ms"].append(duration_ms)
+            frames["level"].append(symbol.level)
+            frames["kind"].append(int(symbol.kind))
+        return runs
+
     def _record_transitions(self, t: int) -> None:
         for side, session in (("client", self.client), ("server", self.server)):
             if session.changes:
@@ -344,17 +570,6 @@ class Engine:
         if self.client.notices:
             self.trace.notices.extend((t, n) for n in self.client.notices)
             self.client.notices.clear()
-
-    def _record_tick(self, t: int) -> None:
-        self._record_transitions(t)
-        ticks = self.trace.ticks
-        ticks["t_ms"].append(t)
-        ticks["server_vad"].append(self.server.vad.state)
-        ticks["playback"].append(self.client.playback.state)
-        ticks["capture"].append(self.client.capture.state)
-        ticks["beliefs"].append(self.client.beliefs.state)
-        ticks["response"].append(self.server.response.state)
-        ticks["watchdog"].append(self.client.watchdog.state if self.client.watchdog else "none")
 
 
 def simulate(design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,

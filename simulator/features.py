@@ -1,19 +1,26 @@
 """From samples to frame symbols: RMS, exact zeros, and the frame's kind.
 
-Kind, per analysis window: TRANSIENT when one 2 ms block holds a large share of the
-window's energy (a click), SPEECH
-when the pre-emphasised signal is periodic at a pitch lag of 80-250 Hz (this wins: voiced
-speech has pitch pulses), else STATIONARY.
-All of it vectorised over frames with numpy.
+Kind, per analysis window (a 10 ms frame and the one before it): TRANSIENT when one 2 ms
+block holds a large share of the window's energy (a click), SPEECH when the
+pre-emphasised signal is periodic at a pitch lag of 80-250 Hz (this wins: voiced speech
+has pitch pulses), else STATIONARY. An all-zero frame has no kind: it is always
+`ZERO` (exact digital silence, stationary), whatever came before it.
+
+Everything is vectorised over frames with numpy. `SignalFrames` holds the per-frame
+features of a signal known before the run (the environment's audio, a comfort-noise
+track), computed in batches on first use, so that the engine pays per batch of frames
+and not per chunk.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from model.symbols import FrameSymbol, Kind, LevelScale
-from simulator.audio import SAMPLE_RATE_HZ
+from model.symbols import ZERO, FrameSymbol, Kind, LevelScale
+from simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, quantize_pcm16
 
+FRAME_MS = 10
+FRAME_N = FRAME_MS * SAMPLES_PER_MS
 TRANSIENT_SHARE = 0.3  # share of the window's energy in its loudest 2 ms block
 _BLOCK = 2 * SAMPLE_RATE_HZ // 1000
 PERIODICITY_SPEECH = 0.45
@@ -21,6 +28,8 @@ _DECIMATE = 3  # periodicity is judged at 8 kHz: pitch lives far below 4 kHz
 _RATE = SAMPLE_RATE_HZ // _DECIMATE
 _MIN_LAG = _RATE // 250
 _MAX_LAG = _RATE // 80
+BATCH_FRAMES = 100  # numpy's sweet spot for (frames x FFT) work on this machine
+_KINDS = (Kind.SPEECH, Kind.TRANSIENT, Kind.STATIONARY)
 
 
 def rms(frames: np.ndarray) -> np.ndarray:
@@ -29,27 +38,31 @@ def rms(frames: np.ndarray) -> np.ndarray:
 
 def kinds(windows: np.ndarray) -> np.ndarray:
     """Kind of each row of `windows` (n, L), as an int array of `Kind` values."""
-    windows = np.atleast_2d(windows).astype(np.float64)
+    windows = np.atleast_2d(windows)
     n, length = windows.shape
     usable = length // _BLOCK * _BLOCK
-    block_energy = np.square(windows[:, :usable]).reshape(n, -1, _BLOCK).sum(axis=2)
+    squares = np.square(windows[:, :usable], dtype=np.float64)
+    block_energy = squares.reshape(n, -1, _BLOCK).sum(axis=2)
     total = block_energy.sum(axis=1)
-    share = np.where(total > 0, block_energy.max(axis=1) / np.maximum(total, 1e-30), 0.0)
-    low = windows[:, : length // _DECIMATE * _DECIMATE].reshape(n, -1, _DECIMATE).mean(axis=2)
+    share = block_energy.max(axis=1) / np.maximum(total, 1e-30)
+    cut = length // _DECIMATE * _DECIMATE
+    low = windows[:, 0:cut:_DECIMATE].astype(np.float64)
+    for phase in range(1, _DECIMATE):
+        low += windows[:, phase:cut:_DECIMATE]
     length = low.shape[1]
     emphasised = low[:, 1:] - 0.9 * low[:, :-1]
     size = 1 << int(np.ceil(np.log2(2 * length)))
     spectrum = np.fft.rfft(emphasised, size, axis=1)
-    auto = np.fft.irfft(np.abs(spectrum) ** 2, size, axis=1)
+    auto = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, size, axis=1)
     max_lag = min(_MAX_LAG, length - 1 - length // 4)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        norm = auto[:, _MIN_LAG:max_lag] / np.maximum(auto[:, :1], 1e-18)
-        # correct for the shrinking overlap of a finite window
+    periodicity = np.zeros(n)
+    if max_lag > _MIN_LAG:
         lags = np.arange(_MIN_LAG, max_lag)
-        norm = norm * (length - 1) / (length - 1 - lags)
-    periodicity = norm.max(axis=1) if norm.shape[1] else np.zeros(n)
+        # normalised by the energy, corrected for the shrinking overlap of a finite window
+        norm = auto[:, _MIN_LAG:max_lag] * ((length - 1) / (length - 1 - lags))
+        periodicity = norm.max(axis=1) / np.maximum(auto[:, 0], 1e-18)
     out = np.full(n, int(Kind.STATIONARY))
-    out[share >= TRANSIENT_SHARE] = int(Kind.TRANSIENT)
+    out[(share >= TRANSIENT_SHARE) & (total > 0)] = int(Kind.TRANSIENT)
     out[periodicity >= PERIODICITY_SPEECH] = int(Kind.SPEECH)  # voicing wins over clicks
     return out
 
@@ -59,7 +72,83 @@ def symbols(frames: np.ndarray, scale: LevelScale, windows: np.ndarray | None = 
     """One symbol per row of `frames`; kind from `windows` (defaults to the frames)."""
     frames = np.atleast_2d(frames)
     levels = rms(frames)
-    zero = ~np.any(frames != 0, axis=1)
+    nonzero = np.any(frames != 0, axis=1)
     kind = kinds(frames if windows is None else windows)
-    return [FrameSymbol(scale.level_of(float(r), bool(z)), Kind(int(k)))
-            for r, z, k in zip(levels, zero, kind)]
+    return [FrameSymbol(scale.level_of(float(r), False), _KINDS[k]) if z else ZERO
+            for r, z, k in zip(levels.tolist(), nonzero.tolist(), kind.tolist())]
+
+
+def windows_of(frames: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """Each frame preceded by the one before it (`context` before the first)."""
+    history = np.concatenate([context[None, :], frames[:-1]])
+    return np.concatenate([history, frames], axis=1)
+
+
+class SignalFrames:
+    """The 10 ms frames of a signal known before the run, as a receiver decodes them.
+
+    The signal is `source` times `gain` (None: as it is). `symbol(k)` is frame k's symbol
+    with frame k-1 of the same signal as its context; `quantize` first rounds the signal
+    to pcm16, as a WebSocket server decodes it. `chunk_stats` gives a chunk's RMS,
+    exact-zero test and int16 peak (unquantised, as the worklet sees them). Everything is
+    computed one batch of BATCH_FRAMES frames at a time, on first use.
+    """
+
+    def __init__(self, source: np.ndarray, scale: LevelScale, quantize: bool,
+                 gain: float | None = None) -> None:
+        self.source = source
+        self.gain = gain
+        self.scale = scale
+        self.quantize = quantize
+        self.count = len(source) // FRAME_N
+        self._symbols: dict[int, list[FrameSymbol]] = {}
+        self._stats: dict[tuple[int, int], tuple[list, list, list]] = {}
+
+    def samples(self, start: int, stop: int) -> np.ndarray:
+        """Samples `start` .. `stop` of the signal (not quantised)."""
+        part = self.source[start:stop]
+        return part if self.gain is None else part * self.gain
+
+    def frame(self, k: int) -> np.ndarray:
+        """Frame k as the receiver decodes it."""
+        frame = self.samples(k * FRAME_N, (k + 1) * FRAME_N)
+        return quantize_pcm16(frame) if self.quantize else frame
+
+    def symbol(self, k: int) -> FrameSymbol:
+        batch = self._symbols.get(k // BATCH_FRAMES)
+        if batch is None:
+            batch = self._symbols[k // BATCH_FRAMES] = self._compute(k // BATCH_FRAMES)
+        return batch[k % BATCH_FRAMES]
+
+    def _compute(self, index: int) -> list[FrameSymbol]:
+        first = index * BATCH_FRAMES
+        last = min(self.count, first + BATCH_FRAMES)
+        signal = self.samples(max(0, first - 1) * FRAME_N, last * FRAME_N)
+        if self.quantize:
+            signal = quantize_pcm16(signal)
+        if first == 0:
+            signal = np.concatenate([np.zeros(FRAME_N, signal.dtype), signal])
+        frames = signal.reshape(-1, FRAME_N)
+        return symbols(frames[1:], self.scale, windows_of(frames[1:], frames[0]))
+
+    def chunk_stats(self, k0: int, n_frames: int) -> tuple[float, bool, int]:
+        """(RMS, all exact zeros, int16 peak) of the chunk of frames k0 .. k0 + n - 1."""
+        if BATCH_FRAMES % n_frames or k0 % n_frames:
+            chunk = self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N)
+            high, low = float(chunk.max()), float(chunk.min())
+            return (float(np.sqrt(np.dot(chunk, chunk.astype(np.float64)) / len(chunk))),
+                    high == low == 0.0, int(np.round(np.float32(max(high, -low)) * 32767.0)))
+        key = (k0 // BATCH_FRAMES, n_frames)
+        stats = self._stats.get(key)
+        if stats is None:
+            first = key[0] * BATCH_FRAMES
+            chunks = self.samples(first * FRAME_N, min(self.count, first + BATCH_FRAMES)
+                                  * FRAME_N).reshape(-1, n_frames * FRAME_N)
+            energy = np.einsum("ij,ij->i", chunks, chunks, dtype=np.float64)
+            high, low = chunks.max(axis=1), chunks.min(axis=1)
+            stats = self._stats[key] = (
+                np.sqrt(energy / (n_frames * FRAME_N)).tolist(),
+                ((high == 0) & (low == 0)).tolist(),
+                np.round(np.maximum(high, -low) * np.float32(32767.0)).astype(np.int64).tolist())
+        i = (k0 % BATCH_FRAMES) // n_frames
+        return stats[0][i], stats[1][i], stats[2][i]

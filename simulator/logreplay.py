@@ -574,6 +574,10 @@ def _model_input(event: dict[str, Any], current_td: dict[str, Any]) -> dict[str,
     if kind == "conversation.item.truncate":
         ok = isinstance(event.get("item_id"), str) and isinstance(event.get("audio_end_ms"), int)
         return event if ok else None
+    if kind == "conversation.item.create":
+        item = event.get("item")
+        return event if isinstance(item, dict) and item.get("role") in ("user", "assistant") \
+            else None
     return event
 
 
@@ -666,7 +670,7 @@ def _record_state(result: Replay, rec: LogRecord, client, model, logged: _Logged
 
 # -- vadlock replay --------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from model.designs import DESIGNS
+    from simulator.options import add_design_options
 
     p = subparsers.add_parser(
         "replay", formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -679,9 +683,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "meanwhile, and the freeze signature it matches.\nExit 1 when a freeze signature "
         "matches, 0 otherwise, 2 for a log that cannot be read.")
     p.add_argument("log", metavar="LOG.jsonl")
-    p.add_argument("--design", default="production", metavar="NAME",
-                   help=f"client design to reconstruct (default production): "
-                   f"{', '.join(DESIGNS)}")
+    add_design_options(p, what="client design to reconstruct")
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="server VAD hypotheses of the model's server (default energy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -690,12 +692,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.designs import get_design
     from model.hypotheses import ServerVadHypotheses
+    from simulator.options import design_name
 
-    get_design(args.design)  # bad names fail before the log is read
+    design = design_name(args)  # bad names fail before the log is read
     ServerVadHypotheses.parse(args.server)
-    report = replay(read_log(args.log), args.design, args.server, str(args.log)).to_dict()
+    report = replay(read_log(args.log), design, args.server, str(args.log)).to_dict()
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -201,18 +201,20 @@ def _beliefs_from_wire(trace: Trace) -> list[Span]:
 def state_rows(trace: Trace) -> list[tuple[str, list[Span]]]:
     """(row name, spans) per machine, from the recorded states or else from the wire log."""
     rows: list[tuple[str, list[Span]]] = []
-    chunks, ticks, end = trace.chunks, trace.ticks, trace.duration_ms
+    chunks, end = trace.chunks, trace.duration_ms
     if chunks.get("t_ms"):
         rows.append(("gate (sent)", _runs(chunks["t_ms"], chunks["sent"],
                                           _chunk_end(chunks["t_ms"], end))))
     else:
         rows.append(("gate (from wire)", _gate_from_wire(trace)))
-    if ticks.get("t_ms"):
-        for key, name in (("capture", "capture"), ("server_vad", "server VAD"),
-                          ("response", "server response"), ("playback", "playback"),
-                          ("watchdog", "stuck-VAD watchdog"), ("beliefs", "client beliefs")):
-            if ticks.get(key):
-                rows.append((name, _runs(ticks["t_ms"], ticks[key], end)))
+    if trace.initial_states:
+        for machine, name in (("capture", "capture"), ("server_vad", "server VAD"),
+                              ("response", "server response"), ("playback", "playback"),
+                              ("stuck_vad_watchdog", "stuck-VAD watchdog"),
+                              ("beliefs", "client beliefs")):
+            runs = trace.state_runs(machine)
+            if runs:
+                rows.append((name, runs))
         return rows
     times, values = [0], ["idle"]
     for start, stop, _ in _playback(trace):  # in order, each cut at the next one's start

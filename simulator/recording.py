@@ -273,6 +273,8 @@ def describe(samples: np.ndarray, fmt: WavFormat, design_name: str = "production
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from simulator.options import add_design_options
+
     p = subparsers.add_parser(
         "recording", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="what a design's client sees of a WAV recording",
@@ -281,16 +283,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "and show its level per chunk\nagainst the design's thresholds, and how many chunks "
         "the client's VAD gate would zero.\nExit 0, or 2 for a file that cannot be used.")
     p.add_argument("wav", metavar="FILE.wav")
-    p.add_argument("--design", default="production", metavar="NAME",
-                   help="design whose thresholds and chunk size to use (default production)")
+    add_design_options(p, what="design whose thresholds and chunk size to use")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.options import design_name
+
+    design = design_name(args)  # a bad name fails before the file is read
     samples, fmt = read_wav(args.wav)
-    info = describe(samples, fmt, args.design)
+    info = describe(samples, fmt, design)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

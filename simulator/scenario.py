@@ -73,7 +73,8 @@ class LatencySpike:
 class Network:
     uplink_latency_ms: int = 40
     downlink_latency_ms: int = 40
-    jitter_ms: int = 10
+    uplink_jitter_ms: int = 10
+    downlink_jitter_ms: int = 10
     spikes: tuple[LatencySpike, ...] = ()
 
 
@@ -232,7 +233,9 @@ def _check_semantics(s: Scenario) -> None:
     need(0 <= n.uplink_latency_ms <= 60_000, "network.uplink_latency_ms", "must be in 0..60000")
     need(0 <= n.downlink_latency_ms <= 60_000, "network.downlink_latency_ms",
          "must be in 0..60000")
-    need(0 <= n.jitter_ms <= 10_000, "network.jitter_ms", "must be in 0..10000")
+    need(0 <= n.uplink_jitter_ms <= 10_000, "network.uplink_jitter_ms", "must be in 0..10000")
+    need(0 <= n.downlink_jitter_ms <= 10_000, "network.downlink_jitter_ms",
+         "must be in 0..10000")
     for i, sp in enumerate(n.spikes):
         need(sp.start_ms >= 0 and sp.duration_ms > 0 and 0 <= sp.extra_ms <= 600_000,
              f"network.spikes[{i}]", "needs start_ms >= 0, duration_ms > 0, extra_ms in 0..600000")

@@ -2,7 +2,12 @@
 
 The wire log is the client's view of the WebSocket (what a browser-side logger sees):
 client events at the time the client sends them, server events at the time the client
-receives them. Each JSONL line is `{"t_ms", "direction", "event"}`.
+receives them. Each JSONL line is `{"t_ms", "direction", "event"}`. An event that carries
+audio holds a placeholder until the record is read or exported, when it is rendered to
+base64 pcm16 (the same bytes whenever that happens).
+
+Machine states over time are not sampled: they are the recorded transitions, from each
+machine's initial state (`state_runs`, `state_at`).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 C2S = "client_to_server"
 S2C = "server_to_client"
@@ -18,19 +23,37 @@ S2C = "server_to_client"
 AUDIO_FIELDS = ("audio", "delta")
 
 
-@dataclass
 class WireRecord:
-    t_ms: int
-    direction: str
-    event: dict[str, Any]
+    """One event on the wire; `render` (if any) turns its audio placeholder into base64."""
+
+    __slots__ = ("t_ms", "direction", "_event", "_render")
+
+    def __init__(self, t_ms: int, direction: str, event: dict[str, Any],
+                 render: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+        self.t_ms, self.direction, self._event, self._render = t_ms, direction, event, render
+
+    @property
+    def event(self) -> dict[str, Any]:
+        if self._render is not None:
+            self._event, self._render = self._render(self._event), None
+        return self._event
 
     @property
     def type(self) -> str:
-        return self.event["type"]
+        return self._event["type"]
+
+    @property
+    def audio(self) -> Any:
+        """The audio field as it stands: a placeholder until rendered."""
+        return self._event.get("audio", self._event.get("delta"))
 
     def to_json(self) -> str:
-        return json.dumps({"t_ms": self.t_ms, "direction": self.direction, "event": self.event},
+        event = self._event if self._render is None else self._render(self._event)
+        return json.dumps({"t_ms": self.t_ms, "direction": self.direction, "event": event},
                           separators=(",", ":"))
+
+    def __repr__(self) -> str:
+        return f"WireRecord({self.t_ms}, {self.direction!r}, {self.type!r})"
 
 
 @dataclass
@@ -53,13 +76,44 @@ class Trace:
     transitions: list[tuple[int, str, str, str, str]] = field(default_factory=list)
     notices: list[tuple[int, str]] = field(default_factory=list)
     utterances: list[UtteranceRecord] = field(default_factory=list)
+    # per chunk the worklet captured: start, RMS, level, what was sent, raw int16 peak
     chunks: dict[str, list] = field(default_factory=lambda: {
-        "t_ms": [], "rms": [], "level": [], "kind": [], "sent": [], "peak_int16": []})
-    ticks: dict[str, list] = field(default_factory=lambda: {
-        "t_ms": [], "server_vad": [], "playback": [], "capture": [], "beliefs": [],
-        "response": [], "watchdog": []})
+        "t_ms": [], "rms": [], "level": [], "sent": [], "peak_int16": []})
+    # what the server decoded, as runs of equal 10 ms frame symbols: arrival time, length
+    frames: dict[str, list] = field(default_factory=lambda: {
+        "t_ms": [], "duration_ms": [], "level": [], "kind": []})
     faults: list[tuple[int, str, str]] = field(default_factory=list)  # (t_ms, start|end, kind)
     reconnects: int = 0
+    initial_states: dict[str, str] = field(default_factory=dict)  # machine -> its first state
+
+    # -- machine states ----------------------------------------------------------------
+    def state_changes(self, machine: str) -> list[tuple[int, str]]:
+        """(t_ms, state) at the start and at every change of `machine`'s state."""
+        if machine not in self.initial_states:
+            return []
+        out = [(0, self.initial_states[machine])]
+        for t, _side, name, _trigger, _source, dest in self.transitions:
+            if name != machine:
+                continue
+            if out and out[-1][0] == t:  # several changes at one instant: the last counts
+                out.pop()
+            if not out or out[-1][1] != dest:
+                out.append((t, dest))
+        return out
+
+    def state_runs(self, machine: str) -> list[tuple[int, int, str]]:
+        """(start_ms, end_ms, state) runs of `machine`'s state over the whole trace."""
+        changes = self.state_changes(machine)
+        ends = [t for t, _ in changes[1:]] + [self.duration_ms]
+        return [(t, end, state) for (t, state), end in zip(changes, ends) if end > t]
+
+    def state_at(self, machine: str, t_ms: int) -> str | None:
+        state = None
+        for t, value in self.state_changes(machine):
+            if t > t_ms:
+                break
+            state = value
+        return state
 
     # -- views -------------------------------------------------------------------------
     def events(self, direction: str | None = None, type_: str | None = None

@@ -218,7 +218,8 @@ def short_scenarios(draw):
                                draw(st.floats(-60, -10)))
                        for _ in range(draw(st.integers(0, 2)))),
         room_noise_dbfs=draw(st.floats(-70, -40)),
-        network=Network(jitter_ms=draw(st.integers(0, 30)), spikes=tuple(
+        network=Network(uplink_jitter_ms=draw(st.integers(0, 30)),
+                        downlink_jitter_ms=draw(st.integers(0, 30)), spikes=tuple(
             LatencySpike(draw(starts), draw(st.integers(100, 3_000)), draw(st.integers(0, 2_000)))
             for _ in range(draw(st.integers(0, 1))))))
 
@@ -238,6 +239,6 @@ def test_same_inputs_give_a_byte_identical_trace(scenario, design, server, seed)
 def test_a_duration_that_is_not_a_whole_number_of_ticks():
     scenario = Scenario(name="odd", duration_ms=10_001,
                         utterances=(Utterance(4_433, 678, -10.0),), room_noise_dbfs=-40.0,
-                        network=Network(jitter_ms=0))
+                        network=Network(uplink_jitter_ms=0, downlink_jitter_ms=0))
     trace = simulate(get_design("production"), ServerVadHypotheses(), scenario, 0)
     assert trace.summary()["heard"] == 1

@@ -113,7 +113,7 @@ def test_plot_trace_of_a_jsonl_file(field_report_trace, tmp_path):
         [(r.t_ms, r.direction, r.event) for r in field_report_trace.wire]
     assert (trace.design, trace.server, trace.scenario_name) == ("unknown",) * 3
     assert trace.duration_ms == field_report_trace.wire[-1].t_ms
-    assert not trace.chunks["t_ms"] and not trace.ticks["t_ms"]
+    assert not trace.chunks["t_ms"] and not trace.transitions and not trace.initial_states
     path = plot_trace(trace, tmp_path / "timeline.png", title="from JSONL")
     assert path.read_bytes().startswith(PNG_SIGNATURE)
 

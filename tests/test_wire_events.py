@@ -71,3 +71,39 @@ def test_audio_is_base64_pcm16_at_24khz():
     update = next(trace.events(C2S, "session.update"))
     assert update.event["session"]["audio"]["input"]["format"] == {"type": "audio/pcm",
                                                                   "rate": 24000}
+
+
+def _validate(trace):
+    for record in trace.wire:
+        adapter = CLIENT if record.direction == C2S else SERVER
+        try:
+            adapter.validate_python(record.event)
+        except ValidationError as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"{record.type} at {record.t_ms} ms is not a valid GA event: "
+                        f"{exc.errors()[:3]}")
+    return {(r.direction, r.type) for r in trace.wire}
+
+
+def test_recovery_paths_emit_valid_events_too():
+    """The rarer paths: the server's idle timeout, the liveness ladder's reconnect with
+    conversation replay, a WebRTC barge-in, under every server hypothesis."""
+    from simulator.scenario import Scenario, Segment, Utterance
+    seen = set()
+    quiet = Scenario(name="quiet", duration_ms=40_000, utterances=(Utterance(1_000, 1_800),))
+    seen |= _validate(simulate(get_design("idle-timeout"), ServerVadHypotheses(), quiet, 0))
+    deaf = Scenario(
+        name="deaf", duration_ms=130_000, room_noise_dbfs=-60.0,
+        utterances=tuple(Utterance(t, 1_800, -20.0) for t in range(1_000, 126_000, 6_000)),
+        segments=(Segment(20_000, 600, "speech", -20.0),))
+    seen |= _validate(simulate(get_design("liveness-watchdog"),
+                               ServerVadHypotheses.parse("zero-skip,clear-keeps-vad"), deaf, 1))
+    barge = Scenario(name="barge", duration_ms=12_000,
+                     utterances=(Utterance(1_000, 1_800), Utterance(5_000, 1_500, -12.0)))
+    seen |= _validate(simulate(get_design("webrtc"), ServerVadHypotheses(), barge, 0))
+    for server in ("zero-skip", "floor-adapt", "deadband", "clear-keeps-vad", "noise-as-speech"):
+        seen |= _validate(trace_of("production", "field-report", server))
+    for expected in [(S2C, "input_audio_buffer.timeout_triggered"),
+                     (C2S, "conversation.item.create"), (S2C, "conversation.item.added"),
+                     (S2C, "output_audio_buffer.cleared"), (S2C, "conversation.item.truncated"),
+                     (S2C, "session.updated")]:
+        assert expected in seen, expected

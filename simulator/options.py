@@ -1,0 +1,55 @@
+"""Command-line options shared by every command that runs a design.
+
+`--design NAME` picks a design; `--chunk-ms`, `--silence-duration-ms` and
+`--gate-lag-chunks` are shorthand for its variant suffixes (`production+chunk20ms` ...), so
+`--design production --chunk-ms 20` and `--design production+chunk20ms` are the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from model.designs import DESIGNS, get_design
+
+
+def add_design_options(parser: argparse.ArgumentParser, default: str = "production",
+                       many: bool = False, what: str = "client design") -> None:
+    names = ", ".join(DESIGNS)
+    parser.add_argument(
+        "--design", default=default, metavar="NAME[,NAME...]" if many else "NAME",
+        help=f"{what}{'s, or all' if many else ''} (default {default}): {names}; "
+        "a variant is NAME+chunk20ms, +silence200ms, +lag1")
+    group = parser.add_argument_group("design variants (shorthand for the NAME+... suffixes)")
+    group.add_argument("--chunk-ms", type=int, metavar="MS",
+                       help="worklet chunk length (the designs use 100; clients send 20-100)")
+    group.add_argument("--silence-duration-ms", type=int, metavar="MS",
+                       help="server_vad silence_duration_ms (documented 500; 200 is seen in "
+                       "real session.created events)")
+    group.add_argument("--gate-lag-chunks", type=int, metavar="N",
+                       help="the gate decides on the energy of the chunk N before "
+                       "(1: lastMicrophoneEnergy is the previous chunk's)")
+
+
+def design_names(args: argparse.Namespace) -> list[str]:
+    """The designs named by `--design` (comma-separated, or 'all'), with the variant flags
+    applied; unknown names and values out of range fail here, in one line."""
+    names = [n.strip() for n in args.design.split(",") if n.strip()]
+    if names == ["all"]:
+        names = list(DESIGNS)
+    if not names:
+        raise ValueError("--design: no design given")
+    out = []
+    for name in names:
+        suffix = "".join(
+            f"+{key}{value}{unit}" for key, value, unit in (
+                ("chunk", args.chunk_ms, "ms"), ("silence", args.silence_duration_ms, "ms"),
+                ("lag", args.gate_lag_chunks, "")) if value is not None)
+        out.append(get_design(name + suffix).name)
+    return out
+
+
+def design_name(args: argparse.Namespace) -> str:
+    names = design_names(args)
+    if len(names) != 1:
+        raise ValueError("--design: give one design")
+    return names[0]
