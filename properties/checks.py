@@ -56,9 +56,7 @@ def _received(trace: Trace, *types: str) -> list[int]:
 
 
 def _capture_at(trace: Trace, t_ms: int) -> str:
-    ticks = trace.ticks["t_ms"]
-    i = max(0, min(len(ticks) - 1, t_ms // trace.tick_ms))
-    return trace.ticks["capture"][i]
+    return trace.state_at("capture", t_ms) or "live"
 
 
 def clear_utterances(trace: Trace, b: Bounds) -> list:
@@ -178,27 +176,34 @@ _EXPECTED_BELIEF = {("speech", "idle"): "user_speaking", ("speech", "in_progress
                     ("silence", "in_progress"): "responding"}
 
 
+def _joint_runs(trace: Trace, machines: tuple[str, ...]) -> list[tuple[int, int, tuple]]:
+    """(start_ms, end_ms, states) runs over which none of `machines` changes state."""
+    changes = sorted({t for m in machines for t, _ in trace.state_changes(m)} | {0})
+    ends = changes[1:] + [trace.duration_ms]
+    return [(t, end, tuple(trace.state_at(m, t) for m in machines))
+            for t, end in zip(changes, ends) if end > t]
+
+
 def beliefs_agree(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
-    ticks = trace.ticks
-    out = []
-    run_start = None
-    for i, t in enumerate(ticks["t_ms"]):
-        expected = _EXPECTED_BELIEF.get((ticks["server_vad"][i], ticks["response"][i]))
-        belief = ticks["beliefs"][i]
+    disagree_since = None
+    for start, end, (vad, response, belief) in _joint_runs(
+            trace, ("server_vad", "response", "beliefs")):
+        if belief is None:
+            return []  # a trace without recorded states (read back from JSONL)
+        expected = _EXPECTED_BELIEF.get((vad, response))
         agrees = belief == expected if expected else belief in ("listening", "awaiting_response")
         if agrees:
-            run_start = None
+            disagree_since = None
             continue
-        if run_start is None:
-            run_start = t
-        elif t - run_start >= b.beliefs_settle_ms:
-            out.append(Violation(
-                "beliefs-agree", run_start, t,
-                f"from {run_start / 1000:.1f} s the client believed {belief!r} while the server "
-                f"was VAD {ticks['server_vad'][i]!r} / response {ticks['response'][i]!r} "
-                f"for over {b.beliefs_settle_ms} ms"))
-            break
-    return out
+        disagree_since = start if disagree_since is None else disagree_since
+        if end - disagree_since > b.beliefs_settle_ms:
+            t = disagree_since + b.beliefs_settle_ms
+            return [Violation(
+                "beliefs-agree", disagree_since, t,
+                f"from {disagree_since / 1000:.1f} s the client believed {belief!r} while the "
+                f"server was VAD {vad!r} / response {response!r} for over "
+                f"{b.beliefs_settle_ms} ms")]
+    return []
 
 
 def no_lost_audio(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:

@@ -128,7 +128,7 @@ def facts(trace: Trace) -> FreezeFacts:
 class CauseResult:
     cause: Cause
     observations: dict[str, bool] = field(default_factory=dict)
-    production_frozen: bool = False
+    build_frozen: bool = False  # the diagnosed design (production by default) froze
     development_frozen: bool = False
     rates: dict[str, float] = field(default_factory=dict)
 
@@ -145,7 +145,7 @@ class CauseResult:
                 "capture_fault": self.cause.capture_fault,
                 "reproduces_all": self.reproduces_all, "ruled_out_by": self.ruled_out_by,
                 "observations": self.observations,
-                "production_frozen": self.production_frozen,
+                "build_frozen": self.build_frozen,
                 "development_frozen": self.development_frozen, "freeze_rates": self.rates}
 
 
@@ -157,10 +157,12 @@ def _run(job: tuple) -> FreezeFacts:
 
 
 def judge(cause: Cause, runs: dict[tuple, FreezeFacts]) -> CauseResult:
+    """The observations under one cause; `runs` keyed by (build, typing, switch, seed),
+    build "build" (the design diagnosed) or "development"."""
     def rate(typing: bool, switch: bool) -> float:
-        return sum(runs[("production", typing, switch, s)].frozen for s in SEEDS) / len(SEEDS)
+        return sum(runs[("build", typing, switch, s)].frozen for s in SEEDS) / len(SEEDS)
 
-    full = runs[("production", True, True, SEEDS[0])]
+    full = runs[("build", True, True, SEEDS[0])]
     dev = runs[("development", True, True, SEEDS[0])]
     r_full, r_no_typing, r_no_switch = rate(True, True), rate(False, True), rate(True, False)
     obs = {
@@ -180,12 +182,16 @@ def judge(cause: Cause, runs: dict[tuple, FreezeFacts]) -> CauseResult:
                         "without_app_switch": r_no_switch})
 
 
-def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = None
-             ) -> list[CauseResult]:
+def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = None,
+             design: str = "production") -> list[CauseResult]:
+    """Which causes reproduce O1-O10 with `design` (the report's production build by
+    default) and not with the development build."""
+    if design.split("+")[0] == "development":
+        raise ValueError("diagnose compares a build with development: choose another design")
     jobs = []
     for cause in causes():
         for typing, switch in ((True, True), (False, True), (True, False)):
-            jobs += [("production", cause, typing, switch, s) for s in SEEDS]
+            jobs += [(design, cause, typing, switch, s) for s in SEEDS]
         jobs.append(("development", cause, True, True, SEEDS[0]))
     results: list[FreezeFacts] = []
     if workers > 1:
@@ -200,17 +206,18 @@ def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = Non
             if progress:
                 progress(i + 1, len(jobs))
     by_cause: dict[Cause, dict[tuple, FreezeFacts]] = {}
-    for (design, cause, typing, switch, seed), r in zip(jobs, results):
-        by_cause.setdefault(cause, {})[(design, typing, switch, seed)] = r
+    for (name, cause, typing, switch, seed), r in zip(jobs, results):
+        build = "build" if name == design else "development"
+        by_cause.setdefault(cause, {})[(build, typing, switch, seed)] = r
     return [judge(cause, runs) for cause, runs in by_cause.items()]
 
 
-def conclusion(results: list[CauseResult]) -> list[str]:
-    """The diagnosis in sentences, generated from the results."""
+def conclusion(results: list[CauseResult], design: str = "production") -> list[str]:
+    """The diagnosis in sentences, generated from the results for `design`."""
     lines = []
     full = [r for r in results if r.reproduces_all]
     if full:
-        lines.append("Causes that reproduce all of O1-O10 with the production design and not "
+        lines.append(f"Causes that reproduce all of O1-O10 with the {design} design and not "
                      "with the development design: " + ", ".join(r.cause.name for r in full) + ".")
     else:
         best = min(len(r.ruled_out_by) for r in results)
@@ -220,17 +227,17 @@ def conclusion(results: list[CauseResult]) -> list[str]:
                          f"{r.cause.name} (fails {', '.join(r.ruled_out_by)})" for r in closest)
                      + ".")
     o6 = [r.cause.name for r in results if r.observations.get("O6")]
-    not_o6 = [r.cause.name for r in results if r.production_frozen and not r.observations["O6"]]
+    not_o6 = [r.cause.name for r in results if r.build_frozen and not r.observations["O6"]]
     lines.append("The report's own evidence O6 (near-silent raw input while the user speaks "
                  "loudly) is reproduced only by: " + (", ".join(o6) or "none") + "; it rules out "
-                 + (", ".join(not_o6) or "nothing") + ", which freeze production with a "
+                 + (", ".join(not_o6) or "nothing") + f", which freeze {design} with a "
                  "microphone that still delivers the user's voice.")
-    both = [r.cause.name for r in results if r.production_frozen and r.development_frozen]
+    both = [r.cause.name for r in results if r.build_frozen and r.development_frozen]
     if both:
         lines.append("These freeze the development build too, so O10 rules them out as "
-                     "production-only causes: " + ", ".join(both) + ".")
-    never = [r.cause.name for r in results if not r.production_frozen]
+                     f"{design}-only causes: " + ", ".join(both) + ".")
+    never = [r.cause.name for r in results if not r.build_frozen]
     if never:
-        lines.append("These never freeze the production build in the story: "
+        lines.append(f"These never freeze the {design} build in the story: "
                      + ", ".join(never) + ".")
     return lines

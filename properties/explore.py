@@ -1,37 +1,46 @@
 """Exhaustive exploration: BFS over the product of the same machines, with networkx.
 
 The abstraction (stated, as the README does):
-- time advances in blocks of the design's chunk (100 ms); in each block the environment
-  picks one acoustic symbol (level band x kind), optionally a capture-fault event, and any
-  one of the running *long* timers expires (stuck-VAD watchdog, response generation,
-  playback drain, idle timeout, the adaptive floor's 2 s climb, the gate's hangover, the
-  liveness and capture-health watchdogs): timers are nondeterministic expiries, as in P and
-  Stateright. The VAD's silence run is kept exactly, in block units;
-- the transport is an ordered FIFO delivered within the block (latency under one block);
-  a block's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
+- the environment moves in *steps*, as P and Stateright model timeouts: a *block* is
+  100 ms of audio (the design's chunk) with one acoustic symbol (level band x kind); a
+  *fault* step starts or ends a capture fault; an *expiry* step lets one running long
+  timer fire (stuck-VAD watchdog, response generation, playback drain, idle timeout, the
+  adaptive floor's 2 s climb, the gate's hangover, the liveness and capture-health
+  watchdogs). Timers are "running or not", and a running one may fire at any point; the
+  VAD's silence run is kept exactly, in block units;
+- the transport is an ordered FIFO delivered within the step (latency under one block);
+  a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
   reach the server as DTX comfort noise (media loss is not explored);
-- ids, the audio timeline and audio contents are abstracted away (no guard reads them).
+- ids, the audio timeline and audio contents are abstracted away (no guard reads them:
+  `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
 Timers that may fire early and a uniform symbol per block make the graph an
 over-approximation: every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
 
 A *freeze* is a reachable state from which no progress (the client receiving
-`speech_started` or `response.done`) is reachable using only fair blocks: no fault event,
-the user speaking clearly or the room quiet. A capture fault in force stays in force — only
-the client's own recovery ends it.
+`speech_started` or `response.done`) is reachable using only fair steps: blocks in which
+the user speaks clearly or the room is quiet, and timer expiries (no fault event). A
+capture fault in force stays in force — only the client's own recovery ends it.
+
+How it runs fast without a second model: a product state is three small integers — the
+client's and the server's abstract snapshots, each interned once, and the number of
+faults used. Every component transition (a client taking a block, a server receiving an
+event, ...) is computed once by the real sessions on the real machines, and remembered;
+the BFS then composes remembered transitions.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import networkx as nx
 
-from model.client.capture import FAULTS
+from model.client.capture import FAULTS, through_capture
 from model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from model.designs import Design
 from model.hypotheses import ServerVadHypotheses
@@ -46,25 +55,33 @@ LOUD_SPEECH_RMS = 0.3
 ROOM_NOISE_RMS = 0.003  # -50 dBFS
 MUTED_RMS = 0.0005
 MAX_ROUNDS = 12
+GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
+GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
+CLIENT_TIMERS = ("watchdog", "playback", "hangover", "liveness", "capture_health")
+SERVER_TIMERS = ("response", "server_playback", "floor_climb", "idle_timeout")
+
+State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
 
 
 @dataclass(frozen=True, order=True)
-class Choice:
-    """What the environment does in one block."""
+class Step:
+    """One move of the environment: a block of audio, a capture-fault event or a timer
+    expiring."""
 
-    symbol: FrameSymbol
-    fault: str = ""  # "", "start:<kind>" or "end"
-    expire: tuple[str, ...] = ()
+    kind: str  # "block" | "fault" | "expire"
+    symbol: FrameSymbol | None = None
+    fault: str = ""  # "start:<kind>" or "end"
+    timer: str = ""
 
     def describe(self, design: Design) -> str:
-        scale = design.level_scale
-        rms = scale.representative_rms(self.symbol.level)
-        parts = [f"{self.symbol.kind.name.lower()} at {audio.rms_to_dbfs(rms):.0f} dBFS"]
-        if self.fault:
-            parts.append("capture fault ends" if self.fault == "end"
-                         else f"capture becomes {self.fault.split(':')[1]}")
-        parts += [f"{timer} timer fires" for timer in self.expire]
-        return "; ".join(parts)
+        if self.kind == "fault":
+            return ("capture fault ends" if self.fault == "end"
+                    else f"capture becomes {self.fault.split(':')[1]}")
+        if self.kind == "expire":
+            return f"{self.timer} timer fires"
+        rms = design.level_scale.representative_rms(self.symbol.level)
+        return (f"{design.chunk_ms} ms of {self.symbol.kind.name.lower()} at "
+                f"{audio.rms_to_dbfs(rms):.0f} dBFS")
 
 
 @dataclass
@@ -73,28 +90,61 @@ class Exploration:
     server: str
     fault_classes: tuple[str, ...]
     states: int = 0
-    edges: int = 0
+    edges: int = 0  # labelled transitions explored (state, step) -> state
     depth: int = 0
     seconds: float = 0.0
     freeze_states: int = 0
     counterexample: list[str] = field(default_factory=list)
-    path: list[Choice] = field(default_factory=list)
+    path: list[Step] = field(default_factory=list)
     confirmed: bool | None = None
     attempts: int = 0
     saved: Path | None = None
-    graph: nx.MultiDiGraph | None = None
+    graph: nx.DiGraph | None = None
+    component_transitions: int = 0  # distinct client/server transitions computed
+    traps: int = 0  # closed regions of freeze states (terminal strongly connected components)
 
     @property
     def verdict(self) -> str:
         return "freeze" if self.confirmed else "no-freeze"
 
 
+class _Interned:
+    """Values <-> small integer ids, in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Any, int] = {}
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> int:
+        i = self.ids.get(value)
+        if i is None:
+            i = self.ids[value] = len(self.values)
+            self.values.append(value)
+        return i
+
+
+def _event_key(event: dict[str, Any]) -> tuple:
+    """What a receiver can read of an event under the abstraction: its type, the frame
+    symbol of an append, the configuration of a session.update (ids, audio lengths and
+    positions are abstracted away)."""
+    kind = event["type"]
+    if kind == "input_audio_buffer.append":
+        return (kind, event["audio"])
+    if kind == "session.update":
+        return (kind, json.dumps(event["session"], sort_keys=True))
+    return (kind,)
+
+
 class ProductModel:
-    """The client and server sessions, stepped one block at a time from snapshots."""
+    """The client and server sessions, composed from remembered component transitions."""
 
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses,
-                 fault_classes: tuple[str, ...], max_faults: int = 1) -> None:
+                 fault_classes: tuple[str, ...], max_faults: int = 1,
+                 fresh_sessions: bool = False) -> None:
         self.design, self.hypotheses = design, hypotheses
+        # True: every component transition runs on newly built sessions (a test's check
+        # that a snapshot alone decides what happens next)
+        self.fresh_sessions = fresh_sessions
         self.scale = design.level_scale
         self.block_ms = design.chunk_ms
         self.fault_classes = fault_classes
@@ -110,7 +160,13 @@ class ProductModel:
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
                                    for name in ("near_silent", "gate", "interrupt"))
+        self.clients, self.servers, self.events = _Interned(), _Interned(), _Interned()
+        self._event_dicts: list[dict[str, Any]] = []  # a representative per event id
         self._canon: dict[tuple, FrameSymbol] = {}
+        self._memo: dict[tuple, Any] = {}
+        self.progress_ids: set[int] = set()
+        self.fresh_server = self.servers(server_snapshot(self.server))
+        self.server_start = self._intern_events(self.server.start())
 
     def _fresh_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -128,173 +184,132 @@ class ProductModel:
                 symbols.add(FrameSymbol(level, Kind.TRANSIENT))
         return tuple(sorted(symbols))
 
-    # -- state -------------------------------------------------------------------------
-    def initial(self) -> tuple:
-        """The state after one good turn: the report's sessions start with good turns, and
-        the replay of a counterexample starts with them too."""
-        self._exchange(self.client.start(), self.server.start())
-        state = self._snapshot(faults_used=0)
-        speech, _, room = self.fair_symbols
-        turn = [Choice(speech)] * 15 + [Choice(room)] * 8
-        for choice in turn:
-            state, _ = self.step(state, choice)
-        for timer in ("response", "playback", "server_playback"):
-            self._load(state)
-            if timer in self.running_timers():
-                state, _ = self.step(state, Choice(room, expire=(timer,)))
-        for _ in range(self.design.gate.preroll_chunks + 1):
-            state, _ = self.step(state, Choice(room))
-        return state
+    @property
+    def component_transitions(self) -> int:
+        return len(self._memo)
 
-    def _snapshot(self, faults_used: int) -> tuple:
-        return (client_snapshot(self.client), server_snapshot(self.server), faults_used)
+    # -- events ------------------------------------------------------------------------
+    def _intern_events(self, events: list[dict[str, Any]]) -> tuple[int, ...]:
+        ids = []
+        for event in events:
+            i = self.events(_event_key(event))
+            if i == len(self._event_dicts):
+                self._event_dicts.append(event)
+                if event["type"] in PROGRESS:
+                    self.progress_ids.add(i)
+            ids.append(i)
+        return tuple(ids)
 
-    def _load(self, state: tuple) -> None:
-        load_client_snapshot(self.client, state[0])
-        load_server_snapshot(self.server, state[1])
+    # -- component transitions, each computed once on the real sessions ------------------
+    def _load_client(self, cid: int) -> ClientSession:
+        if self.fresh_sessions:
+            self.client = ClientSession(self.design)
+        load_client_snapshot(self.client, self.clients.values[cid])
+        return self.client
 
-    # -- choices -----------------------------------------------------------------------
-    def running_timers(self) -> list[str]:
-        c, s = self.client, self.server
-        timers = []
-        if c.watchdog is not None and c.watchdog.state == "armed":
-            timers.append("watchdog")
-        if s.response.state == "in_progress":
-            timers.append("response")
-        if c.playback.state == "playing":
-            timers.append("playback")
-        if s.idle_armed and s.vad.state == "silence" and s.response.state == "idle":
-            timers.append("idle_timeout")
-        if c.gate.state == "hangover":
-            timers.append("hangover")
-        if s.out_playing:
-            timers.append("server_playback")
-        if s.vad.floor_target > s.vad.floor_band:
-            timers.append("floor_climb")
-        if c.liveness is not None and c.liveness.unanswered_ms:
-            timers.append("liveness")
-        if c.health is not None and c.health.silent_ms:
-            timers.append("capture_health")
-        return timers
+    def _load_server(self, sid: int) -> ServerSession:
+        if self.fresh_sessions:
+            self.server = self._fresh_server()
+        load_server_snapshot(self.server, self.servers.values[sid])
+        return self.server
 
-    def choices(self, state: tuple) -> list[Choice]:
-        self._load(state)
-        timers = self.running_timers()
-        expiries = [(), *((timer,) for timer in timers)]  # at most one timer per block
-        faults = [""]
-        if state[2] < self.max_faults and self.client.capture.state == "live":
-            faults += [f"start:{kind}" for kind in FAULTS]
-        if self.client.capture.state != "live" and self.max_faults:
-            faults.append("end")
-        return [Choice(sym, fault, exp) for sym in self.alphabet for fault in faults
-                for exp in expiries]
+    def _client_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...], bool]:
+        c = self.client
+        reconnect = any(r[0] == "reconnect" for r in c.requests)
+        out = []
+        for event in events:
+            if event["type"] == "input_audio_buffer.append":
+                sent = event["audio"]
+                event = {**event, "audio": self._server_symbol(sent.tag, sent.mode)}
+            out.append(event)
+        return self.clients(client_snapshot(c)), self._intern_events(out), reconnect
 
-    def grouped_choices(self, state: tuple) -> list[tuple[Choice, bool]]:
-        """One choice per distinct effect, with whether any choice of that effect is fair.
+    def _server_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...]]:
+        return self.servers(server_snapshot(self.server)), self._intern_events(events)
 
-        Two acoustic symbols that the capture turns into the same captured symbol (every
-        symbol, while the microphone is muted; every quiet one behind the gate is *not*
-        merged, as the client still sees its level) lead to the same successor.
-        """
-        groups: dict[tuple, tuple[Choice, bool]] = {}
-        capture = self.client.capture.state
-        for choice in self.choices(state):
-            after = capture
-            if choice.fault == "end":
-                after = "live"
-            elif choice.fault:
-                after = choice.fault.split(":")[1]
-            key = (self._effect(after, choice.symbol), choice.fault, choice.expire)
-            fair = self.is_fair(choice)
-            if key not in groups or (fair and not groups[key][1]):
-                groups[key] = (choice, fair or (key in groups and groups[key][1]))
-        return list(groups.values())
+    def client_block(self, cid: int, captured: FrameSymbol | None):
+        key = ("block", cid, captured)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            _, events = c.on_chunk(None if captured is None else captured.level,
+                                   self.block_ms, tag=captured)
+            self._memo[key] = self._client_result(events)
+        return self._memo[key]
 
-    def _canonical(self, captured: FrameSymbol | None) -> FrameSymbol | None:
-        """The first symbol every guard sees exactly as it sees `captured`."""
-        if captured is None:
-            return None
-        key = self._view(captured)
-        return self._canon.setdefault(key, captured)
+    def client_fault(self, cid: int, fault: str):
+        key = ("fault", cid, fault)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            if fault == "end":
+                c.capture.restore()
+            else:
+                c.capture.start_fault(fault.split(":")[1])
+            self._memo[key] = self._client_result(c._collect())
+        return self._memo[key]
 
-    def _view(self, captured: FrameSymbol) -> tuple:
-        level = captured.level
-        client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        return (client_view, self.hypotheses.server_band(captured, self.scale),
-                self.hypotheses.kind_class(captured.kind))
-
-    def _effect(self, capture_state: str, symbol: FrameSymbol):
-        """What of a symbol any guard can see: the client's threshold classes of the
-        captured level, and the server's band and kind of what may reach it."""
-        captured = self._captured_in(capture_state, symbol)
-        if captured is None:
-            return None
-        if self.client.preroll_chunks:
-            return self._view(captured)  # it may be sent later, whatever the gate does now
-        level = captured.level
-        client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        gate = self.client.gate
-        if gate.mode != "off" and gate.state == "zeroing" and not gate.lag_chunks \
-                and level < gate.threshold_level:
-            return client_view, "gated"
-        band = self.hypotheses.server_band(captured, self.scale)
-        return client_view, band, self.hypotheses.kind_class(captured.kind)
-
-    def is_fair(self, choice: Choice) -> bool:
-        return not choice.fault and choice.symbol in self.fair_symbols
-
-    # -- one block ---------------------------------------------------------------------
-    def step(self, state: tuple, choice: Choice) -> tuple[tuple, bool]:
-        self._load(state)
-        c, s = self.client, self.server
-        faults_used = state[2]
-        if choice.fault == "end":
-            c.capture.restore()
-        elif choice.fault:
-            c.capture.start_fault(choice.fault.split(":")[1])
-            faults_used += 1
-        to_server, to_client = [], []
-        for timer in choice.expire:
+    def client_expire(self, cid: int, timer: str):
+        key = ("expire", cid, timer)
+        if key not in self._memo:
+            c = self._load_client(cid)
             if timer == "watchdog":
                 c.watchdog.expire()
-                to_server += c._collect()
-            elif timer == "response":
-                s.response.total_ms = max(s.response.total_ms, 2)
-                s.response.generate(10 ** 9)
-                to_client += s._collect()
             elif timer == "playback":
                 c.playback.advance(c.playback.queued_ms)
             elif timer == "hangover":
                 c.gate.expire_hangover()
-            elif timer == "server_playback":
-                to_client += s.stop_output()
-            elif timer == "floor_climb":
-                s.vad.climb_floor()
-            elif timer == "idle_timeout":
-                to_client += s._idle_timeout()
             elif timer == "liveness":
                 c.liveness.escalate()
-                to_server += c._collect()
             elif timer == "capture_health":
                 c.health.silent_ms = c.health.timeout_ms
                 c.health.chunk(None, 0)
-                to_server += c._collect()
-        captured = self._canonical(self._captured(choice.symbol))
-        mode, events = c.on_chunk(None if captured is None else captured.level, self.block_ms,
-                                  tag=captured)
-        for event in events:
-            if event["type"] == "input_audio_buffer.append":
-                sent = event["audio"]
-                event = dict(event)
-                event["audio"] = self._server_symbol(sent.tag, sent.mode)
-            to_server.append(event)
-        progress = self._exchange(to_server, to_client)
-        return self._snapshot(faults_used), progress
+            self._memo[key] = self._client_result(c._collect())
+        return self._memo[key]
 
-    def _captured(self, symbol: FrameSymbol) -> FrameSymbol | None:
-        return self._captured_in(self.client.capture.state, symbol)
+    def client_receive(self, cid: int, eid: int):
+        key = ("receive", cid, eid)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            self._memo[key] = self._client_result(c.receive(self._event_dicts[eid]))
+        return self._memo[key]
 
+    def client_reconnected(self, cid: int):
+        key = ("reconnected", cid)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            self._memo[key] = self._client_result(c.reconnected())
+        return self._memo[key]
+
+    def server_expire(self, sid: int, timer: str):
+        key = ("expire", sid, timer)
+        if key not in self._memo:
+            s = self._load_server(sid)
+            events = []
+            if timer == "response":
+                s.response.total_ms = max(s.response.total_ms, 2)
+                s.response.generate(10 ** 9)
+                events = s._collect()
+            elif timer == "server_playback":
+                events = s.stop_output()
+            elif timer == "floor_climb":
+                s.vad.climb_floor()
+            elif timer == "idle_timeout":
+                events = s._idle_timeout()
+            self._memo[key] = self._server_result(events)
+        return self._memo[key]
+
+    def server_receive(self, sid: int, eid: int):
+        key = ("server", sid, eid)
+        if key not in self._memo:
+            s = self._load_server(sid)
+            event = self._event_dicts[eid]
+            frames = ([(event["audio"], self.block_ms)]
+                      if event["type"] == "input_audio_buffer.append" else ())
+            self._memo[key] = self._server_result(s.receive(event, frames))
+        return self._memo[key]
+
+    # -- what a block sounds like to each side --------------------------------------------
     def _captured_in(self, state: str, symbol: FrameSymbol) -> FrameSymbol | None:
+        state = through_capture(state, self.design.audio_context)
         if state == "live":
             return symbol
         if state == "suspended":
@@ -306,64 +321,206 @@ class ProductModel:
         rms = self.scale.representative_rms(symbol.level) * ATTENUATION_GAIN
         return FrameSymbol(self.scale.level_of(rms, False), symbol.kind)
 
+    def _canonical(self, captured: FrameSymbol | None) -> FrameSymbol | None:
+        """The first symbol every guard sees exactly as it sees `captured`."""
+        if captured is None:
+            return None
+        return self._canon.setdefault(("captured", self._view(captured)), captured)
+
+    def _view(self, captured: FrameSymbol) -> tuple:
+        level = captured.level
+        client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
+        return (client_view, self.hypotheses.server_band(captured, self.scale),
+                self.hypotheses.kind_class(captured.kind))
+
     def _server_symbol(self, captured: FrameSymbol, mode: str) -> FrameSymbol:
         if self.webrtc and (captured.level == 0 or self.scale.representative_rms(
                 captured.level) < DTX_RMS):
-            return FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS), False),
-                               Kind.STATIONARY)
-        if mode == "zeros":
-            return FrameSymbol(0, Kind.STATIONARY)
-        if mode == "comfort_noise":
+            symbol = FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS), False),
+                                 Kind.STATIONARY)
+        elif mode == "zeros":
+            symbol = FrameSymbol(0, Kind.STATIONARY)
+        elif mode == "comfort_noise":
             rms = audio.dbfs_to_rms(self.design.gate.comfort_noise_dbfs)
-            return FrameSymbol(self.scale.level_of(rms, False), Kind.STATIONARY)
-        return captured
+            symbol = FrameSymbol(self.scale.level_of(rms, False), Kind.STATIONARY)
+        else:
+            symbol = captured
+        view = (self.hypotheses.server_band(symbol, self.scale),
+                self.hypotheses.kind_class(symbol.kind))
+        return self._canon.setdefault(("server", view), symbol)
 
-    def _exchange(self, to_server: list, to_client: list) -> bool:
+    # -- the environment's moves ----------------------------------------------------------
+    def _blocks(self, cid: int) -> tuple[tuple[Step, FrameSymbol | None, bool], ...]:
+        """One block step per distinct effect on this client: (step, captured symbol, fair);
+        the step's symbol is a fair one whenever any symbol of that effect is fair."""
+        key = ("blocks", cid)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            groups: dict[Any, list] = {}
+            for symbol in self.alphabet:
+                captured = self._canonical(self._captured_in(c.capture.state, symbol))
+                fair = symbol in self.fair_symbols
+                group = groups.get(captured)
+                if group is None:
+                    groups[captured] = [symbol, fair]
+                elif fair and not group[1]:
+                    groups[captured] = [symbol, True]
+            self._memo[key] = tuple((Step("block", symbol), captured, fair)
+                                    for captured, (symbol, fair) in groups.items())
+        return self._memo[key]
+
+    def _client_timers(self, cid: int) -> tuple[tuple[str, ...], str]:
+        """The client's running timers, and its capture state."""
+        key = ("timers", cid)
+        if key not in self._memo:
+            c = self._load_client(cid)
+            running = {"watchdog": c.watchdog is not None and c.watchdog.state == "armed",
+                       "playback": c.playback.state == "playing",
+                       "hangover": c.gate.state == "hangover",
+                       "liveness": c.liveness is not None and bool(c.liveness.unanswered_ms),
+                       "capture_health": c.health is not None and bool(c.health.silent_ms)}
+            self._memo[key] = (tuple(t for t in CLIENT_TIMERS if running[t]),
+                               c.capture.state)
+        return self._memo[key]
+
+    def _server_timers(self, sid: int) -> tuple[str, ...]:
+        key = ("timers", "server", sid)
+        if key not in self._memo:
+            s = self._load_server(sid)
+            idle = s.response.state == "idle"
+            running = {"response": s.response.state == "in_progress",
+                       "server_playback": s.out_playing,
+                       "floor_climb": s.vad.floor_target > s.vad.floor_band,
+                       "idle_timeout": s.idle_armed and s.vad.state == "silence" and idle}
+            self._memo[key] = tuple(t for t in SERVER_TIMERS if running[t])
+        return self._memo[key]
+
+    def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
+        """Every step the environment can take here: (step, fair, how to apply it)."""
+        cid, sid, faults_used = state
+        return self._client_moves(cid, faults_used < self.max_faults) + self._server_moves(sid)
+
+    def _client_moves(self, cid: int, may_fault: bool) -> list[tuple[Step, bool, tuple]]:
+        key = ("moves", cid, may_fault)
+        out = self._memo.get(key)
+        if out is None:
+            timers, capture = self._client_timers(cid)
+            out = [(step, fair, ("block", captured))
+                   for step, captured, fair in self._blocks(cid)]
+            out += [(Step("expire", timer=t), True, ("client", t)) for t in timers]
+            if capture == "live" and may_fault:
+                out += [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
+                        for kind in FAULTS]
+            elif capture != "live" and self.max_faults:
+                out.append((Step("fault", fault="end"), False, ("fault", "end")))
+            self._memo[key] = out
+        return out
+
+    def _server_moves(self, sid: int) -> list[tuple[Step, bool, tuple]]:
+        key = ("moves", "server", sid)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._memo[key] = [(Step("expire", timer=t), True, ("server", t))
+                                     for t in self._server_timers(sid)]
+        return out
+
+    def successor(self, state: State, step: Step) -> tuple[State, bool]:
+        """The state after `step`, and whether the client saw progress on the way."""
+        for candidate, _, move in self.moves(state):
+            if candidate == step:
+                return self.apply(state, move)
+        raise ValueError(f"{step} cannot be taken here")
+
+    def apply(self, state: State, move: tuple) -> tuple[State, bool]:
+        cid, sid, faults_used = state
+        to_client: tuple[int, ...] = ()
+        kind, what = move
+        if kind == "block":
+            cid, to_server, reconnect = (self._memo.get(("block", cid, what))
+                                         or self.client_block(cid, what))
+        elif kind == "fault":
+            cid, to_server, reconnect = self.client_fault(cid, what)
+            faults_used += what != "end"
+        elif kind == "server":
+            sid, to_client = self.server_expire(sid, what)
+            to_server, reconnect = (), False
+        else:
+            cid, to_server, reconnect = self.client_expire(cid, what)
+        cid, sid, progress = self.exchange(cid, sid, to_server, to_client, reconnect)
+        return (cid, sid, faults_used), progress
+
+    def exchange(self, cid: int, sid: int, to_server, to_client, reconnect: bool
+                 ) -> tuple[int, int, bool]:
+        """Deliver events both ways until both sides are quiet (or MAX_ROUNDS)."""
         progress = False
+        memo, progress_ids = self._memo, self.progress_ids
         for _ in range(MAX_ROUNDS):
-            if not to_server and not to_client:
+            if not (to_server or to_client or reconnect):
                 break
-            for event in to_server:
-                frames = ([(event["audio"], self.block_ms)]
-                          if event["type"] == "input_audio_buffer.append" else ())
-                to_client += self.server.receive(event, frames)
+            replies: list[int] = list(to_client)
+            for eid in to_server:
+                sid, out = memo.get(("server", sid, eid)) or self.server_receive(sid, eid)
+                replies += out
             to_server = []
-            for event in to_client:
-                progress |= event["type"] in PROGRESS
-                to_server += self.client.receive(event)
-            to_client = []
-            if self.client.requests:
-                self.client.requests.clear()  # reconnect: a fresh server session
-                load_server_snapshot(self.server, server_snapshot(self._fresh_server()))
-                to_client += self.server.start()
-                to_server += self.client.reconnected()
-        return progress
+            for eid in replies:
+                progress = progress or eid in progress_ids
+                cid, out, again = (memo.get(("receive", cid, eid))
+                                   or self.client_receive(cid, eid))
+                to_server += out
+                reconnect = reconnect or again
+            to_client = ()
+            if reconnect:  # a fresh server session; the client re-configures it
+                reconnect = False
+                sid, to_client = self.fresh_server, self.server_start
+                cid, out, _ = self.client_reconnected(cid)
+                to_server += out
+        return cid, sid, progress
+
+    # -- the start ---------------------------------------------------------------------
+    def initial(self) -> State:
+        """The state after one good turn: the report's sessions start with good turns, and
+        the replay of a counterexample starts with them too."""
+        cid = self.clients(client_snapshot(self.client))
+        cid, sid, _ = self.exchange(cid, self.fresh_server, self._intern_events(
+            self.client.start()), self.server_start, False)
+        state: State = (cid, sid, 0)
+        speech, _, room = (Step("block", s) for s in self.fair_symbols)
+        turn = [speech] * (GOOD_TURN_SPEECH_MS // self.block_ms) + \
+            [room] * (GOOD_TURN_PAUSE_MS // self.block_ms)
+        for step in turn:
+            state, _ = self.successor(state, step)
+        for timer in ("response", "playback", "server_playback"):
+            if timer in self._client_timers(state[0])[0] + self._server_timers(state[1]):
+                state, _ = self.successor(state, Step("expire", timer=timer))
+        for _ in range(self.design.gate.preroll_chunks + 1):
+            state, _ = self.successor(state, room)
+        return state
 
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,
             fault_classes: tuple[str, ...] = ("acoustic", "capture"), *,
-            max_states: int = 200_000, confirm: bool = True, attempts: int = 8,
+            max_states: int = 1_000_000, confirm: bool = True, attempts: int = 8,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
-            keep_graph: bool = False) -> Exploration:
+            keep_graph: bool = False, fresh_sessions: bool = False) -> Exploration:
     started = time.perf_counter()
-    model = ProductModel(design, hypotheses, fault_classes)
+    model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions)
     result = Exploration(design.name, hypotheses.label, fault_classes)
-    graph = nx.MultiDiGraph()
     initial = model.initial()
-    index = {initial: 0}
-    states = [initial]
-    depth = {0: 0}
-    parent: dict[int, tuple[int, Choice]] = {}
-    fair_progress_sources: set[int] = set()
-    fair_edges: list[tuple[int, int]] = []
-    graph.add_node(0)
-    queue = deque([0])
-    while queue:
-        i = queue.popleft()
+    index: dict[State, int] = {initial: 0}
+    states: list[State] = [initial]
+    depth = [0]
+    parent: list[tuple[int, Step] | None] = [None]
+    fair_edges: set[tuple[int, int]] = set()
+    unfair_edges: set[tuple[int, int]] = set()
+    progress_sources: set[int] = set()
+    labelled = 0
+    i = 0
+    while i < len(states):
         state = states[i]
-        for choice, fair in model.grouped_choices(state):
-            nxt, made_progress = model.step(state, choice)
+        for step, fair, move in model.moves(state):
+            nxt, made_progress = model.apply(state, move)
+            labelled += 1
             j = index.get(nxt)
             if j is None:
                 if len(states) >= max_states:
@@ -372,27 +529,39 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
                         "fault classes")
                 j = index[nxt] = len(states)
                 states.append(nxt)
-                depth[j] = depth[i] + 1
-                parent[j] = (i, choice)
-                graph.add_node(j)
-                queue.append(j)
-            graph.add_edge(i, j, fair=fair, progress=made_progress)
+                depth.append(depth[i] + 1)
+                parent.append((i, step))
             if fair:
-                fair_edges.append((i, j))
+                fair_edges.add((i, j))
                 if made_progress:
-                    fair_progress_sources.add(i)
-        if progress is not None and i % 500 == 0:
-            progress(len(states), graph.number_of_edges())
-    fair_graph = nx.DiGraph()
-    fair_graph.add_nodes_from(range(len(states)))
-    fair_graph.add_edges_from(fair_edges)
-    can_progress = _reaching(fair_graph, fair_progress_sources)
-    freeze = sorted((n for n in range(len(states)) if n not in can_progress),
-                    key=lambda n: depth[n])
-    result.states, result.edges = len(states), graph.number_of_edges()
-    result.depth = max(depth.values())
+                    progress_sources.add(i)
+            else:
+                unfair_edges.add((i, j))
+        i += 1
+        if progress is not None and i % 2000 == 0:
+            progress(len(states), labelled)
+    # the states that can still make progress with fair steps: every state with a fair path
+    # to a state where a fair step makes progress (one search backwards from them)
+    fair_into: list[list[int]] = [[] for _ in states]
+    for a, b in fair_edges:
+        fair_into[b].append(a)
+    can_progress = set(progress_sources)
+    queue = deque(progress_sources)
+    while queue:
+        for a in fair_into[queue.popleft()]:
+            if a not in can_progress:
+                can_progress.add(a)
+                queue.append(a)
+    freeze = [n for n in range(len(states)) if n not in can_progress]  # BFS order: by depth
+    result.states, result.edges, result.depth = len(states), labelled, max(depth)
     result.freeze_states = len(freeze)
+    result.traps = _traps(freeze, fair_edges)
+    result.component_transitions = model.component_transitions
     if keep_graph:
+        graph = nx.DiGraph()
+        graph.add_nodes_from(range(len(states)))
+        graph.add_edges_from(unfair_edges, fair=False)
+        graph.add_edges_from(fair_edges, fair=True)  # joined both ways: fair
         result.graph = graph
     if freeze:
         from properties.replay import confirm_path
@@ -405,8 +574,7 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
                 continue
             tried.add(key)
             result.path = path
-            result.counterexample = [f"block {k + 1} ({(k + 1) * model.block_ms / 1000:.1f} s): "
-                                     f"{c.describe(design)}" for k, c in enumerate(path)]
+            result.counterexample = _describe_path(path, design)
             if not confirm:
                 break
             result.attempts += 1
@@ -418,26 +586,36 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
     return result
 
 
-def _reaching(graph: nx.DiGraph, targets: set[int]) -> set[int]:
-    """Every node with a path in `graph` to one of `targets` (targets included)."""
-    seen = set(targets)
-    queue = deque(targets)
-    while queue:
-        node = queue.popleft()
-        for pred in graph.predecessors(node):
-            if pred not in seen:
-                seen.add(pred)
-                queue.append(pred)
-    return seen
+def _describe_path(path: list[Step], design: Design) -> list[str]:
+    lines, t_ms = [], 0
+    for k, step in enumerate(path):
+        if step.kind == "block":
+            t_ms += design.chunk_ms
+        lines.append(f"step {k + 1} ({t_ms / 1000:.1f} s of audio): {step.describe(design)}")
+    return lines
+
+
+def _traps(freeze: list[int], fair_edges: set[tuple[int, int]]) -> int:
+    """How many closed regions the freeze states form: the strongly connected components of
+    the fair graph on the freeze states that no fair step leaves (where a frozen session
+    ends up, circling for ever)."""
+    if not freeze:
+        return 0
+    frozen = set(freeze)
+    region = nx.DiGraph()
+    region.add_nodes_from(freeze)
+    region.add_edges_from((a, b) for a, b in fair_edges if a in frozen)  # b is frozen too
+    dag = nx.condensation(region)
+    return sum(1 for node in dag if dag.out_degree(node) == 0)
 
 
 class ExplorationTooLarge(ValueError):
     pass
 
 
-def _path_to(node: int, parent: dict[int, tuple[int, Choice]]) -> list[Choice]:
+def _path_to(node: int, parent: list[tuple[int, Step] | None]) -> list[Step]:
     path = []
-    while node in parent:
-        node, choice = parent[node]
-        path.append(choice)
+    while parent[node] is not None:
+        node, step = parent[node]
+        path.append(step)
     return path[::-1]

@@ -1,9 +1,9 @@
 """Turn an explorer path into a scenario, replay it in the full simulator, and judge it.
 
 Two good turns come first (the explorer's initial state is the quiet state a session is in
-between turns). Then each block becomes 100 ms of explicit audio (a `segments` entry: speech, typing or noise at
-the block's level); a timer expiry becomes the wait the real timer needs; capture-fault
-events become capture faults. A fair tail follows: 60 s of the user speaking clearly every
+between turns). Then each block step becomes 100 ms of explicit audio (a `segments` entry:
+speech, typing or noise at the block's level); a timer expiry becomes the wait the real
+timer needs; capture-fault steps become capture faults. A fair tail follows: 60 s of the user speaking clearly every
 9 s in a quiet room. The counterexample is *confirmed* when the full simulation violates
 the `recovery` property — the same freeze verdict search uses.
 """
@@ -56,32 +56,34 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
             segments.append(Segment(t, duration_ms, kind, level_dbfs))
 
     previous = None  # the last loud non-speech block: what drives a floor climb
-    for choice in path:
-        climb = "floor_climb" in choice.expire and previous is not None
-        wait = max((_wait_ms(timer, design) for timer in choice.expire
-                    if timer != "floor_climb"), default=0)
-        if climb:  # the audio that drives the climb goes on for the climb's 2 s
-            add(*previous[:2], FLOOR_RISE_MS)
-            t += FLOOR_RISE_MS
-        if wait:
-            add("noise", -50.0, wait)
-            t += wait
-        if choice.fault == "end" and faults:
-            last = faults[-1]
-            faults[-1] = CaptureFault(last.start_ms, last.kind, max(1, t - last.start_ms),
-                                      last.cause)
-        elif choice.fault:
-            faults.append(CaptureFault(t, choice.fault.split(":")[1]))
-        rms = scale.representative_rms(choice.symbol.level)
+    for step in path:
+        if step.kind == "expire":
+            if step.timer == "floor_climb" and previous is not None:
+                # the audio that drives the climb goes on for the climb's 2 s
+                add(*previous[:2], FLOOR_RISE_MS)
+                t += FLOOR_RISE_MS
+            elif _wait_ms(step.timer, design):
+                add("noise", -50.0, _wait_ms(step.timer, design))
+                t += _wait_ms(step.timer, design)
+            continue
+        if step.kind == "fault":
+            if step.fault == "end" and faults:
+                last = faults[-1]
+                faults[-1] = CaptureFault(last.start_ms, last.kind, max(1, t - last.start_ms),
+                                          last.cause)
+            elif step.fault != "end":
+                faults.append(CaptureFault(t, step.fault.split(":")[1]))
+            continue
+        symbol = step.symbol
+        rms = scale.representative_rms(symbol.level)
         kind = {Kind.SPEECH: "speech", Kind.TRANSIENT: "typing",
-                Kind.STATIONARY: "noise"}[choice.symbol.kind]
+                Kind.STATIONARY: "noise"}[symbol.kind]
         level = audio.rms_to_dbfs(rms * (4.0 if kind == "typing" else 1.0))
         level = round(max(-120.0, min(0.0, level)), 1)
         add(kind, level, block_ms)
-        if choice.symbol.kind is not Kind.SPEECH and (
-                previous is None or choice.symbol.level >= previous[2]):
+        if symbol.kind is not Kind.SPEECH and (previous is None or symbol.level >= previous[2]):
             # a climb needs every 10 ms frame above the floor: steady noise, not clicks
-            previous = ("noise", round(audio.rms_to_dbfs(rms), 1), choice.symbol.level)
+            previous = ("noise", round(audio.rms_to_dbfs(rms), 1), symbol.level)
         t += block_ms
     tail_start = t + 1_000
     add("noise", -50.0, 1_000)

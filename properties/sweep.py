@@ -43,7 +43,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from model.designs import DESIGNS, Design, get_design
+from model.designs import Design, get_design
 from model.hypotheses import ServerVadHypotheses
 from properties.checks import FREEZE_PROPERTY, check
 from simulator.engine import simulate
@@ -349,16 +349,12 @@ def print_result(result: SweepResult) -> None:
     print(f"\nfreeze = the {FREEZE_PROPERTY} property violated; CI: exact Poisson (Garwood)")
 
 
-def _split_designs(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    return list(DESIGNS) if names == ["all"] else names
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from simulator.options import design_names
     from simulator.progress import Progress
 
     bar = Progress("vadlock sweep", enabled=not args.json)
-    result = sweep(_split_designs(args.design), args.server, args.sessions, args.minutes,
+    result = sweep(design_names(args), args.server, args.sessions, args.minutes,
                    args.workers, args.seed, progress=bar)
     bar.done()
     if args.json:
@@ -374,6 +370,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from model.hypotheses import HYPOTHESES
+    from simulator.options import add_design_options
 
     p = subparsers.add_parser(
         "sweep", formatter_class=_formatter,
@@ -384,8 +381,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(recovery),\nand report per design the freeze rate per hour with an exact 95% "
         "confidence\ninterval and the time to the first freeze. Deterministic from the "
         "seed for any\nnumber of workers. Exit 1 when any session froze, 0 otherwise.")
-    p.add_argument("--design", default="production", metavar="NAME[,NAME...]",
-                   help=f"designs, or 'all' (default production): {', '.join(DESIGNS)}")
+    add_design_options(p, many=True)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="one server VAD hypothesis set, flags combined (default energy): "
                    + ", ".join(HYPOTHESES))

@@ -85,3 +85,20 @@ def test_cli_search_and_explore_json(tmp_path, capsys):
     assert code == 0 and out["verdict"] == "no-freeze" and out["freeze_states"] == 0
     assert {"design", "server", "verdict", "property", "counterexample", "states", "edges",
             "freeze_states", "confirmed"} <= set(out)
+
+
+@pytest.mark.parametrize("design, server, faults", [
+    ("production", "floor-adapt", ("acoustic", "capture")),
+    ("recommended", "zero-skip,clear-keeps-vad", ("capture",)),
+    ("webrtc", "deadband", ("acoustic", "capture")),
+    ("liveness-watchdog", "clear-keeps-vad", ("acoustic", "capture"))])
+def test_a_snapshot_alone_decides_the_next_state(design, server, faults):
+    """The explorer remembers each component transition and reuses one live session for
+    all of them; building fresh sessions for every transition gives the very same graph,
+    so no attribute outside the snapshots leaks from one transition into another."""
+    d, h = get_design(design), ServerVadHypotheses.parse(server)
+    reused = explore(d, h, faults, confirm=False, keep_graph=True)
+    fresh = explore(d, h, faults, confirm=False, keep_graph=True, fresh_sessions=True)
+    assert (reused.states, reused.edges, reused.freeze_states, reused.path) == \
+        (fresh.states, fresh.edges, fresh.freeze_states, fresh.path)
+    assert sorted(reused.graph.edges(data="fair")) == sorted(fresh.graph.edges(data="fair"))
