@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from functools import lru_cache
 
 from model.symbols import FrameSymbol, Kind, LevelScale
 
@@ -111,15 +112,24 @@ class ServerVadHypotheses:
 
     # -- per-frame decision ---------------------------------------------------------
     def server_band(self, symbol: FrameSymbol, scale: LevelScale) -> int:
-        """0 zero, 1 below -70 dBFS, 2 below -48 dBFS, 3 below -40 dBFS, 4 at or above."""
+        """0 zero, 1 below -70 dBFS, 2 below -56 dBFS, 3 below -40 dBFS, 4 at or above."""
         level = symbol.level
         if level == 0:
             return 0
-        band = 1
-        for edge in ("trace", "near_silent", "server_speech"):
-            if level >= scale.threshold_level(edge):
-                band += 1
-        return band
+        return 1 + sum(level >= edge for edge in _band_levels(scale))
+
+    def kind_from_level(self, scale: LevelScale) -> int:
+        """The lowest level at which a frame's kind can change what this VAD decides: below
+        it every kind is classified alike (so the simulator need not judge it). Speech must
+        reach -40 dBFS; under `deadband` a non-stationary frame from -56 dBFS holds speech;
+        under `floor-adapt` speech never moves the floor and counts from one band above it,
+        which can be as low as -70 dBFS."""
+        trace, near_silent, speech = _band_levels(scale)
+        if self.has("floor-adapt"):
+            return trace
+        if self.has("deadband"):
+            return near_silent
+        return speech
 
     def speech_like(self, symbol: FrameSymbol) -> bool:
         return symbol.kind is Kind.SPEECH or (
@@ -179,3 +189,10 @@ class ServerVadHypotheses:
 
 
 INITIAL_FLOOR_BAND = 2
+
+
+@lru_cache(maxsize=None)
+def _band_levels(scale: LevelScale) -> tuple[int, int, int]:
+    """The levels at which the server bands 2, 3 and 4 begin."""
+    return tuple(scale.threshold_level(edge) for edge in ("trace", "near_silent",
+                                                          "server_speech"))

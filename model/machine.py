@@ -31,22 +31,27 @@ class LeanEvent(Event):
     transition at all it raises `MachineError`. What it leaves out is generality vadlock
     does not use and that costs most of a trigger's time: the event queue, name
     resolution on every call and debug logging. Conditions and callbacks are resolved to
-    the model's bound methods once, on first use; a table that uses hooks the lean path
+    the model's bound methods once, on first use, and a trigger that the table makes a
+    no-op in the current state returns at once; a table that uses hooks the lean path
     does not run (`prepare`, `before`, state enter/exit, ...) is refused there.
     `tests/test_machines.py` checks it against the stock `Event` on every machine.
     """
 
     _plan: dict[str, tuple] | None = None
+    _noop: frozenset[str] = frozenset()
 
     def trigger(self, model, *args, **kwargs):
         plan = self._plan
         if plan is None:
             plan = self._plan = self._compile(model)
+        state = model.state
+        if state in self._noop:
+            return True
         try:
-            rows = plan[model.state]
+            rows = plan[state]
         except KeyError:
             raise MachineError(f"{self.machine.name}Can't trigger event {self.name} from "
-                               f"state {model.state}!") from None
+                               f"state {state}!") from None
         event_data = EventData(None, self, self.machine, model, args, kwargs)
         for transition, conditions, dest, after in rows:
             event_data.transition = transition
@@ -83,6 +88,13 @@ class LeanEvent(Event):
                              t.dest, tuple(bound(cb) for cb in
                                            (*t.after, *machine.after_state_change))))
             plan[source] = tuple(rows)
+        # states where this trigger changes nothing: the table's first row from there is an
+        # unconditional internal transition with no callbacks (the change recorder only
+        # records changes of state, and there is none)
+        self._noop = frozenset(
+            source for source, transitions in self.transitions.items()
+            if transitions and not transitions[0].conditions and transitions[0].dest is None
+            and not transitions[0].after)
         if unsupported:
             raise MachineDeclarationError(
                 f"{machine.name or type(model).__name__}: the lean event dispatch does not "

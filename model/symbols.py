@@ -11,7 +11,9 @@ without losing anything a guard can see.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 
 class Kind(enum.IntEnum):
@@ -54,13 +56,12 @@ class LevelScale:
     def level_of(self, rms: float, exact_zero: bool) -> int:
         if exact_zero:
             return 0
-        level = 1
-        for _, edge in self.edges:
-            if rms >= edge:
-                level += 1
-            else:
-                break
-        return level
+        return 1 + bisect_right(self.values, rms)
+
+    @cached_property
+    def values(self) -> tuple[float, ...]:
+        """The edges' RMS values, ascending."""
+        return tuple(value for _, value in self.edges)
 
     def threshold_level(self, name: str) -> int:
         """The lowest level whose frames have RMS >= the edge called `name`."""

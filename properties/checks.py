@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 from model import protocol
-from simulator.trace import C2S, S2C, Trace
+from simulator.trace import C2S, HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
 
 PROGRESS_TYPES = ("input_audio_buffer.speech_started", "response.done")
 
 
 @dataclass(frozen=True)
 class Bounds:
-    heard_within_ms: int = 2_000
+    heard_within_ms: int = HEARD_WITHIN_MS
+    heard_early_ms: int = HEARD_EARLY_MS
     answered_within_ms: int = 15_000
     silent_window_ms: int = 10_000
     silent_min_utterances: int = 2
@@ -31,6 +32,7 @@ class Bounds:
     recovery_min_utterances: int = 2
     beliefs_settle_ms: int = 3_000
     lost_audio_zeroed_fraction: float = 0.5
+    committed_within_ms: int = 10_000
     clear_min_ms: int = 400
     clear_min_dbfs: float = -35.0
 
@@ -82,7 +84,7 @@ def heard(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
     started = _received(trace, "input_audio_buffer.speech_started")
     out = []
     for u in healthy_utterances(trace, b):
-        lo = bisect_left(started, u.start_ms - 300)
+        lo = bisect_left(started, u.start_ms - b.heard_early_ms)
         if lo == len(started) or started[lo] > u.start_ms + b.heard_within_ms:
             out.append(Violation("heard", u.start_ms, u.start_ms + b.heard_within_ms,
                                  f"the utterance at {u.start_ms / 1000:.1f} s "
@@ -229,6 +231,12 @@ def no_lost_audio(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
             out.append(Violation("no-lost-audio", u.start_ms, cleared[k],
                                  f"the utterance at {u.start_ms / 1000:.1f} s was cleared away "
                                  f"at {cleared[k] / 1000:.1f} s before it was committed"))
+            continue
+        deadline = end + b.committed_within_ms
+        if deadline <= trace.duration_ms and (commit_t is None or commit_t > deadline):
+            out.append(Violation("no-lost-audio", u.start_ms, deadline,
+                                 f"the utterance at {u.start_ms / 1000:.1f} s was not committed "
+                                 f"within {b.committed_within_ms} ms of its end"))
     return out
 
 

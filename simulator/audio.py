@@ -27,6 +27,39 @@ def rms_to_dbfs(rms: float) -> float:
     return float(20.0 * np.log10(max(rms, 1e-12)))
 
 
+def _generator_key(rng: np.random.Generator) -> tuple:
+    state = rng.bit_generator.state
+    return (state["bit_generator"], repr(state["state"]), state.get("has_uint32"),
+            state.get("uinteger"))
+
+
+def drawn_once(fn):
+    """Memoise `fn(*args, rng)`, whose only randomness is `rng`: the same arguments and
+    generator state give the same result (read-only), and the generator is left in the
+    state the call would have left it in. Search and review simulate many scenarios that
+    share utterances and noise; this makes them synthesise each once."""
+    cache: dict[tuple, tuple[np.ndarray, dict]] = {}
+
+    def wrapper(*args):
+        *plain, rng = args
+        key = (*plain, _generator_key(rng))
+        hit = cache.get(key)
+        if hit is None:
+            out = fn(*args)
+            out.flags.writeable = False
+            if len(cache) >= DRAWN_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            hit = cache[key] = (out, rng.bit_generator.state)
+        else:
+            rng.bit_generator.state = hit[1]
+        return hit[0]
+
+    wrapper.__wrapped__ = fn
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+DRAWN_CACHE_SIZE = 256
 _TABLE_SIZE = 2048
 _PHASE_BITS = 11  # log2(_TABLE_SIZE): the top bits of a uint32 phase accumulator index the table
 
@@ -42,6 +75,7 @@ def _voiced_period(f0_hz: float) -> np.ndarray:
     return np.fft.irfft(spectrum, _TABLE_SIZE).astype(np.float32)
 
 
+@drawn_once
 def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.ndarray:
     n = duration_ms * SAMPLES_PER_MS
     if n <= 0:
@@ -109,6 +143,7 @@ _PINK_TILE = 1 << 16  # 2.7 s
 _PINK_BANK = 4
 
 
+@drawn_once
 def _pink_tiles(count: int, rng: np.random.Generator) -> np.ndarray:
     """`count` independent unit-RMS pink tiles (1/f power), each made circular by an FFT."""
     freqs = np.fft.rfftfreq(_PINK_TILE, 1.0 / SAMPLE_RATE_HZ)
@@ -159,6 +194,11 @@ def from_pcm16(data: bytes) -> np.ndarray:
 
 
 def quantize_pcm16(samples: np.ndarray) -> np.ndarray:
-    """What a receiver decodes from `to_pcm16(samples)`, without the bytes in between."""
-    return np.clip(np.round(samples * 32767.0), -32768, 32767).astype("<i2").astype(
-        np.float32) / INT16_FULL_SCALE
+    """What a receiver decodes from `to_pcm16(samples)`, without the bytes in between
+    (bit for bit: the rounded values are whole numbers float32 holds exactly, and the
+    scale is a power of two)."""
+    out = np.multiply(samples, np.float32(32767.0), dtype=np.float32)
+    np.rint(out, out=out)
+    np.clip(out, -32768.0, 32767.0, out=out)
+    out *= np.float32(1.0 / INT16_FULL_SCALE)
+    return out

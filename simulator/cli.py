@@ -480,6 +480,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         print(f"vadlock {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a path that cannot be read or written
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"vadlock {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("vadlock: interrupted", file=sys.stderr)
         return 130

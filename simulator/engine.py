@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -106,8 +106,10 @@ class ServerAudioDecoder:
     over it and the frame before it, so the decoder remembers the last frame it decoded:
     as samples, or as "frame k of a known signal" (whose symbols are precomputed)."""
 
-    def __init__(self, scale: LevelScale, frame_ms: int = FRAME_MS) -> None:
+    def __init__(self, scale: LevelScale, frame_ms: int = FRAME_MS,
+                 kind_from_level: int = 1) -> None:
         self.scale = scale
+        self.kind_from_level = kind_from_level
         self.frame_ms = frame_ms
         self.frame_n = frame_ms * SPM
         self.context = np.zeros(self.frame_n, np.float32)
@@ -123,7 +125,7 @@ class ServerAudioDecoder:
         if usable == 0:
             return []
         frames = samples[:usable].reshape(-1, self.frame_n)
-        symbols = features.symbols(frames, self.scale, features.windows_of(frames, self._last()))
+        symbols = features.symbols(frames, self.scale, self._last(), self.kind_from_level)
         self.context, self._follows = frames[-1], None
         return _merge([], symbols, self.frame_ms)
 
@@ -138,9 +140,8 @@ class ServerAudioDecoder:
             return []
         symbols = [signal.symbol(k) for k in range(k0, k0 + n_frames)]
         if self._follows != (signal, k0 - 1):  # the first frame's context is something else
-            first = signal.frame(k0)
-            symbols[0] = features.symbols(first[None, :], self.scale,
-                                          features.windows_of(first[None, :], self._last()))[0]
+            symbols[0] = features.symbols(signal.frame(k0)[None, :], self.scale, self._last(),
+                                          self.kind_from_level)[0]
         self._follows = (signal, k0 + n_frames - 1)
         return _merge([], symbols, self.frame_ms)
 
@@ -210,16 +211,15 @@ class _Track:
     receiver decodes them (the comfort-noise gate's noise; WebRTC's DTX comfort noise)."""
 
     def __init__(self, n: int, level_dbfs: float, rng: np.random.Generator,
-                 scale: LevelScale, quantize: bool) -> None:
-        self._args = (n, level_dbfs, rng, scale, quantize)
+                 frames_of: Callable[[np.ndarray], SignalFrames]) -> None:
+        self._args = (n, level_dbfs, rng, frames_of)
         self._frames: SignalFrames | None = None
 
     @property
     def frames(self) -> SignalFrames:
         if self._frames is None:
-            n, level_dbfs, rng, scale, quantize = self._args
-            samples = audio.pink_noise(n, audio.dbfs_to_rms(level_dbfs), rng)
-            self._frames = SignalFrames(samples, scale, quantize)
+            n, level_dbfs, rng, frames_of = self._args
+            self._frames = frames_of(audio.pink_noise(n, audio.dbfs_to_rms(level_dbfs), rng))
         return self._frames
 
 
@@ -247,7 +247,7 @@ class _Playing:
 class Engine:
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,
                  seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None,
-                 fast_forward: bool = True) -> None:
+                 fast_forward: bool = True, judge_all_kinds: bool = False) -> None:
         if tick_ms <= 0 or design.chunk_ms % tick_ms:
             raise SimulationError(
                 f"tick_ms={tick_ms} must be a positive divisor of chunk_ms={design.chunk_ms}")
@@ -257,12 +257,15 @@ class Engine:
         self.design, self.hypotheses, self.scenario = design, hypotheses, scenario
         self.seed, self.tick_ms = seed, tick_ms
         self.fast_forward = fast_forward  # off: every tick is run (the reference the tests use)
+        # a frame's kind is judged only where the hypotheses can tell kinds apart (on: every
+        # frame, the reference the tests use)
         self.scale = design.level_scale
+        self.kind_from_level = 1 if judge_all_kinds else hypotheses.kind_from_level(self.scale)
         self.webrtc = design.transport == "webrtc"
         self.env = environment_audio(scenario, seed, recording)
         # the environment as the client's worklet sees it (float) and as the server decodes
         # it (pcm16 over a WebSocket; the float samples over the WebRTC media path)
-        self.env_frames = SignalFrames(self.env, self.scale, quantize=not self.webrtc)
+        self.env_frames = self._signal(self.env)
         self._attenuated_frames: SignalFrames | None = None
         self.capture_rng = _rng(seed, 4)
         net = scenario.network
@@ -273,14 +276,14 @@ class Engine:
                           _rng(seed, 10))
         self.media_rng = _rng(seed, 11)
         self.comfort = _Track(len(self.env), design.gate.comfort_noise_dbfs, _rng(seed, 5),
-                              self.scale, quantize=not self.webrtc)
-        self.dtx = _Track(len(self.env), DTX_COMFORT_DBFS, _rng(seed, 12), self.scale,
-                          quantize=False)
+                              self._signal)
+        self.dtx = _Track(len(self.env), DTX_COMFORT_DBFS, _rng(seed, 12),
+                          lambda samples: self._signal(samples, quantize=False))
         self.assistant_audio = _AssistantVoices(scenario, seed)
         self.client = ClientSession(design)
         self.server = self._new_server()
         self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
-        self.decoder = ServerAudioDecoder(self.scale)
+        self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
         self._playing_index = 0
         self._item_response: dict[str, int] = {}
         self.trace = Trace(design.name, hypotheses.label, scenario.name, seed, tick_ms,
@@ -288,6 +291,12 @@ class Engine:
         self.trace.initial_states = {m.NAME: m.state
                                      for m in (*self.client.machines, *self.server.machines)}
         self.render = AudioRenderer(self._captured, self.comfort, self.assistant_audio)
+
+    def _signal(self, samples: np.ndarray, gain: float | None = None,
+                quantize: bool | None = None) -> SignalFrames:
+        """A signal known before the run, as this session's server decodes it."""
+        return SignalFrames(samples, self.scale, not self.webrtc if quantize is None else quantize,
+                            gain=gain, kind_from_level=self.kind_from_level)
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -378,16 +387,18 @@ class Engine:
                 for payload, lost in media.deliver(t):
                     frames = self._record_frames(t, self._media_frames(payload, lost))
                     self._to_client(t, self.server.receive_audio(frames))
-            events = self.server.advance(tick)
-            if events or self.server.audio_for_media:
-                self._to_client(t, events)
+            # what plays during this tick (the client plays over a WebSocket, the server
+            # over WebRTC) is echoed into the microphone
             playing = self._playing()
             player = self.server if self.webrtc else client.playback
             played_from = player.played_ms
+            events = self.server.advance(tick)
+            if events or self.server.audio_for_media:
+                self._to_client(t, events)
             events = client.advance(tick)
             if events:
                 self._to_server(t, events)
-            played_ms = player.played_ms - played_from if playing else 0
+            played_ms = max(0, player.played_ms - played_from) if playing else 0
             capture = through_capture(client.capture.state, audio_context)
             if capture != "live" or played_ms:
                 notes.append((i % ticks_per_chunk, capture, playing, played_from, played_ms))
@@ -399,15 +410,18 @@ class Engine:
             if client.changes or self.server.changes or client.notices:
                 self._record_transitions(t)
             i, t = i + 1, t + tick
-            # fast-forward through ticks in which nothing can happen but counting
+            # fast-forward through ticks in which nothing happens but counting and playing
             skip = self.fast_forward and self._quiet_ticks(i, t, fault_events, ticks_per_chunk)
             if skip:
+                playing = self._playing()
+                played_from = (self.server if self.webrtc else client.playback).played_ms
                 self.server.advance(skip * tick)
                 client.advance(skip * tick)
                 capture = through_capture(client.capture.state, audio_context)
-                if capture != "live":
-                    notes += [((i + k) % ticks_per_chunk, capture, None, 0, 0)
-                              for k in range(skip)]
+                if capture != "live" or playing:
+                    played_ms = tick if playing else 0
+                    notes += [((i + k) % ticks_per_chunk, capture, playing,
+                               played_from + k * played_ms, played_ms) for k in range(skip)]
                 i, t = i + skip, t + skip * tick
         self._record_transitions(end_ms)
         return self.trace
@@ -417,11 +431,11 @@ class Engine:
         starts or ends a fault, delivers a message or lets a timer fire."""
         tick = self.tick_ms
         skip = ticks_per_chunk - 1 - i % ticks_per_chunk
-        if not skip:
-            return 0
         for quiet in (self.server.quiet_ms(), self.client.quiet_ms()):
             if quiet is not None:  # advancing by up to `quiet` ms changes nothing but counters
                 skip = min(skip, quiet // tick)
+        if skip <= 0:
+            return 0
         moment = self.scenario.duration_ms
         if fault_events:
             moment = min(moment, fault_events[0][0])
@@ -458,14 +472,21 @@ class Engine:
         samples = self.env[start_ms * SPM:(start_ms + self.design.chunk_ms) * SPM].copy()
         rows = samples.reshape(-1, n)
         by_state: dict[str, list[int]] = {}
+        echo_gain = audio.dbfs_to_rms(self.scenario.echo_gain_db)
+        run: list | None = None  # contiguous echo: [first tick, response, from ms, to ms]
         for k, state, playing, played_from, played_ms in notes:
             by_state.setdefault(state, []).append(k)
             if state == "muted":  # tick by tick: the muted track's noise comes in tick order
                 rows[k] = audio.muted_capture(n, self.capture_rng)
             elif playing is not None and played_ms and state in ("live", "attenuated"):
-                voice = self.assistant_audio(playing.response_index)
-                echo = voice[played_from * SPM:(played_from + played_ms) * SPM]
-                rows[k, :len(echo)] += echo * audio.dbfs_to_rms(self.scenario.echo_gain_db)
+                index = playing.response_index
+                if run and run[1] == index and run[3] == played_from and \
+                        played_ms == self.tick_ms and k == run[0] + (run[3] - run[2]) // played_ms:
+                    run[3] += played_ms
+                    continue
+                self._add_echo(samples, run, echo_gain)
+                run = [k, index, played_from, played_from + played_ms]
+        self._add_echo(samples, run, echo_gain)
         if "attenuated" in by_state:
             rows[by_state["attenuated"]] *= ATTENUATION_GAIN
         if "disabled" in by_state:
@@ -480,8 +501,7 @@ class Engine:
     def attenuated_frames(self) -> SignalFrames:
         """The environment through an attenuated capture (known before the run too)."""
         if self._attenuated_frames is None:
-            self._attenuated_frames = SignalFrames(self.env, self.scale, not self.webrtc,
-                                                   gain=ATTENUATION_GAIN)
+            self._attenuated_frames = self._signal(self.env, gain=ATTENUATION_GAIN)
         return self._attenuated_frames
 
     def _known_signal(self, notes: list[tuple]) -> SignalFrames | None:
@@ -493,6 +513,14 @@ class Engine:
                 state == "attenuated" and not played_ms for _, state, _, _, played_ms in notes):
             return self.attenuated_frames
         return None
+
+    def _add_echo(self, samples: np.ndarray, run: list | None, gain: float) -> None:
+        """Add the echo of response audio [from, to) ms, heard from tick `first` on."""
+        if run is not None:
+            first, index, from_ms, to_ms = run
+            echo = self.assistant_audio(index)[from_ms * SPM:to_ms * SPM]
+            start = first * self.tick_ms * SPM
+            samples[start:start + len(echo)] += echo * gain
 
     def _chunk(self, start_ms: int, notes: list[tuple]) -> None:
         chunk_ms = self.design.chunk_ms
@@ -507,7 +535,7 @@ class Engine:
             rms = float(np.sqrt(np.dot(samples, samples.astype(np.float64)) / len(samples)))
             high, low = float(samples.max()), float(samples.min())
             zero = high == low == 0.0
-            peak = int(np.round(np.float32(max(high, -low)) * np.float32(32767.0)))
+            peak = min(32767, int(np.round(np.float32(max(high, -low)) * np.float32(32767.0))))
             chunk = CapturedChunk(len(c["t_ms"]), start_ms, chunk_ms, rms, samples=samples)
         else:
             k0 = start_ms // FRAME_MS
@@ -538,7 +566,7 @@ class Engine:
                     (t, "server", m.NAME, "reconnect", before.state, m.state)
                     for m, before in zip(self.server.machines, old.machines)
                     if m.state != before.state)
-                self.decoder = ServerAudioDecoder(self.scale)
+                self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
                 self._to_client(t, self.server.start())
                 self._to_server(t, self.client.reconnected())
 

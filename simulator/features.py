@@ -14,6 +14,8 @@ and not per chunk.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from model.symbols import ZERO, FrameSymbol, Kind, LevelScale
@@ -33,7 +35,8 @@ _KINDS = (Kind.SPEECH, Kind.TRANSIENT, Kind.STATIONARY)
 
 
 def rms(frames: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=-1))
+    frames = np.atleast_2d(frames)
+    return np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[1])
 
 
 def kinds(windows: np.ndarray) -> np.ndarray:
@@ -41,25 +44,26 @@ def kinds(windows: np.ndarray) -> np.ndarray:
     windows = np.atleast_2d(windows)
     n, length = windows.shape
     usable = length // _BLOCK * _BLOCK
-    squares = np.square(windows[:, :usable], dtype=np.float64)
-    block_energy = squares.reshape(n, -1, _BLOCK).sum(axis=2)
+    block_energy = np.square(windows[:, :usable], dtype=np.float64).reshape(
+        n, -1, _BLOCK).sum(axis=2)
     total = block_energy.sum(axis=1)
     share = block_energy.max(axis=1) / np.maximum(total, 1e-30)
     cut = length // _DECIMATE * _DECIMATE
-    low = windows[:, 0:cut:_DECIMATE].astype(np.float64)
-    for phase in range(1, _DECIMATE):
-        low += windows[:, phase:cut:_DECIMATE]
-    length = low.shape[1]
+    low = windows[:, 0:cut:_DECIMATE]
+    for phase in range(1, _DECIMATE):  # a boxcar to 8 kHz (the sum: scale does not matter)
+        low = low + windows[:, phase:cut:_DECIMATE]
     emphasised = low[:, 1:] - 0.9 * low[:, :-1]
-    size = 1 << int(np.ceil(np.log2(2 * length)))
-    spectrum = np.fft.rfft(emphasised, size, axis=1)
-    auto = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, size, axis=1)
-    max_lag = min(_MAX_LAG, length - 1 - length // 4)
+    m = emphasised.shape[1]
+    max_lag = min(_MAX_LAG, m - 1 - m // 4)
     periodicity = np.zeros(n)
     if max_lag > _MIN_LAG:
+        # the linear autocorrelation up to max_lag: zero-padding to m + max_lag is enough
+        size = -(-(m + max_lag) // 32) * 32
+        spectrum = np.fft.rfft(emphasised, size, axis=1)
+        auto = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, size, axis=1)
         lags = np.arange(_MIN_LAG, max_lag)
         # normalised by the energy, corrected for the shrinking overlap of a finite window
-        norm = auto[:, _MIN_LAG:max_lag] * ((length - 1) / (length - 1 - lags))
+        norm = auto[:, _MIN_LAG:max_lag] * ((m - 1) / (m - 1 - lags))
         periodicity = norm.max(axis=1) / np.maximum(auto[:, 0], 1e-18)
     out = np.full(n, int(Kind.STATIONARY))
     out[(share >= TRANSIENT_SHARE) & (total > 0)] = int(Kind.TRANSIENT)
@@ -67,39 +71,50 @@ def kinds(windows: np.ndarray) -> np.ndarray:
     return out
 
 
-def symbols(frames: np.ndarray, scale: LevelScale, windows: np.ndarray | None = None
-            ) -> list[FrameSymbol]:
-    """One symbol per row of `frames`; kind from `windows` (defaults to the frames)."""
+def symbols(frames: np.ndarray, scale: LevelScale, context: np.ndarray | None = None,
+            kind_from_level: int = 1) -> list[FrameSymbol]:
+    """One symbol per row of `frames`. A frame's kind is judged over it and the frame before
+    it (`context` before the first; without a context, over the frame alone), and only for
+    frames of at least `kind_from_level` (below it: STATIONARY, unjudged)."""
     frames = np.atleast_2d(frames)
-    levels = rms(frames)
-    nonzero = np.any(frames != 0, axis=1)
-    kind = kinds(frames if windows is None else windows)
-    return [FrameSymbol(scale.level_of(float(r), False), _KINDS[k]) if z else ZERO
-            for r, z, k in zip(levels.tolist(), nonzero.tolist(), kind.tolist())]
+    levels = np.searchsorted(scale.values, rms(frames), side="right") + 1
+    levels[(frames.max(axis=1) == 0) & (frames.min(axis=1) == 0)] = 0
+    kind = np.full(len(frames), int(Kind.STATIONARY))
+    judged = np.flatnonzero(levels >= max(kind_from_level, 1))
+    if len(judged):
+        if context is None:
+            windows = frames[judged]
+        else:
+            before = np.concatenate([context[None, :], frames[:-1]])[judged]
+            windows = np.concatenate([before, frames[judged]], axis=1)
+        kind[judged] = kinds(windows)
+    return [_symbol(level, k) for level, k in zip(levels.tolist(), kind.tolist())]
 
 
-def windows_of(frames: np.ndarray, context: np.ndarray) -> np.ndarray:
-    """Each frame preceded by the one before it (`context` before the first)."""
-    history = np.concatenate([context[None, :], frames[:-1]])
-    return np.concatenate([history, frames], axis=1)
+@lru_cache(maxsize=None)
+def _symbol(level: int, kind: int) -> FrameSymbol:
+    """One shared FrameSymbol per (level, kind): frames repeat a handful of them."""
+    return FrameSymbol(level, _KINDS[kind]) if level else ZERO
 
 
 class SignalFrames:
     """The 10 ms frames of a signal known before the run, as a receiver decodes them.
 
     The signal is `source` times `gain` (None: as it is). `symbol(k)` is frame k's symbol
-    with frame k-1 of the same signal as its context; `quantize` first rounds the signal
-    to pcm16, as a WebSocket server decodes it. `chunk_stats` gives a chunk's RMS,
-    exact-zero test and int16 peak (unquantised, as the worklet sees them). Everything is
-    computed one batch of BATCH_FRAMES frames at a time, on first use.
+    with frame k-1 of the same signal as its context (its kind judged from
+    `kind_from_level` up); `quantize` first rounds the signal to pcm16, as a WebSocket
+    server decodes it. `chunk_stats` gives a chunk's RMS, exact-zero test and int16 peak
+    (as the worklet sees them; the peak clipped to int16). Everything is computed one
+    batch of BATCH_FRAMES frames at a time, on first use.
     """
 
     def __init__(self, source: np.ndarray, scale: LevelScale, quantize: bool,
-                 gain: float | None = None) -> None:
+                 gain: float | None = None, kind_from_level: int = 1) -> None:
         self.source = source
         self.gain = gain
         self.scale = scale
         self.quantize = quantize
+        self.kind_from_level = kind_from_level
         self.count = len(source) // FRAME_N
         self._symbols: dict[int, list[FrameSymbol]] = {}
         self._stats: dict[tuple[int, int], tuple[list, list, list]] = {}
@@ -129,7 +144,7 @@ class SignalFrames:
         if first == 0:
             signal = np.concatenate([np.zeros(FRAME_N, signal.dtype), signal])
         frames = signal.reshape(-1, FRAME_N)
-        return symbols(frames[1:], self.scale, windows_of(frames[1:], frames[0]))
+        return symbols(frames[1:], self.scale, frames[0], self.kind_from_level)
 
     def chunk_stats(self, k0: int, n_frames: int) -> tuple[float, bool, int]:
         """(RMS, all exact zeros, int16 peak) of the chunk of frames k0 .. k0 + n - 1."""
@@ -137,7 +152,8 @@ class SignalFrames:
             chunk = self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N)
             high, low = float(chunk.max()), float(chunk.min())
             return (float(np.sqrt(np.dot(chunk, chunk.astype(np.float64)) / len(chunk))),
-                    high == low == 0.0, int(np.round(np.float32(max(high, -low)) * 32767.0)))
+                    high == low == 0.0,
+                    min(32767, int(np.round(np.float32(max(high, -low)) * 32767.0))))
         key = (k0 // BATCH_FRAMES, n_frames)
         stats = self._stats.get(key)
         if stats is None:
@@ -149,6 +165,7 @@ class SignalFrames:
             stats = self._stats[key] = (
                 np.sqrt(energy / (n_frames * FRAME_N)).tolist(),
                 ((high == 0) & (low == 0)).tolist(),
-                np.round(np.maximum(high, -low) * np.float32(32767.0)).astype(np.int64).tolist())
+                np.minimum(np.round(np.maximum(high, -low) * np.float32(32767.0)), 32767)
+                .astype(np.int64).tolist())
         i = (k0 % BATCH_FRAMES) // n_frames
         return stats[0][i], stats[1][i], stats[2][i]

@@ -325,7 +325,11 @@ def plot_trace(trace: Trace, path: str | Path, gate_rms: float = 0.03,
         axes[0].set_xlim(0, duration_s)
         axes[-1].set_xlabel("time (s)")
         fig.suptitle(title or _default_title(trace), fontsize=12)
-        fig.tight_layout()
+        # fixed margins in inches (labels on the left, the title on top): one render, not
+        # the two that tight_layout needs
+        fig_w, fig_h = fig.get_size_inches()
+        fig.subplots_adjust(left=1.45 / fig_w, right=1 - 0.25 / fig_w, top=1 - 0.55 / fig_h,
+                            bottom=0.5 / fig_h, hspace=0.12)
         fig.savefig(path, dpi=100, metadata={"Software": None})
     finally:
         plt.close(fig)

@@ -37,7 +37,7 @@ def field_report(duration_ms: int = 120_000) -> Scenario:
     return Scenario(
         name="field-report", duration_ms=duration_ms,
         description="The field report's story: five good turns; keyboard typing during the "
-        "fifth reply; then an application switch leaves the microphone attenuated (~52 dB "
+        "fifth reply; then an application switch leaves the microphone attenuated (54 dB "
         "down, int16 peaks 41-96) and the user keeps speaking, louder.",
         utterances=tuple(good + later),
         typing=(Typing(typing_at, 3_000),),

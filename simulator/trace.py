@@ -142,7 +142,8 @@ class Trace:
         s2c = [r for r in self.wire if r.direction == S2C]
         started = [r.t_ms for r in s2c if r.type == "input_audio_buffer.speech_started"]
         heard = sum(1 for u in self.utterances
-                    if any(u.start_ms - 200 <= t <= u.start_ms + HEARD_WITHIN_MS for t in started))
+                    if any(u.start_ms - HEARD_EARLY_MS <= t <= u.start_ms + HEARD_WITHIN_MS
+                           for t in started))
         responses = sum(1 for r in s2c if r.type == "response.done"
                         and r.event["response"]["status"] == "completed")
         return {
@@ -163,7 +164,11 @@ class Trace:
         }
 
 
+# an utterance is heard when speech_started reaches the client from HEARD_EARLY_MS before
+# its onset (the VAD may fire on the first syllable before the nominal onset) to
+# HEARD_WITHIN_MS after it; the `heard` property uses the same window
 HEARD_WITHIN_MS = 2_000
+HEARD_EARLY_MS = 300
 
 
 def brief(event: dict[str, Any]) -> str:

@@ -86,3 +86,33 @@ def test_protocol_property_catches_client_caused_errors(monkeypatch):
     trace = simulate(PRODUCTION, ENERGY, preset("conversation", 30_000), seed=0)
     assert any(v.property == "protocol" and "response_cancel_not_active" in v.explanation
                for v in check(trace))
+
+
+def test_a_vad_that_never_ends_speech_loses_the_turn(monkeypatch):
+    """Heard but never committed: the utterance's audio is lost to the conversation."""
+    from model.server.vad import ServerVad
+    assert check(simulate(DEVELOPMENT, ENERGY, preset("conversation", 30_000), seed=0),
+                 ("no-lost-audio",)) == []
+    monkeypatch.setattr(ServerVad, "_silence_long_enough", lambda self, event: False)
+    trace = simulate(DEVELOPMENT, ENERGY, preset("conversation", 30_000), seed=0)
+    lost = check(trace, ("no-lost-audio",))
+    assert lost and all("not committed" in v.explanation for v in lost)
+
+
+def test_a_response_that_never_completes_is_not_answered(monkeypatch):
+    from model.server.response import ResponseLifecycle
+    one_turn = Scenario(name="one-turn", duration_ms=30_000, utterances=(Utterance(1_000, 1_800),))
+    assert check(simulate(PRODUCTION, ENERGY, one_turn, seed=0), ("answered",)) == []
+    monkeypatch.setattr(ResponseLifecycle, "generate", lambda self, budget_ms: 0)
+    trace = simulate(PRODUCTION, ENERGY, one_turn, seed=0)
+    assert [v.property for v in check(trace, ("answered",))] == ["answered"]
+
+
+def test_beliefs_that_miss_response_done_disagree_with_the_server(monkeypatch):
+    from model.client.beliefs import ServerBeliefs
+    broken = tuple(t for t in ServerBeliefs.TRANSITIONS if t["trigger"] != "response_done")
+    monkeypatch.setattr(ServerBeliefs, "TRANSITIONS", broken + (
+        {"trigger": "response_done", "source": "*", "dest": None},))
+    trace = simulate(PRODUCTION, ENERGY, preset("conversation", 30_000), seed=0)
+    violations = check(trace, ("beliefs-agree",))
+    assert violations and "'responding'" in violations[0].explanation

@@ -237,3 +237,28 @@ def test_liveness_ladder_climbs_past_its_own_acknowledgements_to_a_reconnect():
              if r.t_ms < reconnect_ms]
     assert known and [r.event["item"]["role"] for r in creates] == known  # replayed in order
     assert any(r.t_ms > reconnect_ms for r in trace.events(S2C, "input_audio_buffer.speech_started"))
+
+
+@pytest.mark.parametrize("server", ["energy", "zero-skip,clear-keeps-vad", "floor-adapt",
+                                    "deadband", "noise-as-speech"])
+@pytest.mark.parametrize("design", ["development", "production", "comfort-noise-gate"])
+def test_judging_kinds_only_where_they_matter_changes_nothing(design, server):
+    """The engine judges a frame's kind only from the level at which the hypotheses can
+    tell kinds apart; judging every frame gives the same wire bytes and transitions."""
+    from simulator.engine import Engine
+    scenario = preset("typing-during-reply", 40_000)
+    lazy, every = (Engine(get_design(design), ServerVadHypotheses.parse(server), scenario,
+                          seed=5, judge_all_kinds=flag).run() for flag in (False, True))
+    assert lazy.jsonl_bytes() == every.jsonl_bytes()
+    assert lazy.transitions == every.transitions and lazy.notices == every.notices
+    assert lazy.chunks == every.chunks
+
+
+def test_quantizing_is_the_pcm16_round_trip_bit_for_bit():
+    from simulator import audio
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([audio.speech(3_000, 0.3, rng) * 4,  # clipping, both signs
+                              audio.pink_noise(48_000, 0.01, rng),
+                              np.array([1.5, -1.5, 2.5 / 32767, -2.5 / 32767], np.float32)])
+    assert np.array_equal(audio.quantize_pcm16(samples),
+                          audio.from_pcm16(audio.to_pcm16(samples)))

@@ -3,9 +3,10 @@
 - `live`: the microphone signal.
 - `muted`: the track is muted or another application holds the microphone; the worklet
   gets near-silent samples (int16 peaks about 41-96), whatever the user does.
-- `attenuated`: the user's signal arrives about 52 dB down (the OS input volume pulled
-  down, a clamped AGC, communications ducking): loud speech (-12 dBFS) peaks at int16
-  ~64-101, like the report's "max: 41..96" chunks, and room noise rounds to zero.
+- `attenuated`: the user's signal arrives 54 dB down (the OS input volume pulled down, a
+  clamped AGC, communications ducking). The gain is calibrated to the report's log: loud
+  speech (-12 dBFS) then peaks at int16 ~51-80, inside its "max: 41..96", and room noise
+  rounds to zero.
 - `disabled`: `track.enabled = false`; every sample is exactly 0.
 - `suspended`: the AudioContext is suspended or interrupted; no chunks at all. Only a
   client whose audio goes through an AudioContext (the WebSocket worklet) is affected:
@@ -18,7 +19,7 @@ capture-health watchdog re-acquires the microphone / resumes the AudioContext).
 from model.machine import ProtocolMachine
 
 FAULTS = ("muted", "attenuated", "disabled", "suspended")
-ATTENUATION_DB = -52.0
+ATTENUATION_DB = -54.0
 
 
 def through_capture(state: str, audio_context: bool) -> str:

@@ -147,11 +147,13 @@ class ClientSession:
     def quiet_ms(self) -> int | None:
         """How far `advance` can go at once with no output (None: without limit); advancing
         by any amount up to it in one call equals advancing tick by tick."""
+        quiet = None
         if not self.webrtc and self.playback.state == "playing":
-            return 0
+            quiet = self.playback.queued_ms - 1  # short of draining the queue
         if self.watchdog is not None and self.watchdog.state == "armed":
-            return self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
-        return None
+            left = self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
+            quiet = left if quiet is None else min(quiet, left)
+        return quiet
 
     # -- internals ---------------------------------------------------------------------
     def _collect(self) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ of an append) and `advance(ms)` lets simulated time pass; both return server eve
 wire shape, `event_id` stamped. Ids come from counters, so traces are deterministic.
 
 Assumptions beyond the machines' own docstrings:
+- the VAD's commit at `speech_stopped` cuts the buffer at `audio_end_ms`: the audio of the
+  same append after that point starts the next buffer;
 - the VAD's own commit at `speech_stopped` is skipped (no error, no response) when the
   buffer holds under 100 ms — possible only after a clear under `clear-keeps-vad`;
 - `session.update` re-applying `turn_detection` resets the VAD, except under
@@ -23,8 +25,9 @@ from model.server.response import ResponseLifecycle
 from model.server.vad import ServerVad
 from model.symbols import FrameSymbol, LevelScale
 
-FIRST_AUDIO_DELAY_MS = 300  # response.created -> first audio delta
+FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
 GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
+DELTA_AUDIO_MS = 100  # audio per response.output_audio.delta (the last one may be shorter)
 DEFAULT_RESPONSE_MS = 4_000
 
 Frames = Iterable[tuple[FrameSymbol, int]]
@@ -45,6 +48,7 @@ class ServerSession:
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
+        self._cut_ms: int | None = None  # where the VAD's last commit cut the audio timeline
         self.since_created_ms = 0
         self.idle_armed = False
         self.idle_ms = 0
@@ -65,8 +69,9 @@ class ServerSession:
     # -- ids ---------------------------------------------------------------------------
     def _stamp(self, event: dict[str, Any]) -> dict[str, Any]:
         self._event_seq += 1
-        return {"type": event["type"], "event_id": f"event_{self._event_seq:05d}",
-                **{k: v for k, v in event.items() if k != "type"}}
+        stamped = {"type": event["type"], "event_id": f"event_{self._event_seq:05d}"}
+        stamped.update(event)  # "type" keeps its place, first
+        return stamped
 
     def _new_item(self) -> str:
         self._item_seq += 1
@@ -122,10 +127,15 @@ class ServerSession:
         """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
         out: list[dict[str, Any]] = []
         for symbol, duration_ms in frames:
+            start_ms, end_ms = self.audio_pos_ms, self.audio_pos_ms + duration_ms
             self.buffer.append(duration_ms)
-            self.vad.feed(symbol, duration_ms, self.audio_pos_ms)
-            self.audio_pos_ms += duration_ms
+            self.vad.feed(symbol, duration_ms, start_ms)
+            self.audio_pos_ms = end_ms
+            self._cut_ms = None
             out += self._collect()
+            if self._cut_ms is not None and self._cut_ms < end_ms:
+                # the VAD committed inside this run: what follows the cut is the next turn's
+                self.buffer.append(end_ms - self._cut_ms)
         return out
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
@@ -136,26 +146,42 @@ class ServerSession:
             if self.response.state == "idle" and self.played_ms >= have:
                 out += self.stop_output()
         if self.response.state == "in_progress":
-            before = self.since_created_ms
             self.since_created_ms += elapsed_ms
-            usable = max(0, self.since_created_ms - max(before, FIRST_AUDIO_DELAY_MS))
-            if usable:
-                self.response.generate(usable * GENERATION_SPEED)
-                out += self._collect()
+            while self.response.state == "in_progress" and \
+                    self._ready_ms() >= self._next_delta_ms():
+                before = self.response.generated_ms
+                self.response.generate(self._next_delta_ms() - before)
+                if self.response.generated_ms == before:
+                    break  # nothing more comes out (only a broken generator stalls here)
+            out += self._collect()
         if self.idle_armed and self.vad.state == "silence" and self.response.state == "idle":
             self.idle_ms += elapsed_ms
             if self.idle_ms >= self.idle_needed_ms:
                 out += self._idle_timeout()
         return out
 
+    def _ready_ms(self) -> int:
+        """Audio of the current response generated so far (sent or not)."""
+        generating_ms = max(0, self.since_created_ms - FIRST_AUDIO_DELAY_MS)
+        return min(self.response.total_ms, generating_ms * GENERATION_SPEED)
+
+    def _next_delta_ms(self) -> int:
+        """How much audio must be ready for the next delta to go out."""
+        return min(self.response.total_ms, self.response.generated_ms + DELTA_AUDIO_MS)
+
     def quiet_ms(self) -> int | None:
         """How far `advance` can go at once with no output (None: without limit); advancing
         by any amount up to it in one call equals advancing tick by tick."""
-        if self.out_playing or self.response.state == "in_progress":
-            return 0
-        if self.idle_armed and self.vad.state == "silence":
-            return self.idle_needed_ms - self.idle_ms - 1
-        return None
+        bounds = []
+        if self.response.state == "in_progress":  # until the next delta is ready
+            due_ms = FIRST_AUDIO_DELAY_MS + -(-self._next_delta_ms() // GENERATION_SPEED)
+            bounds.append(due_ms - self.since_created_ms - 1)
+        elif self.idle_armed and self.vad.state == "silence":
+            bounds.append(self.idle_needed_ms - self.idle_ms - 1)
+        if self.out_playing:  # WebRTC: while playback has audio ahead of it, a tick per tick
+            have = self.item_audio_ms.get(self.response.item_id, 0)
+            bounds.append(have - self.played_ms - 1)
+        return max(0, min(bounds)) if bounds else None
 
     # -- internals ---------------------------------------------------------------------
     def _start_response(self) -> None:
@@ -170,6 +196,8 @@ class ServerSession:
 
     def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
         """Turn the machines' outputs into wire events, following their consequences."""
+        if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
+            return []
         out: list[dict[str, Any]] = []
         for output in self.vad.drain():
             if output[0] == "speech_started":
@@ -190,6 +218,7 @@ class ServerSession:
                                         "item_id": self.user_item_id}))
                 if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
                     self.buffer.commit()
+                    self._cut_ms = output[1]
                     out += self._collect()
         for output in self.buffer.drain():
             if output == ("committed",):
