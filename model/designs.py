@@ -27,10 +27,13 @@ class GateConfig:
 
 @dataclass(frozen=True)
 class LivenessConfig:
-    """Liveness watchdog keyed on server events, with an escalation ladder."""
+    """Liveness watchdog keyed on server events, with an escalation ladder: the first rung
+    after `first_rung_ms` of speech-level audio sent with no sign of the server's turn
+    detection, each further rung after `next_rung_ms` more (a healthy server answers the
+    onset of speech within ~0.5 s)."""
 
-    silence_ms: int = 8_000  # no server event this long while the user was heard locally
-    ladder: tuple[str, ...] = ("session_update", "clear_and_commit", "reconnect")
+    first_rung_ms: int = 3_000
+    next_rung_ms: int = 2_000
 
 
 @dataclass(frozen=True)
@@ -80,47 +83,51 @@ DEVELOPMENT = Design(
 NO_GATE = replace(
     PRODUCTION, name="no-gate", gate=GateConfig(mode="off"),
     summary="Production without the client VAD gate: every chunk is sent as captured.",
-    fixes="removes the zeros: the server hears real room noise between words")
+    fixes="sends every chunk as captured: no zeros")
 
 COMFORT_NOISE_GATE = replace(
     PRODUCTION, name="comfort-noise-gate",
     gate=GateConfig(mode="comfort_noise", comfort_noise_dbfs=-60.0),
     summary="Production, but quiet chunks are replaced by -60 dBFS pink noise, not zeros.",
-    fixes="the server never sees digital silence; quiet stays quiet")
+    fixes="sends -60 dBFS noise for quiet chunks instead of zeros")
 
 HYSTERESIS_GATE = replace(
     PRODUCTION, name="hysteresis-gate",
     gate=GateConfig(mode="zeros", hangover_ms=600, preroll_chunks=1),
     summary="Production's zeroing gate with a 600 ms hangover and 100 ms pre-roll "
     "(a chunk passes when it or the next one is loud).",
-    fixes="keeps word onsets and endings; still sends zeros in pauses")
+    fixes="keeps the gate open 600 ms after speech and 100 ms before it; zeros in pauses")
 
 LIVENESS = replace(
     PRODUCTION, name="liveness-watchdog", liveness=LivenessConfig(),
-    summary="Production plus a liveness watchdog keyed on server events: after 8 s of "
-    "speech-level audio with no server event it escalates: session.update re-applying "
-    "turn_detection -> input_audio_buffer.commit (or clear) -> reconnect with replay.",
-    fixes="recovers a session whose server went quiet while the user was audibly speaking")
+    summary="Production plus a liveness watchdog keyed on the server's turn events: after "
+    "3 s of speech-level audio with none it escalates, a rung per further 2 s: session.update "
+    "re-applying turn_detection -> input_audio_buffer.commit (or clear) -> reconnect with "
+    "conversation replay.",
+    fixes="climbs a ladder (re-apply turn_detection, commit or clear, reconnect with replay) "
+    "while the user audibly speaks and the server shows no turn events")
 
 CAPTURE_HEALTH = replace(
     PRODUCTION, name="capture-health", capture_health_ms=5_000,
     summary="Production plus a capture-health watchdog: 5 s of near-silent raw input "
     "(int16 peaks under ~50) or no chunks -> re-acquire the microphone / resume the "
     "AudioContext, with a notice to the UI.",
-    fixes="recovers a muted, attenuated, disabled or suspended capture")
+    fixes="re-acquires the microphone or resumes the AudioContext after 5 s of near-silent "
+    "raw input, with a notice")
 
 IDLE_TIMEOUT = replace(
     PRODUCTION, name="idle-timeout", idle_timeout_ms=15_000,
     summary="Production with server_vad.idle_timeout_ms = 15000: the server prompts after "
     "15 s without speech (following a response's playback).",
-    fixes="the server speaks up by itself: the session is never silent for long")
+    fixes="asks the server to prompt after 15 s without speech")
 
 WEBRTC = replace(
     PRODUCTION, name="webrtc", transport="webrtc", gate=GateConfig(mode="off"),
     summary="The production client moved to WebRTC: audio on a media track (Opus with DTX: "
     "silence travels as comfort noise; 1% loss; jitter), events on the data channel; the "
     "server plays, truncates and reports output_audio_buffer.*; no AudioWorklet gate.",
-    fixes="no worklet (so no gate and no AudioContext to suspend); no zeros on the wire")
+    fixes="moves audio to a WebRTC media track: no worklet, gate or AudioContext; DTX "
+    "comfort noise")
 
 RECOMMENDED = replace(
     PRODUCTION, name="recommended",
@@ -129,7 +136,7 @@ RECOMMENDED = replace(
     liveness=LivenessConfig(), capture_health_ms=5_000, idle_timeout_ms=15_000,
     summary="Comfort-noise gate with hangover and pre-roll, liveness watchdog with its "
     "escalation ladder, capture-health watchdog, and the server's idle_timeout_ms.",
-    fixes="every fix above that keeps the WebSocket")
+    fixes="comfort-noise gate with hangover and pre-roll, both watchdogs, idle_timeout_ms")
 
 DESIGNS: dict[str, Design] = {d.name: d for d in (
     PRODUCTION, DEVELOPMENT, NO_GATE, COMFORT_NOISE_GATE, HYSTERESIS_GATE, LIVENESS,

@@ -191,10 +191,8 @@ def judge(cause: Cause, runs: dict[tuple, FreezeFacts]) -> CauseResult:
                        full.loud_peaks if full.frozen else None)
 
 
-def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = None,
-             design: str = "production") -> list[CauseResult]:
-    """Which causes reproduce O1-O10 with `design` (the report's production build by
-    default) and not with the development build."""
+def diagnosis_jobs(design: str = "production") -> list[tuple]:
+    """The runs the diagnosis needs: (design, cause, typing, app switch, seed)."""
     if design.split("+")[0] == "development":
         raise ValueError("diagnose compares a build with development: choose another design")
     jobs = []
@@ -202,6 +200,23 @@ def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = Non
         for typing, switch in ((True, True), (False, True), (True, False)):
             jobs += [(design, cause, typing, switch, s) for s in SEEDS]
         jobs.append(("development", cause, True, True, SEEDS[0]))
+    return jobs
+
+
+def conclude(design: str, runs: dict[tuple, FreezeFacts]) -> list[CauseResult]:
+    """Judge every cause from the facts of its runs (keyed by `diagnosis_jobs`' tuples)."""
+    by_cause: dict[Cause, dict[tuple, FreezeFacts]] = {}
+    for (name, cause, typing, switch, seed), r in runs.items():
+        build = "build" if name == design else "development"
+        by_cause.setdefault(cause, {})[(build, typing, switch, seed)] = r
+    return [judge(cause, cause_runs) for cause, cause_runs in by_cause.items()]
+
+
+def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = None,
+             design: str = "production") -> list[CauseResult]:
+    """Which causes reproduce O1-O10 with `design` (the report's production build by
+    default) and not with the development build."""
+    jobs = diagnosis_jobs(design)
     results: list[FreezeFacts] = []
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -214,11 +229,7 @@ def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = Non
             results.append(_run(job))
             if progress:
                 progress(i + 1, len(jobs))
-    by_cause: dict[Cause, dict[tuple, FreezeFacts]] = {}
-    for (name, cause, typing, switch, seed), r in zip(jobs, results):
-        build = "build" if name == design else "development"
-        by_cause.setdefault(cause, {})[(build, typing, switch, seed)] = r
-    return [judge(cause, runs) for cause, runs in by_cause.items()]
+    return conclude(design, dict(zip(jobs, results)))
 
 
 def _share(rate: float) -> str:

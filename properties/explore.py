@@ -102,6 +102,7 @@ class Exploration:
     graph: nx.DiGraph | None = None
     component_transitions: int = 0  # distinct client/server transitions computed
     traps: int = 0  # closed regions of freeze states (terminal strongly connected components)
+    trace: object = None  # the full simulator's trace of the last replayed counterexample
 
     @property
     def verdict(self) -> str:
@@ -578,8 +579,9 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
             if not confirm:
                 break
             result.attempts += 1
-            confirmed, saved = confirm_path(design, hypotheses, path, model, seed, out_dir)
-            result.confirmed, result.saved = confirmed, saved
+            confirmed, saved, trace = confirm_path(design, hypotheses, path, model, seed,
+                                                   out_dir)
+            result.confirmed, result.saved, result.trace = confirmed, saved, trace
             if confirmed or result.attempts >= attempts:
                 break
     result.seconds = time.perf_counter() - started

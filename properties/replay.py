@@ -25,16 +25,21 @@ TAIL_PERIOD_MS = 9_000
 WAIT_FOR_MS = {"response": 1_500, "playback": 4_500, "server_playback": 4_500, "hangover": 0}
 
 
-def _wait_ms(timer: str, design: Design) -> int:
+def _wait(timer: str, design: Design) -> tuple[str, float, int]:
+    """What the real timer needs to fire: (kind of audio, level dBFS, how long)."""
+    if timer == "liveness":  # it counts speech-level audio that nothing answers
+        rung_ms = max(design.liveness.first_rung_ms, design.liveness.next_rung_ms) \
+            if design.liveness else 0
+        return "speech", -22.0, rung_ms
     if timer == "watchdog":
-        return design.stuck_vad_watchdog_ms or 0
-    if timer == "idle_timeout":
-        return (design.idle_timeout_ms or 0) + 4_500
-    if timer == "liveness":
-        return design.liveness.silence_ms if design.liveness else 0
-    if timer == "capture_health":
-        return design.capture_health_ms or 0
-    return WAIT_FOR_MS[timer]
+        wait_ms = design.stuck_vad_watchdog_ms or 0
+    elif timer == "idle_timeout":
+        wait_ms = (design.idle_timeout_ms or 0) + 4_500
+    elif timer == "capture_health":
+        wait_ms = design.capture_health_ms or 0
+    else:
+        wait_ms = WAIT_FOR_MS[timer]
+    return "noise", -50.0, wait_ms
 
 
 GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
@@ -62,9 +67,11 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
                 # the audio that drives the climb goes on for the climb's 2 s
                 add(*previous[:2], FLOOR_RISE_MS)
                 t += FLOOR_RISE_MS
-            elif _wait_ms(step.timer, design):
-                add("noise", -50.0, _wait_ms(step.timer, design))
-                t += _wait_ms(step.timer, design)
+            else:
+                kind, level, wait_ms = _wait(step.timer, design)
+                if wait_ms:
+                    add(kind, level, wait_ms)
+                    t += wait_ms
             continue
         if step.kind == "fault":
             if step.fault == "end" and faults:
@@ -100,6 +107,7 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
 
 def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, seed: int,
                  out_dir: str | Path | None):
+    """Replay an explorer path in the full simulator: (confirmed, saved scenario, trace)."""
     scenario = path_to_scenario(design, path, model.block_ms)
     trace = simulate(design, hypotheses, scenario, seed=seed)
     confirmed = bool(check(trace, (FREEZE_PROPERTY,)))
@@ -111,4 +119,4 @@ def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, s
             f"{'confirmed' if confirmed else 'spurious'} in the full simulator"))
         name = f"explore__{design.name}__{hypotheses.label.replace(',', '+')}.json"
         saved = scenario.save(Path(out_dir) / name)
-    return confirmed, saved
+    return confirmed, saved, trace

@@ -1,11 +1,17 @@
 """The design review: every design x server hypothesis x fault class, with evidence.
 
-For the acoustic and capture fault classes a cell is decided by exhaustive exploration
-(a freeze counts once the full simulator confirms it) and, where exploration finds none,
-also by search; the network class (latency spikes, stalls) is decided by search alone.
-Every freeze is saved as a scenario and drawn as a timeline; every "no freeze" carries the
-explored state count and the number of scenarios searched. `review.md` and
-`verdicts.png` are generated from these results only, together with the diagnosis.
+Four kinds of work, run together on a process pool, longest first:
+- *cells*: for the acoustic and capture fault classes a cell is decided by exhaustive
+  exploration (a freeze counts once the full simulator confirms it) and, where
+  exploration finds none, also by search; the network class by search alone. Every freeze
+  is saved as a scenario and drawn as a timeline; every "no freeze" carries the explored
+  state count and the number of scenarios searched;
+- *stories*: the field report's story under every cause, with every design
+  (`properties.outcomes`): frozen or not, heard again or not, and how it recovered;
+- *variants*: the production design with 20 ms chunks, a 200 ms silence duration and a
+  lagging gate, explored under every hypothesis (does a verdict hang on those values?);
+- the *diagnosis* (`properties.diagnose`).
+`review.md`, `review.json` and `verdicts.png` are generated from these results only.
 """
 
 from __future__ import annotations
@@ -13,17 +19,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from model.designs import DESIGNS, FIX_DESIGNS, get_design
+from model.designs import DESIGNS, get_design
 from model.hypotheses import HYPOTHESES, ServerVadHypotheses
 
 REVIEW_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
 FAULT_CLASSES = ("acoustic", "capture", "network")
+EXPLORED_CLASSES = ("acoustic", "capture")
 SEARCH_EXAMPLES = 8
+VARIANTS = ("production+chunk20ms", "production+silence200ms", "production+lag1")
 
 
 @dataclass
@@ -43,78 +52,120 @@ class Cell:
     path: list[str] = field(default_factory=list)
     violation: str | None = None
     heard_after: bool | None = None  # in the counterexample, was the user heard again?
+    events_after: int | None = None  # server events after the freeze began (its replay)
+    appends_after: int | None = None  # appends the client sent meanwhile
 
     @property
     def key(self) -> str:
         return f"{self.design}__{self.server.replace(',', '+')}__{self.fault_class}"
 
 
-def run_cell(job: tuple[str, str, str, str, int, int]) -> Cell:
+def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
+    """One cell: explore (acoustic, capture), then search where no freeze was confirmed."""
     from properties.explore import explore
     from properties.search import search
 
-    design_name, server, fault_class, out_dir, seed, examples = job
+    design_name, server, fault_class, out_dir, seed, examples, draw = job
     design, hypotheses = get_design(design_name), ServerVadHypotheses.parse(server)
     cell = Cell(design_name, server, fault_class)
     evidence = Path(out_dir) / "counterexamples"
-    saved = None
-    if fault_class != "network":
-        explored = explore(design, hypotheses, (fault_class,), seed=seed, out_dir=evidence)
-        cell.states, cell.edges = explored.states, explored.edges
-        cell.freeze_states = explored.freeze_states
-        cell.method = "explore"
-        if explored.confirmed:
-            cell.verdict, saved, cell.path = "freeze", explored.saved, explored.counterexample
-        else:
-            cell.spurious = explored.freeze_states
-            if explored.saved is not None:
-                explored.saved.unlink()
-    if cell.verdict != "freeze":
-        found = search(design, hypotheses, max_examples=examples, seed=seed,
-                       fault_classes=(fault_class,), out_dir=evidence,
-                       shrink=fault_class == "network")
-        cell.searched = found.examples
-        cell.method = f"{cell.method}+search" if cell.method else "search"
-        if found.scenario is not None:
-            cell.verdict, saved = "freeze", found.saved
-            cell.violation = found.violations[0].explanation
-            cell.method = "search"
-    if saved is not None:
-        target = evidence / f"{cell.key}.json"
-        Path(saved).replace(target)
-        cell.counterexample = str(target.relative_to(out_dir))
-        cell.timeline, cell.violation, cell.heard_after = _draw(cell, design, hypotheses,
-                                                                target, out_dir, seed)
+    saved = trace = None
+    with tempfile.TemporaryDirectory(prefix="vadlock-cell-") as scratch:
+        if fault_class in EXPLORED_CLASSES:
+            explored = explore(design, hypotheses, (fault_class,), seed=seed, out_dir=scratch)
+            cell.states, cell.edges = explored.states, explored.edges
+            cell.freeze_states = explored.freeze_states
+            cell.method = "explore"
+            if explored.confirmed:
+                cell.verdict, saved, cell.path = ("freeze", explored.saved,
+                                                  explored.counterexample)
+                trace = explored.trace  # the replay that confirmed it
+            else:
+                cell.spurious = explored.freeze_states
+        if cell.verdict != "freeze" and examples:
+            found = search(design, hypotheses, max_examples=examples, seed=seed,
+                           fault_classes=(fault_class,), out_dir=scratch,
+                           shrink=fault_class == "network")
+            cell.searched = found.examples
+            cell.method = f"{cell.method}+search" if cell.method else "search"
+            if found.scenario is not None:
+                cell.verdict, saved = "freeze", found.saved
+                cell.violation = found.violations[0].explanation
+                cell.method = "search"
+        if saved is not None:
+            target = evidence / f"{cell.key}.json"
+            shutil.move(str(saved), target)
+            cell.counterexample = str(target.relative_to(out_dir))
+    if cell.counterexample is not None:
+        _replay(cell, design, hypotheses, Path(out_dir) / cell.counterexample, out_dir, seed,
+                draw, trace)
     return cell
 
 
-def _draw(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, seed: int):
+def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, seed: int,
+            draw: bool, trace=None) -> None:
+    """Replay a counterexample into the cell (or take the `trace` of its replay): its
+    violation, whether the user was heard again, what the wire carried after the freeze
+    began, and its timeline (when `draw`)."""
     from properties.checks import FREEZE_PROPERTY, check, heard
+    from properties.diagnose import facts
     from simulator.engine import simulate
     from simulator.scenario import Scenario
+    from simulator.trace import C2S
 
-    scenario = Scenario.load(scenario_path)
-    trace = simulate(design, hypotheses, scenario, seed=scenario.seed or seed)
+    if trace is None:
+        scenario = Scenario.load(scenario_path)
+        trace = simulate(design, hypotheses, scenario, seed=scenario.seed or seed)
     violations = check(trace, (FREEZE_PROPERTY,))
-    explanation = violations[0].explanation if violations else cell.violation
+    cell.violation = violations[0].explanation if violations else cell.violation
     after = violations[0].start_ms if violations else trace.duration_ms
-    heard_after = not any(v.start_ms >= after for v in heard(trace))
-    image = Path(out_dir) / "timelines" / f"{cell.key}.png"
-    try:
+    cell.heard_after = not any(v.start_ms >= after for v in heard(trace))
+    freeze = facts(trace)
+    if freeze.frozen:
+        cell.events_after = freeze.events_after
+        cell.appends_after = sum(1 for r in trace.events(C2S, "input_audio_buffer.append")
+                                 if r.t_ms > freeze.freeze_ms)
+    if draw:
         from simulator.plot import plot_trace
-    except ImportError:  # pragma: no cover - figures are optional for the verdicts
-        return None, explanation, heard_after
-    image.parent.mkdir(parents=True, exist_ok=True)
-    plot_trace(trace, image, gate_rms=design.gate.threshold_rms,
-               interrupt_rms=design.interrupt_rms,
-               title=f"{design.name} / {hypotheses.label} / {cell.fault_class}")
-    return str(image.relative_to(out_dir)), explanation, heard_after
+
+        image = Path(out_dir) / "timelines" / f"{cell.key}.png"
+        image.parent.mkdir(parents=True, exist_ok=True)
+        plot_trace(trace, image, gate_rms=design.gate.threshold_rms,
+                   interrupt_rms=design.interrupt_rms,
+                   title=f"{design.name} / {hypotheses.label} / {cell.fault_class}")
+        cell.timeline = str(image.relative_to(out_dir))
+
+
+def _run(job: tuple):
+    """A pool job of any kind: ("cell", ...), ("variant", ...) or ("story", ...)."""
+    kind, args = job[0], job[1:]
+    if kind == "story":
+        from properties.outcomes import run_story
+        return kind, (args, *run_story(args))
+    return kind, run_cell(args)
+
+
+def _cost(job: tuple) -> float:
+    """A rough relative cost, to start the long jobs first and keep every core busy."""
+    kind = job[0]
+    if kind == "story":
+        return 1.0
+    design, fault_class = job[1], job[3]
+    cost = 3.0 if fault_class == "network" else 2.0
+    if design.startswith("recommended"):
+        cost *= 3
+    if kind == "variant" and "chunk20ms" in design:
+        cost *= 2
+    return cost
 
 
 def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
                examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
-               progress: Callable[[str], None] | None = None) -> dict:
+               variants=VARIANTS, progress: Callable[[str], None] | None = None) -> dict:
+    from properties.diagnose import conclude, diagnosis_jobs
+    from properties.outcomes import story_jobs
+
     out = Path(out_dir)
     for sub in ("counterexamples", "timelines"):
         shutil.rmtree(out / sub, ignore_errors=True)
@@ -122,31 +173,46 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     designs = list(designs or DESIGNS)
     hypotheses = list(hypotheses or REVIEW_HYPOTHESES)
     workers = workers or os.cpu_count() or 1
-    jobs = [(d, h, f, str(out), seed, examples) for d in designs for h in hypotheses
-            for f in fault_classes]
-    cells: list[Cell] = []
+    jobs = [("cell", d, h, f, str(out), seed, examples, True) for d in designs
+            for h in hypotheses for f in fault_classes]
+    jobs += [("variant", v, h, f, str(out), seed, 0, False) for v in variants
+             for h in hypotheses for f in EXPLORED_CLASSES if f in fault_classes]
+    # the report's story: every cause with every design, and the diagnosis' runs (one
+    # simulation serves both where they meet)
+    stories = story_jobs(designs) if with_diagnosis else []
+    diagnosed = diagnosis_jobs() if with_diagnosis else []
+    jobs += [("story", *job) for job in dict.fromkeys([*stories, *diagnosed])]
+    jobs.sort(key=_cost, reverse=True)
+    cells, variant_cells, story_runs = [], [], {}
     with ProcessPoolExecutor(workers) as pool:
-        for i, cell in enumerate(pool.map(run_cell, jobs)):
-            cells.append(cell)
+        futures = [pool.submit(_run, job) for job in jobs]
+        for i, future in enumerate(as_completed(futures)):
+            kind, result = future.result()
+            if kind == "story":
+                job, freeze_facts, outcome = result
+                story_runs[job] = (freeze_facts, outcome)
+                what = f"story {outcome.cause} / {outcome.design} -> {outcome.label}"
+            else:
+                (cells if kind == "cell" else variant_cells).append(result)
+                what = (f"{result.design} / {result.server} / {result.fault_class} -> "
+                        f"{result.verdict}")
             if progress:
-                progress(f"cell {i + 1}/{len(jobs)}: {cell.design} / {cell.server} / "
-                         f"{cell.fault_class} -> {cell.verdict}")
-    diagnosis = []
-    if with_diagnosis:
-        from properties.diagnose import diagnose
-        if progress:
-            progress("diagnosis")
-        diagnosis = diagnose(workers=workers)
+                progress(f"{i + 1}/{len(jobs)} {kind}: {what}")
+    order = {d: i for i, d in enumerate([*designs, *variants])}
+    for group in (cells, variant_cells):
+        group.sort(key=lambda c: (order[c.design], hypotheses.index(c.server),
+                                  fault_classes.index(c.fault_class)))
+    outcomes = [story_runs[job][1] for job in stories]
+    diagnosis = conclude("production", {job: story_runs[job][0] for job in diagnosed})
     results = {"seed": seed, "search_examples": examples, "designs": designs,
                "hypotheses": hypotheses, "fault_classes": list(fault_classes),
+               "variants": list(variants),
                "cells": [asdict(c) for c in cells],
+               "variant_cells": [asdict(c) for c in variant_cells],
+               "outcomes": [o.to_dict() for o in outcomes],
                "diagnosis": [r.to_dict() for r in diagnosis]}
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
     from properties.report import draw_matrix, write_report
     draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
-    write_report(results, cells, diagnosis, out / "review.md")
+    write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")
     return results
-
-
-def fix_designs() -> tuple[str, ...]:
-    return FIX_DESIGNS

@@ -142,7 +142,7 @@ def test_beliefs_follow_a_turn():
 
 # -- liveness and capture health (fixes) ---------------------------------------------
 def test_liveness_watchdog_escalates_one_rung_at_a_time():
-    w = LivenessWatchdog(3_000, protocol.turn_detection_config())
+    w = LivenessWatchdog(3_000, 3_000, protocol.turn_detection_config())
     w.audio_sent(3_000, speech_level=True)
     assert w.state == "resyncing" and w.drain()[-1]["type"] == "session.update"
     w.audio_sent(3_000, True)
@@ -304,7 +304,7 @@ def _build(machine_cls, machine_class):
         VadGate: ("zeros", MID, 0, 300, 100),
         Playback: (LOUD,),
         StuckVadWatchdog: (30_000,),
-        LivenessWatchdog: (8_000, protocol.turn_detection_config()),
+        LivenessWatchdog: (3_000, 2_000, protocol.turn_detection_config()),
         CaptureHealthWatchdog: (5_000, 2),
         ServerVad: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
     }.get(machine_cls, ())

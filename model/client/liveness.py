@@ -5,8 +5,8 @@ last showed, on its own, that its turn detection is alive (`TURN_EVENTS`: speech
 or stopped, an idle timeout, a response created or done) — not while the server says the
 user is speaking: a long turn is not a stall. Replies to the ladder's own requests
 (`session.updated`, `input_audio_buffer.committed` or `.cleared`, errors) do not count:
-they prove the socket is open, which a frozen session's socket is. Past `silence_ms` of such unanswered
-audio it escalates, one rung per further `silence_ms`: `session.update` re-applying
+they prove the socket is open, which a frozen session's socket is. Past `first_rung_ms`
+of such unanswered audio it escalates, one rung per further `next_rung_ms`: `session.update` re-applying
 `turn_detection` -> `input_audio_buffer.commit` (when >= 100 ms are buffered, else
 `clear`) -> reconnect with conversation replay. A turn event returns it to `watching`.
 Every rung is surfaced as a "recovering" notice.
@@ -35,8 +35,9 @@ class LivenessWatchdog(ProtocolMachine):
     DATA = ("unanswered_ms",)
     TIMERS = ("unanswered_ms",)
 
-    def __init__(self, silence_ms: int, turn_detection: dict) -> None:
-        self.silence_ms = silence_ms
+    def __init__(self, first_rung_ms: int, next_rung_ms: int, turn_detection: dict) -> None:
+        self.first_rung_ms = first_rung_ms
+        self.next_rung_ms = next_rung_ms
         self.turn_detection = turn_detection
         self.unanswered_ms = 0
         super().__init__()
@@ -49,7 +50,8 @@ class LivenessWatchdog(ProtocolMachine):
     def audio_sent(self, duration_ms: int, speech_level: bool) -> None:
         if speech_level:
             self.unanswered_ms += duration_ms
-            if self.unanswered_ms >= self.silence_ms:
+            due = self.first_rung_ms if self.state == "watching" else self.next_rung_ms
+            if self.unanswered_ms >= due:
                 self.escalate()
 
     def _reset(self, event) -> None:

@@ -41,7 +41,8 @@ class ClientSession:
         self.beliefs = ServerBeliefs()
         self.watchdog = (StuckVadWatchdog(design.stuck_vad_watchdog_ms)
                          if design.stuck_vad_watchdog_ms else None)
-        self.liveness = (LivenessWatchdog(design.liveness.silence_ms, self.turn_detection)
+        self.liveness = (LivenessWatchdog(design.liveness.first_rung_ms,
+                                          design.liveness.next_rung_ms, self.turn_detection)
                          if design.liveness else None)
         self.health = (CaptureHealthWatchdog(design.capture_health_ms,
                                              scale.threshold_level("near_silent"))

@@ -1,0 +1,84 @@
+"""What each design does under each cause: the field report's story, replayed per design.
+
+For every cause of the diagnosis (a server VAD hypothesis set, optionally with the capture
+fault an application switch brings on) and every design, the report's story runs once
+(seed 0) and its outcome is recorded: whether the session froze (the `recovery`
+property), whether the user was heard again after the fault began, and how the client
+got there — the path its recovery took, read from its notices, its reconnects and the
+server's idle-timeout prompts. This is the evidence behind the review's answers to "which
+recovery pattern works without a restart" and "would WebRTC fix it, per cause".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from model.designs import get_design
+from model.hypotheses import ServerVadHypotheses
+from properties.checks import FREEZE_PROPERTY, check
+from properties.diagnose import Cause, FreezeFacts, causes, facts, story
+from simulator.engine import simulate
+from simulator.trace import S2C, Trace
+
+# the client's notices, by the rung or watchdog that raised them
+PATH_STEPS = (
+    ("re-acquiring capture", "re-acquired the microphone"),
+    ("re-applying turn_detection", "re-applied turn_detection"),
+    ("committing or clearing", "committed or cleared the buffer"),
+    ("reconnecting", "reconnected with conversation replay"),
+)
+
+
+@dataclass
+class Outcome:
+    cause: str
+    design: str
+    frozen: bool
+    heard_again: bool  # a speech_started after the fault began
+    path: list[str] = field(default_factory=list)  # recovery steps, in the order taken
+    reconnects: int = 0
+    prompts: int = 0  # the server's idle-timeout prompts after the fault began
+
+    @property
+    def label(self) -> str:
+        """A short cell text for the review's table."""
+        if self.frozen:
+            return "**frozen**"
+        if not self.heard_again:
+            return "not heard; server prompts" if self.prompts else "not heard"
+        return "heard: " + ("; ".join(self.path) if self.path else "without intervention")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+def outcome_of(trace: Trace, cause: Cause, design: str, fault_ms: int) -> Outcome:
+    after = [r for r in trace.wire if r.direction == S2C and r.t_ms >= fault_ms]
+    path = []
+    for t, text in trace.notices:
+        for needle, step in PATH_STEPS:
+            if needle in text and t >= fault_ms and step not in path:
+                path.append(step)
+    return Outcome(
+        cause.name, design, frozen=bool(check(trace, (FREEZE_PROPERTY,))),
+        heard_again=any(r.type == "input_audio_buffer.speech_started" for r in after),
+        path=path, reconnects=trace.reconnects,
+        prompts=sum(1 for r in after if r.type == "input_audio_buffer.timeout_triggered"))
+
+
+def run_story(job: tuple) -> tuple[FreezeFacts, Outcome]:
+    """One run of the report's story: (design, cause, typing, app switch, seed), as the
+    diagnosis schedules them. Returns the diagnosis' facts and the outcome, from one trace."""
+    design, cause, typing, switch, seed = job
+    scenario = story(cause, typing, switch)
+    incidents = [f.start_ms for f in scenario.capture_faults] + \
+        [t.start_ms for t in scenario.typing]
+    trace = simulate(get_design(design), ServerVadHypotheses.parse(cause.server), scenario,
+                     seed=seed)
+    return facts(trace), outcome_of(trace, cause, design,
+                                    min(incidents, default=trace.duration_ms))
+
+
+def story_jobs(designs: list[str]) -> list[tuple]:
+    """The whole story (typing and the application switch), seed 0, per cause and design."""
+    return [(design, cause, True, True, 0) for cause in causes() for design in designs]
