@@ -155,26 +155,34 @@ class ProtocolMachine:
             self.changes.append((self.NAME, event.event.name, source, dest))
 
     # -- snapshots (for the explorer and for tests) --------------------------------------
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # the abstract snapshot's layout: (field, is a timer) for each field it keeps
+        cls._ABSTRACT_FIELDS = tuple((f, f in cls.TIMERS) for f in cls.DATA
+                                     if f not in cls.ABSTRACTED)
+
     def snapshot(self, exact_timers: bool = True) -> tuple:
         """State and data. Without exact timers, each timer is reduced to "running or not"
         and what the explorer abstracts away (`ABSTRACTED`) is left out."""
         if exact_timers:
             return (self.state, *(getattr(self, f) for f in self.DATA))
-        return (self.state, *(bool(getattr(self, f)) if f in self.TIMERS else getattr(self, f)
-                              for f in self.DATA if f not in self.ABSTRACTED))
+        values = self.__dict__
+        return (self.state, *(bool(values[f]) if timer else values[f]
+                              for f, timer in self._ABSTRACT_FIELDS))
 
     def load_snapshot(self, snap: tuple) -> None:
         """Inverse of `snapshot`: an abstract timer comes back as 1 ms (running) or 0, and
         what the abstraction left out takes its initial value (so that the same snapshot
         always behaves the same, whatever the object did before)."""
         self.state = snap[0]
-        fields = self.DATA if len(snap) == len(self.DATA) + 1 else \
-            tuple(f for f in self.DATA if f not in self.ABSTRACTED)
-        for name, value in zip(fields, snap[1:]):
-            setattr(self, name, int(value) if isinstance(value, bool) else value)
-        if fields is not self.DATA:
-            for name in self.ABSTRACTED:
-                setattr(self, name, self._initial[name])
+        values = self.__dict__
+        if len(snap) == len(self.DATA) + 1:  # an exact snapshot
+            for name, value in zip(self.DATA, snap[1:]):
+                values[name] = value
+        else:
+            for (name, _), value in zip(self._ABSTRACT_FIELDS, snap[1:]):
+                values[name] = int(value) if value.__class__ is bool else value
+            values.update(self._initial)
         self.outbox.clear()
 
     def __repr__(self) -> str:

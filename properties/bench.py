@@ -3,26 +3,27 @@
 Every figure is the median of `--repeat` repetitions (default 5) with min and max, timed
 with `time.perf_counter` (the only wall clock in vadlock; the model never reads one):
 - `simulator_rtf`: simulated seconds per wall second on a 10-minute `field-report`
-  session, production design, hypothesis `energy`;
-- `search_first_counterexample_s`, `search_shrink_s`: `search` for production / energy
-  with capture faults, 50 examples, seed = the repetition's index;
-- `explorer_states_per_s`: states per wall second of exploration (replay confirmation off)
-  over production under every single hypothesis, fault classes acoustic and capture;
-  `explorer_states` their total. `explorer_peak_mib` is the largest tracemalloc peak over
-  those explorations; tracemalloc slows Python about 4x and its peak is deterministic, so
-  it is measured in its own pass, once (`--memory-repeat` to repeat it);
+  session (audio synthesised at 24 kHz), hypothesis `energy`;
+- `search_first_counterexample_s`, `search_shrink_s`: `search` with capture faults, 50
+  examples, seed = the repetition's index: the time to the first failing example, and the
+  time Hypothesis then spends shrinking it;
+- `explorer_states_per_s`: states per wall second of exploration (the BFS and its
+  analysis; replay confirmation off) over every hypothesis set of the review, fault
+  classes acoustic and capture; `explorer_states` their total, and one row per hypothesis.
+  `explorer_peak_mib` is the largest tracemalloc peak over those explorations; tracemalloc
+  slows Python about 4x and its peak is deterministic, so it is measured in its own pass,
+  once (`--memory-repeat` to repeat it);
 - `review_s`: the whole review (`properties.review.run_review`) into a temporary folder;
-  it runs for many minutes, so it is repeated `--review-repeat` times (default 1), and
-  `--skip-review` leaves it out (null, with a note);
+  it is repeated `--review-repeat` times (default 1), and `--skip-review` leaves it out;
 - `sweep_speedup_2_workers`: the median wall time of a small sweep (4 sessions x 3 min)
   with 1 worker over the median with 2 workers.
+The simulator, search and explorer figures are for `--design` (default production).
 `--quick` makes every run small and does each once (a smoke test, not a measurement).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import platform
@@ -34,7 +35,7 @@ import tracemalloc
 from typing import Any, Callable
 
 from model.designs import get_design
-from model.hypotheses import HYPOTHESES, ServerVadHypotheses
+from model.hypotheses import ServerVadHypotheses
 from simulator.progress import Progress
 
 KEYS = ("simulator_rtf", "search_first_counterexample_s", "search_shrink_s",
@@ -49,11 +50,12 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
             "values": values}
 
 
-def bench_simulator(repeat: int, minutes: float, say: Callable[[str], None]) -> dict:
+def bench_simulator(design_name: str, repeat: int, minutes: float,
+                    say: Callable[[str], None]) -> dict:
     from simulator.engine import simulate
     from simulator.presets import preset
 
-    design, hyp = get_design("production"), ServerVadHypotheses.parse("energy")
+    design, hyp = get_design(design_name), ServerVadHypotheses.parse("energy")
     scenario = preset("field-report", int(minutes * 60_000))
     values = []
     for i in range(repeat):
@@ -64,10 +66,11 @@ def bench_simulator(repeat: int, minutes: float, say: Callable[[str], None]) -> 
     return {"simulator_rtf": _stats(values)}
 
 
-def bench_search(repeat: int, examples: int, say: Callable[[str], None]) -> dict:
+def bench_search(design_name: str, repeat: int, examples: int,
+                 say: Callable[[str], None]) -> dict:
     from properties.search import search
 
-    design, hyp = get_design("production"), ServerVadHypotheses.parse("energy")
+    design, hyp = get_design(design_name), ServerVadHypotheses.parse("energy")
     first, shrink = [], []
     for i in range(repeat):
         say(f"search {i + 1}/{repeat}")
@@ -77,29 +80,28 @@ def bench_search(repeat: int, examples: int, say: Callable[[str], None]) -> dict
     return {"search_first_counterexample_s": _stats(first), "search_shrink_s": _stats(shrink)}
 
 
-def _explore(hypothesis: str, classes: tuple[str, ...]):
+def _explore(design_name: str, hypothesis: str, classes: tuple[str, ...]):
     from properties.explore import explore
 
-    design, hyp = get_design("production"), ServerVadHypotheses.parse(hypothesis)
-    try:
-        return explore(design, hyp, classes, confirm=False)
-    except TypeError:  # an explorer without the `confirm` switch
-        return explore(design, hyp, classes)
+    return explore(get_design(design_name), ServerVadHypotheses.parse(hypothesis), classes,
+                   confirm=False)
 
 
-def bench_explorer(repeat: int, memory_repeat: int, hypotheses: tuple[str, ...],
-                   classes: tuple[str, ...], say: Callable[[str], None]) -> dict:
+def bench_explorer(design_name: str, repeat: int, memory_repeat: int,
+                   hypotheses: tuple[str, ...], classes: tuple[str, ...],
+                   say: Callable[[str], None]) -> dict:
     rates, totals, per_hypothesis = [], [], []
     for i in range(repeat):
         states, seconds, rows = 0, 0.0, {}
         for h in hypotheses:
             say(f"explorer {i + 1}/{repeat}: {h}")
             started = time.perf_counter()
-            result = _explore(h, classes)
+            result = _explore(design_name, h, classes)
             elapsed = time.perf_counter() - started
             states += result.states
             seconds += elapsed
-            rows[h] = {"states": result.states, "edges": result.edges, "seconds": elapsed}
+            rows[h] = {"states": result.states, "edges": result.edges, "depth": result.depth,
+                       "freeze_states": result.freeze_states, "seconds": elapsed}
         rates.append(states / seconds)
         totals.append(states)
         per_hypothesis.append(rows)
@@ -110,7 +112,7 @@ def bench_explorer(repeat: int, memory_repeat: int, hypotheses: tuple[str, ...],
             say(f"explorer memory {i + 1}/{memory_repeat}: {h} (tracemalloc)")
             tracemalloc.start()
             try:
-                _explore(h, classes)
+                _explore(design_name, h, classes)
                 rows[h] = tracemalloc.get_traced_memory()[1] / 2 ** 20
             finally:
                 tracemalloc.stop()
@@ -124,27 +126,17 @@ def bench_explorer(repeat: int, memory_repeat: int, hypotheses: tuple[str, ...],
 
 
 def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[dict, str | None]:
-    try:
-        from properties.review import run_review
-    except (ImportError, AttributeError) as exc:
-        return {"review_s": _stats([None])}, f"review not measured: {exc}"
-    accepted = inspect.signature(run_review).parameters
-    small = {"designs": ["production"], "hypotheses": ["energy"],
-             "fault_classes": ("capture",), "with_diagnosis": False}
-    kwargs = {k: v for k, v in small.items() if quick and k in accepted}
+    from properties.review import run_review
+
+    small = {"designs": ["production"], "hypotheses": ["energy"], "variants": (),
+             "fault_classes": ("capture",), "with_diagnosis": False} if quick else {}
     values = []
     for i in range(repeat):
         say(f"review {i + 1}/{repeat}")
-        if "progress" in accepted:
-            kwargs["progress"] = lambda text, i=i: say(f"review {i + 1}/{repeat}: {text}")
         with tempfile.TemporaryDirectory(prefix="vadlock-bench-") as tmp:
             started = time.perf_counter()
-            try:
-                run_review(out_dir=tmp, **kwargs)
-            except Exception as exc:  # the review is someone else's code: report, go on
-                line = str(exc).splitlines()[0] if str(exc) else ""
-                return ({"review_s": _stats([None])},
-                        f"review failed: {exc.__class__.__name__}: {line}")
+            run_review(out_dir=tmp, progress=lambda text, i=i: say(
+                f"review {i + 1}/{repeat}: {text}"), **small)
             values.append(time.perf_counter() - started)
     note = "review measured on a small subset (--quick)" if quick else None
     return {"review_s": _stats(values)}, note
@@ -169,9 +161,11 @@ def bench_sweep(repeat: int, sessions: int, minutes: float, say: Callable[[str],
 
 
 def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
-              review_repeat: int = 1, memory_repeat: int = 1,
+              review_repeat: int = 1, memory_repeat: int = 1, design: str = "production",
               progress: Callable[[str], None] | None = None) -> dict:
     """Run every benchmark; returns the `--json` object (medians at top level, `runs`)."""
+    from properties.review import REVIEW_HYPOTHESES
+
     for name, value in (("--repeat", repeat), ("--review-repeat", review_repeat),
                         ("--memory-repeat", memory_repeat)):
         if value <= 0:
@@ -179,10 +173,10 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
     say = progress or (lambda text: None)
     runs: dict[str, Any] = {}
     notes: list[str] = []
-    runs.update(bench_simulator(repeat, 1.0 if quick else 10.0, say))
-    runs.update(bench_search(repeat, 10 if quick else 50, say))
-    runs.update(bench_explorer(repeat, memory_repeat,
-                               ("energy",) if quick else tuple(HYPOTHESES),
+    runs.update(bench_simulator(design, repeat, 1.0 if quick else 10.0, say))
+    runs.update(bench_search(design, repeat, 10 if quick else 50, say))
+    runs.update(bench_explorer(design, repeat, memory_repeat,
+                               ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
                                ("capture",) if quick else ("acoustic", "capture"), say))
     if review:
         stats, note = bench_review(review_repeat, quick, say)
@@ -198,7 +192,8 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
         notes.append("one CPU: the 2-worker speed-up cannot exceed 1")
     out: dict[str, Any] = {key: runs[key]["median"] for key in KEYS}
     out["explorer_states"] = runs["explorer_states"]["median"]
-    out.update({"repeat": repeat, "review_repeat": review_repeat if review else 0,
+    out.update({"design": design, "repeat": repeat,
+                "review_repeat": review_repeat if review else 0,
                 "memory_repeat": memory_repeat, "quick": quick, "cpu_count": os.cpu_count(),
                 "python": platform.python_version(), "load_average": _load(),
                 "notes": notes, "runs": runs})
@@ -221,8 +216,8 @@ def _line(label: str, stats: dict, unit: str, digits: int = 2) -> str:
 
 def print_bench(result: dict) -> None:
     runs = result["runs"]
-    print(f"vadlock bench: median [min .. max] of {result['repeat']} repetitions"
-          f"{' (quick)' if result['quick'] else ''}; {result['cpu_count']} CPUs, "
+    print(f"vadlock bench ({result['design']}): median [min .. max] of {result['repeat']} "
+          f"repetitions{' (quick)' if result['quick'] else ''}; {result['cpu_count']} CPUs, "
           f"load {result['load_average']}")
     print(_line("simulator real-time factor", runs["simulator_rtf"], "x", 1))
     print(_line("search: first counterexample", runs["search_first_counterexample_s"], " s"))
@@ -232,6 +227,13 @@ def print_bench(result: dict) -> None:
           f"{len(runs['explorer_hypotheses'])} hypotheses)")
     print(_line("explorer: peak memory (tracemalloc)", runs["explorer_peak_mib"], " MiB", 1)
           + f"  ({result['memory_repeat']} run(s))")
+    last = runs["explorer_per_hypothesis"][-1]
+    peaks = runs["explorer_peak_mib_per_hypothesis"][-1]
+    print(f"    {'hypotheses':28} {'states':>8} {'edges':>9} {'depth':>6} {'freeze':>7} "
+          f"{'seconds':>8} {'MiB':>6}   (faults {'+'.join(runs['explorer_fault_classes'])})")
+    for h, row in last.items():
+        print(f"    {h:28} {row['states']:8d} {row['edges']:9d} {row['depth']:6d} "
+              f"{row['freeze_states']:7d} {row['seconds']:8.2f} {peaks.get(h, 0):6.1f}")
     print(_line("review: wall time", runs["review_s"], " s", 1)
           + (f"  ({result['review_repeat']} run(s))" if result["review_repeat"] else ""))
     print(_line("sweep: speed-up of 2 workers", runs["sweep_speedup_2_workers"], "x")
@@ -245,9 +247,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     quick = args.quick
     repeat = args.repeat if args.repeat is not None else (1 if quick else 5)
     bar = Progress("vadlock bench", every_s=0.0)
+    from simulator.options import design_name
+
     result = run_bench(repeat, quick, review=not args.skip_review,
                        review_repeat=args.review_repeat, memory_repeat=args.memory_repeat,
-                       progress=bar)
+                       design=design_name(args), progress=bar)
     bar.done()
     if args.json:
         print(json.dumps(result, indent=2))
@@ -270,6 +274,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "counterexample and to\nshrink it, the explorer's states per second and peak "
         "memory, the whole review's\nwall time, and the speed-up of a sweep on 2 workers. "
         "Progress goes to stderr.")
+    from simulator.options import add_design_options
+
+    add_design_options(p, what="design whose simulator, search and explorer to time")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help="repetitions of each timing (default 5; 1 with --quick)")
     p.add_argument("--review-repeat", type=int, default=1, metavar="N",

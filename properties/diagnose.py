@@ -156,6 +156,13 @@ class CauseResult:
                 "development_frozen": self.development_frozen, "freeze_rates": self.rates,
                 "loud_peaks_int16": list(self.loud_peaks) if self.loud_peaks else None}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "CauseResult":
+        peaks = data["loud_peaks_int16"]
+        return cls(Cause(data["server"], data["capture_fault"]), data["observations"],
+                   data["build_frozen"], data["development_frozen"], data["freeze_rates"],
+                   tuple(peaks) if peaks else None)
+
 
 def _run(job: tuple) -> FreezeFacts:
     design, cause, typing, app_switch, seed = job

@@ -408,12 +408,11 @@ class ProductModel:
             timers, capture = self._client_timers(cid)
             out = [(step, fair, ("block", captured))
                    for step, captured, fair in self._blocks(cid)]
-            out += [(Step("expire", timer=t), True, ("client", t)) for t in timers]
+            out += [_EXPIRES[timer] for timer in timers]
             if capture == "live" and may_fault:
-                out += [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
-                        for kind in FAULTS]
+                out += _FAULT_STARTS
             elif capture != "live" and self.max_faults:
-                out.append((Step("fault", fault="end"), False, ("fault", "end")))
+                out.append(_FAULT_END)
             self._memo[key] = out
         return out
 
@@ -421,8 +420,7 @@ class ProductModel:
         key = ("moves", "server", sid)
         out = self._memo.get(key)
         if out is None:
-            out = self._memo[key] = [(Step("expire", timer=t), True, ("server", t))
-                                     for t in self._server_timers(sid)]
+            out = self._memo[key] = [_EXPIRES[timer] for timer in self._server_timers(sid)]
         return out
 
     def successor(self, state: State, step: Step) -> tuple[State, bool]:
@@ -496,6 +494,15 @@ class ProductModel:
         for _ in range(self.design.gate.preroll_chunks + 1):
             state, _ = self.successor(state, room)
         return state
+
+
+# the environment's moves that are the same in every model: (step, fair, how to apply it)
+_EXPIRES = {timer: (Step("expire", timer=timer), True,
+                    ("server" if timer in SERVER_TIMERS else "client", timer))
+            for timer in (*CLIENT_TIMERS, *SERVER_TIMERS)}
+_FAULT_STARTS = [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
+                 for kind in FAULTS]
+_FAULT_END = (Step("fault", fault="end"), False, ("fault", "end"))
 
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,

@@ -51,6 +51,10 @@ class Outcome:
     def to_dict(self) -> dict:
         return {**asdict(self), "label": self.label}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Outcome":
+        return cls(**{k: v for k, v in data.items() if k != "label"})
+
 
 def outcome_of(trace: Trace, cause: Cause, design: str, fault_ms: int) -> Outcome:
     after = [r for r in trace.wire if r.direction == S2C and r.t_ms >= fault_ms]

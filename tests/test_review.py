@@ -1,0 +1,80 @@
+"""The review's claims: the recommended combination is freeze-free where production is not,
+and the report says what its results say."""
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from hypothesis import settings
+
+from model.designs import get_design
+from model.hypotheses import ServerVadHypotheses
+from properties.explore import explore
+from properties.review import EXPLORED_CLASSES, FAULT_CLASSES, REVIEW_HYPOTHESES, run_review
+from properties.search import search
+
+
+def _search(job):
+    design, server, fault_class, examples = job
+    found = search(get_design(design), ServerVadHypotheses.parse(server),
+                   max_examples=examples, seed=0, fault_classes=(fault_class,), shrink=False)
+    return job, found.verdict, found.examples
+
+
+def test_recommended_is_freeze_free_under_every_hypothesis_and_fault_class():
+    """Exploration finds no freeze, and search with the CI budget (the loaded Hypothesis
+    profile's max_examples) finds no violation, in every cell; production freezes."""
+    budget = settings().max_examples
+    for server in REVIEW_HYPOTHESES:
+        for fault_class in EXPLORED_CLASSES:
+            explored = explore(get_design("recommended"), ServerVadHypotheses.parse(server),
+                               (fault_class,))
+            assert explored.verdict == "no-freeze", (server, fault_class, explored.path)
+    jobs = [("recommended", s, f, budget) for s in REVIEW_HYPOTHESES for f in FAULT_CLASSES]
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(_search, jobs))
+    for job, verdict, examples in results:
+        assert verdict == "no-freeze" and examples == budget, job
+    production = explore(get_design("production"), ServerVadHypotheses.parse("energy"),
+                         ("capture",))
+    assert production.verdict == "freeze"
+
+
+@pytest.fixture(scope="module")
+def small_review(tmp_path_factory):
+    out = tmp_path_factory.mktemp("review")
+    results = run_review(out, designs=["production", "capture-health"],
+                         hypotheses=["energy", "floor-adapt"],
+                         fault_classes=("acoustic", "capture"), examples=2, workers=2,
+                         variants=("production+lag1",))
+    return out, results
+
+
+def test_a_small_review_links_every_freeze_to_its_evidence(small_review):
+    out, results = small_review
+    assert json.loads((out / "review.json").read_text()) == json.loads(json.dumps(results))
+    freezes = [c for c in results["cells"] if c["verdict"] == "freeze"]
+    assert freezes, "production freezes under capture faults at least"
+    for cell in freezes:
+        assert (out / cell["counterexample"]).exists() and (out / cell["timeline"]).exists()
+        assert cell["violation"] and cell["events_after"] is not None
+    report = (out / "review.md").read_text()
+    for cell in freezes:
+        assert f"({cell['counterexample']})" in report
+    assert (out / "verdicts.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_report_states_what_the_results_say(small_review):
+    out, results = small_review
+    report = (out / "review.md").read_text()
+    for design in ("production", "capture-health"):
+        left = [c for c in results["cells"] if c["design"] == design
+                and c["verdict"] == "freeze"]
+        total = len([c for c in results["cells"] if c["design"] == design])
+        expected = (f"- `{design}`: **freeze-free** in all {total} cells." if not left else
+                    f"- `{design}`: {len(left)} of {total} cells freeze (")
+        assert expected in report
+    consistent = [d["cause"] for d in results["diagnosis"] if d["reproduces_all"]]
+    assert ("Causes that reproduce all of O1-O10" in report) == bool(consistent)
+    for outcome in results["outcomes"]:
+        assert outcome["label"] in report
