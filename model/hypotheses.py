@@ -7,6 +7,10 @@ documented difference. Each result vadlock reports is per hypothesis set.
 The decision a hypothesis makes is *per frame*: a frame is speech (p >= threshold),
 silence (p < threshold, advances the silence timer), held (neither ends speech nor
 advances the timer) or — for the adaptive floor — also moves the noise floor.
+
+The server_vad `threshold` goes on the wire as configured (0.5, the documented default, in
+every design); the base hypothesis's -40 dBFS edge stands for it. No design changes it, so
+how another threshold would move the edge is not modelled.
 """
 
 from __future__ import annotations

@@ -76,6 +76,23 @@ def render_from_json(results: dict) -> str:
                          [CauseResult.from_dict(d) for d in results.get("diagnosis", [])])
 
 
+def _calibration_section(r: "_Results") -> list[str]:
+    from properties.calibrate import WEBRTC_MODE, Row, findings
+    rows = [Row(**row) for row in r.results.get("calibration", [])]
+    if not rows:
+        return []
+    out = ["## Calibration: the base server VAD against WebRTC VAD", "",
+           "Every 10 ms frame of synthetic audio judged by the base hypothesis `energy` (as "
+           f"the server model classifies it) and by WebRTC VAD (mode {WEBRTC_MODE}, on the "
+           "audio resampled to 16 kHz); `vadlock calibrate` prints the same, and compares on "
+           "a recording with `--audio`.", "",
+           "| audio | frames | base model: speech | WebRTC VAD: speech | agreement |",
+           "| --- | ---: | ---: | ---: | ---: |"]
+    out += [f"| {row.kind} | {row.frames} | {row.model_speech:.1%} | {row.webrtc_speech:.1%} "
+            f"| {row.agreement:.1%} |" for row in rows]
+    return [*out, "", *findings(rows), ""]
+
+
 def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> str:
     r = _Results(results, cells, variant_cells, outcomes, diagnosis)
     lines = ["# vadlock review", "",
@@ -87,7 +104,8 @@ def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> s
              f"seed {results['seed']}).", "",
              "![verdict matrix](verdicts.png)", ""]
     for section in (_designs_section, _matrix_section, _fixes_section, _stories_section,
-                    _variants_section, _diagnosis_section, _answers_section, _method_section):
+                    _variants_section, _diagnosis_section, _calibration_section,
+                    _answers_section, _method_section):
         lines += section(r)
     return "\n".join(lines) + "\n"
 

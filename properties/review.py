@@ -10,7 +10,8 @@ Four kinds of work, run together on a process pool, longest first:
   (`properties.outcomes`): frozen or not, heard again or not, and how it recovered;
 - *variants*: the production design with 20 ms chunks, a 200 ms silence duration and a
   lagging gate, explored under every hypothesis (does a verdict hang on those values?);
-- the *diagnosis* (`properties.diagnose`).
+- the *diagnosis* (`properties.diagnose`), and the calibration of the base server VAD
+  against WebRTC VAD (`properties.calibrate`).
 `review.md`, `review.json` and `verdicts.png` are generated from these results only.
 """
 
@@ -204,15 +205,29 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                                   fault_classes.index(c.fault_class)))
     outcomes = [story_runs[job][1] for job in stories]
     diagnosis = conclude("production", {job: story_runs[job][0] for job in diagnosed})
+    calibration = _calibration(progress)
     results = {"seed": seed, "search_examples": examples, "designs": designs,
                "hypotheses": hypotheses, "fault_classes": list(fault_classes),
                "variants": list(variants),
                "cells": [asdict(c) for c in cells],
                "variant_cells": [asdict(c) for c in variant_cells],
                "outcomes": [o.to_dict() for o in outcomes],
-               "diagnosis": [r.to_dict() for r in diagnosis]}
+               "diagnosis": [r.to_dict() for r in diagnosis],
+               "calibration": [asdict(row) for row in calibration]}
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
     from properties.report import draw_matrix, write_report
     draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
     write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")
     return results
+
+
+def _calibration(progress: Callable[[str], None] | None) -> list:
+    """The base server VAD against WebRTC VAD (none when webrtcvad is not installed)."""
+    try:
+        import webrtcvad  # noqa: F401
+    except ImportError:
+        return []
+    from properties.calibrate import calibrate
+    if progress:
+        progress("calibration against WebRTC VAD")
+    return calibrate()

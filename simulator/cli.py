@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
 
 
 def _common_model_args(p: argparse.ArgumentParser) -> None:
@@ -168,10 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_design_options(pl, what="design whose thresholds to draw")
     pl.set_defaults(run=cmd_plot)
 
-    from properties import bench, sweep
+    from properties import bench, calibrate, sweep
     from simulator import logreplay, recording
     logreplay.add_parser(sub)
     recording.add_parser(sub)
+    calibrate.add_parser(sub)
     sweep.add_parser(sub)
     bench.add_parser(sub)
     return parser
