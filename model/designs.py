@@ -152,7 +152,7 @@ class UnknownDesign(ValueError):
 # The values the reference says real clients and servers use: chunks of 20-100 ms, a
 # silence_duration_ms of 500 (documented) or 200 (seen in session.created), and a gate that
 # decides on this chunk's energy or on the previous one's (lastMicrophoneEnergy).
-VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 4)}
+VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 1)}
 _VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$")
 
 

@@ -43,7 +43,8 @@ class LeanEvent(Event):
     def trigger(self, model, *args, **kwargs):
         plan = self._plan
         if plan is None:
-            plan = self._plan = self._compile(model)
+            self.compile(model)
+            plan = self._plan
         state = model.state
         if state in self._noop:
             return True
@@ -67,7 +68,9 @@ class LeanEvent(Event):
                 return True
         return False
 
-    def _compile(self, model) -> dict[str, tuple]:
+    def compile(self, model) -> None:
+        """Resolve the table for `model` (its machine's only model); refuse what the lean
+        dispatch does not run."""
         machine = self.machine
         unsupported = [name for name in ("prepare_event", "before_state_change",
                                          "finalize_event", "on_exception", "on_final")
@@ -88,6 +91,10 @@ class LeanEvent(Event):
                              t.dest, tuple(bound(cb) for cb in
                                            (*t.after, *machine.after_state_change))))
             plan[source] = tuple(rows)
+        if unsupported:
+            raise MachineDeclarationError(
+                f"{machine.name or type(model).__name__}: the lean event dispatch does not "
+                f"run {', '.join(sorted(set(unsupported)))}")
         # states where this trigger changes nothing: the table's first row from there is an
         # unconditional internal transition with no callbacks (the change recorder only
         # records changes of state, and there is none)
@@ -95,11 +102,7 @@ class LeanEvent(Event):
             source for source, transitions in self.transitions.items()
             if transitions and not transitions[0].conditions and transitions[0].dest is None
             and not transitions[0].after)
-        if unsupported:
-            raise MachineDeclarationError(
-                f"{machine.name or type(model).__name__}: the lean event dispatch does not "
-                f"run {', '.join(sorted(set(unsupported)))}")
-        return plan
+        self._plan = plan
 
 
 class _LeanMachine(Machine):
@@ -128,7 +131,7 @@ class ProtocolMachine:
         # (machine, trigger, source, dest); a session shares one list among its machines
         self.changes: list[tuple[str, str, str, str]] = []
         self._initial = {name: getattr(self, name) for name in self.ABSTRACTED}
-        self.MACHINE_CLASS(
+        machine = self.MACHINE_CLASS(
             model=self,
             states=list(self.STATES),
             transitions=[dict(t) for t in self.TRANSITIONS],
@@ -137,6 +140,9 @@ class ProtocolMachine:
             send_event=True,
             after_state_change="_record_change",
         )
+        for event in machine.events.values():  # a table the dispatch cannot run fails here
+            if isinstance(event, LeanEvent):
+                event.compile(self)
 
     # -- outputs ---------------------------------------------------------------------
     def emit(self, output: Any) -> None:
@@ -161,28 +167,26 @@ class ProtocolMachine:
         cls._ABSTRACT_FIELDS = tuple((f, f in cls.TIMERS) for f in cls.DATA
                                      if f not in cls.ABSTRACTED)
 
-    def snapshot(self, exact_timers: bool = True) -> tuple:
-        """State and data. Without exact timers, each timer is reduced to "running or not"
-        and what the explorer abstracts away (`ABSTRACTED`) is left out."""
-        if exact_timers:
-            return (self.state, *(getattr(self, f) for f in self.DATA))
+    def snapshot(self) -> tuple:
+        """State and data, exactly (tests compare machines by it)."""
+        return (self.state, *(getattr(self, f) for f in self.DATA))
+
+    def abstract_snapshot(self) -> tuple:
+        """What the explorer hashes: each timer reduced to "running or not", and what the
+        abstraction leaves out (`ABSTRACTED`) left out."""
         values = self.__dict__
         return (self.state, *(bool(values[f]) if timer else values[f]
                               for f, timer in self._ABSTRACT_FIELDS))
 
-    def load_snapshot(self, snap: tuple) -> None:
-        """Inverse of `snapshot`: an abstract timer comes back as 1 ms (running) or 0, and
-        what the abstraction left out takes its initial value (so that the same snapshot
-        always behaves the same, whatever the object did before)."""
+    def load_abstract_snapshot(self, snap: tuple) -> None:
+        """Inverse of `abstract_snapshot`: a running timer comes back as 1 ms, and what the
+        abstraction left out takes its initial value — so that the same snapshot always
+        behaves the same, whatever the object did before."""
         self.state = snap[0]
         values = self.__dict__
-        if len(snap) == len(self.DATA) + 1:  # an exact snapshot
-            for name, value in zip(self.DATA, snap[1:]):
-                values[name] = value
-        else:
-            for (name, _), value in zip(self._ABSTRACT_FIELDS, snap[1:]):
-                values[name] = int(value) if value.__class__ is bool else value
-            values.update(self._initial)
+        for (name, _), value in zip(self._ABSTRACT_FIELDS, snap[1:]):
+            values[name] = int(value) if value.__class__ is bool else value
+        values.update(self._initial)
         self.outbox.clear()
 
     def __repr__(self) -> str:

@@ -1,8 +1,9 @@
 """Exhaustive exploration: BFS over the product of the same machines, with networkx.
 
 The abstraction (stated, as the README does):
-- the environment moves in *steps*, as P and Stateright model timeouts: a *block* is
-  100 ms of audio (the design's chunk) with one acoustic symbol (level band x kind); a
+- the environment moves in *steps*, as P and Stateright model timeouts: a *block* is one
+  chunk of audio (the design's `chunk_ms`, 100 ms unless a variant says otherwise) with
+  one acoustic symbol (level band x kind); a
   *fault* step starts or ends a capture fault; an *expiry* step lets one running long
   timer fire (stuck-VAD watchdog, response generation, playback drain, idle timeout, the
   adaptive floor's 2 s climb, the gate's hangover, the liveness and capture-health
@@ -164,7 +165,8 @@ class ProductModel:
         self.clients, self.servers, self.events = _Interned(), _Interned(), _Interned()
         self._event_dicts: list[dict[str, Any]] = []  # a representative per event id
         self._canon: dict[tuple, FrameSymbol] = {}
-        self._memo: dict[tuple, Any] = {}
+        self._memo: dict[tuple, Any] = {}  # component transitions
+        self._cache: dict[tuple, Any] = {}  # moves, blocks and timers per snapshot
         self.progress_ids: set[int] = set()
         self.fresh_server = self.servers(server_snapshot(self.server))
         self.server_start = self._intern_events(self.server.start())
@@ -281,7 +283,7 @@ class ProductModel:
         return self._memo[key]
 
     def server_expire(self, sid: int, timer: str):
-        key = ("expire", sid, timer)
+        key = ("server-expire", sid, timer)
         if key not in self._memo:
             s = self._load_server(sid)
             events = []
@@ -355,7 +357,7 @@ class ProductModel:
         """One block step per distinct effect on this client: (step, captured symbol, fair);
         the step's symbol is a fair one whenever any symbol of that effect is fair."""
         key = ("blocks", cid)
-        if key not in self._memo:
+        if key not in self._cache:
             c = self._load_client(cid)
             groups: dict[Any, list] = {}
             for symbol in self.alphabet:
@@ -366,35 +368,35 @@ class ProductModel:
                     groups[captured] = [symbol, fair]
                 elif fair and not group[1]:
                     groups[captured] = [symbol, True]
-            self._memo[key] = tuple((Step("block", symbol), captured, fair)
-                                    for captured, (symbol, fair) in groups.items())
-        return self._memo[key]
+            self._cache[key] = tuple((Step("block", symbol), captured, fair)
+                                     for captured, (symbol, fair) in groups.items())
+        return self._cache[key]
 
     def _client_timers(self, cid: int) -> tuple[tuple[str, ...], str]:
         """The client's running timers, and its capture state."""
         key = ("timers", cid)
-        if key not in self._memo:
+        if key not in self._cache:
             c = self._load_client(cid)
             running = {"watchdog": c.watchdog is not None and c.watchdog.state == "armed",
                        "playback": c.playback.state == "playing",
                        "hangover": c.gate.state == "hangover",
                        "liveness": c.liveness is not None and bool(c.liveness.unanswered_ms),
                        "capture_health": c.health is not None and bool(c.health.silent_ms)}
-            self._memo[key] = (tuple(t for t in CLIENT_TIMERS if running[t]),
-                               c.capture.state)
-        return self._memo[key]
+            self._cache[key] = (tuple(t for t in CLIENT_TIMERS if running[t]),
+                                c.capture.state)
+        return self._cache[key]
 
     def _server_timers(self, sid: int) -> tuple[str, ...]:
         key = ("timers", "server", sid)
-        if key not in self._memo:
+        if key not in self._cache:
             s = self._load_server(sid)
             idle = s.response.state == "idle"
             running = {"response": s.response.state == "in_progress",
                        "server_playback": s.out_playing,
                        "floor_climb": s.vad.floor_target > s.vad.floor_band,
                        "idle_timeout": s.idle_armed and s.vad.state == "silence" and idle}
-            self._memo[key] = tuple(t for t in SERVER_TIMERS if running[t])
-        return self._memo[key]
+            self._cache[key] = tuple(t for t in SERVER_TIMERS if running[t])
+        return self._cache[key]
 
     def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
         """Every step the environment can take here: (step, fair, how to apply it)."""
@@ -403,7 +405,7 @@ class ProductModel:
 
     def _client_moves(self, cid: int, may_fault: bool) -> list[tuple[Step, bool, tuple]]:
         key = ("moves", cid, may_fault)
-        out = self._memo.get(key)
+        out = self._cache.get(key)
         if out is None:
             timers, capture = self._client_timers(cid)
             out = [(step, fair, ("block", captured))
@@ -413,14 +415,14 @@ class ProductModel:
                 out += _FAULT_STARTS
             elif capture != "live" and self.max_faults:
                 out.append(_FAULT_END)
-            self._memo[key] = out
+            self._cache[key] = out
         return out
 
     def _server_moves(self, sid: int) -> list[tuple[Step, bool, tuple]]:
         key = ("moves", "server", sid)
-        out = self._memo.get(key)
+        out = self._cache.get(key)
         if out is None:
-            out = self._memo[key] = [_EXPIRES[timer] for timer in self._server_timers(sid)]
+            out = self._cache[key] = [_EXPIRES[timer] for timer in self._server_timers(sid)]
         return out
 
     def successor(self, state: State, step: Step) -> tuple[State, bool]:

@@ -3,8 +3,8 @@
 For every cause of the diagnosis (a server VAD hypothesis set, optionally with the capture
 fault an application switch brings on) and every design, the report's story runs once
 (seed 0) and its outcome is recorded: whether the session froze (the `recovery`
-property), whether the user was heard again after the fault began, and how the client
-got there — the path its recovery took, read from its notices, its reconnects and the
+property), whether an utterance after the incident (the capture fault, or the typing for
+a cause without one) was heard, and how the client got there — the path its recovery took, read from its notices, its reconnects and the
 server's idle-timeout prompts. This is the evidence behind the review's answers to "which
 recovery pattern works without a restart" and "would WebRTC fix it, per cause".
 """
@@ -18,7 +18,7 @@ from model.hypotheses import ServerVadHypotheses
 from properties.checks import FREEZE_PROPERTY, check
 from properties.diagnose import Cause, FreezeFacts, causes, facts, story
 from simulator.engine import simulate
-from simulator.trace import S2C, Trace
+from simulator.trace import HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
 
 # the client's notices, by the rung or watchdog that raised them
 PATH_STEPS = (
@@ -34,7 +34,7 @@ class Outcome:
     cause: str
     design: str
     frozen: bool
-    heard_again: bool  # a speech_started after the fault began
+    heard_again: bool  # an utterance after the incident began got its speech_started
     path: list[str] = field(default_factory=list)  # recovery steps, in the order taken
     reconnects: int = 0
     prompts: int = 0  # the server's idle-timeout prompts after the fault began
@@ -56,18 +56,24 @@ class Outcome:
         return cls(**{k: v for k, v in data.items() if k != "label"})
 
 
-def outcome_of(trace: Trace, cause: Cause, design: str, fault_ms: int) -> Outcome:
-    after = [r for r in trace.wire if r.direction == S2C and r.t_ms >= fault_ms]
+def outcome_of(trace: Trace, cause: Cause, design: str, incident_ms: int) -> Outcome:
+    """The outcome of a story whose incident (the capture fault, or the typing for a cause
+    without one) began at `incident_ms`."""
+    started = [r.t_ms for r in trace.wire if r.direction == S2C
+               and r.type == "input_audio_buffer.speech_started"]
+    heard_again = any(
+        any(u.start_ms - HEARD_EARLY_MS <= t <= u.start_ms + HEARD_WITHIN_MS for t in started)
+        for u in trace.utterances if u.start_ms >= incident_ms)
     path = []
     for t, text in trace.notices:
         for needle, step in PATH_STEPS:
-            if needle in text and t >= fault_ms and step not in path:
+            if needle in text and t >= incident_ms and step not in path:
                 path.append(step)
     return Outcome(
         cause.name, design, frozen=bool(check(trace, (FREEZE_PROPERTY,))),
-        heard_again=any(r.type == "input_audio_buffer.speech_started" for r in after),
-        path=path, reconnects=trace.reconnects,
-        prompts=sum(1 for r in after if r.type == "input_audio_buffer.timeout_triggered"))
+        heard_again=heard_again, path=path, reconnects=trace.reconnects,
+        prompts=sum(1 for r in trace.wire if r.direction == S2C and r.t_ms >= incident_ms
+                    and r.type == "input_audio_buffer.timeout_triggered"))
 
 
 def run_story(job: tuple) -> tuple[FreezeFacts, Outcome]:
@@ -75,12 +81,11 @@ def run_story(job: tuple) -> tuple[FreezeFacts, Outcome]:
     diagnosis schedules them. Returns the diagnosis' facts and the outcome, from one trace."""
     design, cause, typing, switch, seed = job
     scenario = story(cause, typing, switch)
-    incidents = [f.start_ms for f in scenario.capture_faults] + \
-        [t.start_ms for t in scenario.typing]
+    incident_ms = min([f.start_ms for f in scenario.capture_faults] or
+                      [t.start_ms for t in scenario.typing] or [scenario.duration_ms])
     trace = simulate(get_design(design), ServerVadHypotheses.parse(cause.server), scenario,
                      seed=seed)
-    return facts(trace), outcome_of(trace, cause, design,
-                                    min(incidents, default=trace.duration_ms))
+    return facts(trace), outcome_of(trace, cause, design, incident_ms)
 
 
 def story_jobs(designs: list[str]) -> list[tuple]:

@@ -52,7 +52,6 @@ class Cell:
     timeline: str | None = None
     path: list[str] = field(default_factory=list)
     violation: str | None = None
-    heard_after: bool | None = None  # in the counterexample, was the user heard again?
     events_after: int | None = None  # server events after the freeze began (its replay)
     appends_after: int | None = None  # appends the client sent meanwhile
 
@@ -106,9 +105,9 @@ def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
 def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, seed: int,
             draw: bool, trace=None) -> None:
     """Replay a counterexample into the cell (or take the `trace` of its replay): its
-    violation, whether the user was heard again, what the wire carried after the freeze
-    began, and its timeline (when `draw`)."""
-    from properties.checks import FREEZE_PROPERTY, check, heard
+    violation, what the wire carried after the freeze began, and its timeline (when
+    `draw`)."""
+    from properties.checks import FREEZE_PROPERTY, check
     from properties.diagnose import facts
     from simulator.engine import simulate
     from simulator.scenario import Scenario
@@ -119,8 +118,6 @@ def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, s
         trace = simulate(design, hypotheses, scenario, seed=scenario.seed or seed)
     violations = check(trace, (FREEZE_PROPERTY,))
     cell.violation = violations[0].explanation if violations else cell.violation
-    after = violations[0].start_ms if violations else trace.duration_ms
-    cell.heard_after = not any(v.start_ms >= after for v in heard(trace))
     freeze = facts(trace)
     if freeze.frozen:
         cell.events_after = freeze.events_after

@@ -1,7 +1,7 @@
 """Freeze rate in the field: many random sessions per design, from a realistic distribution.
 
 Each session is a scenario drawn with numpy from
-`np.random.default_rng([seed, 0, session_index])` — every design meets the same sessions
+`np.random.default_rng([seed, session_index])` — every design meets the same sessions
 (common random numbers, so designs differ only by design) — simulated, and checked for
 the freeze property (`recovery`): a session *freezes* when it is violated, at the first
 violation's `start_ms`. Results depend only on the seed, never on which worker ran what.
@@ -102,10 +102,11 @@ def _arrivals(rng: np.random.Generator, per_min: float, duration_ms: int) -> lis
         times.append(int(t))
 
 
-def session_scenario(seed: int, design_index: int, session_index: int, minutes: float,
+def session_scenario(seed: int, session_index: int, minutes: float,
                      dist: Distribution = DISTRIBUTION) -> Scenario:
-    """One random session of `minutes`, a function of (seed, design_index, session_index)."""
-    rng = np.random.default_rng([seed, design_index, session_index])
+    """One random session of `minutes`, a function of (seed, session_index) only: every
+    design meets the same sessions."""
+    rng = np.random.default_rng([seed, session_index])
     duration_ms = int(round(minutes * 60_000))
     audio_seed = int(rng.integers(0, 2 ** 31))
     utterances, t = [], _ms(rng, dist.first_turn_s)
@@ -135,12 +136,11 @@ def session_scenario(seed: int, design_index: int, session_index: int, minutes: 
     spikes = tuple(LatencySpike(t, _ms(rng, dist.spike_s), int(rng.integers(low, high + 1)))
                    for t in _arrivals(rng, dist.spike_per_min, duration_ms))
     return Scenario(
-        name=f"sweep-{seed}-{design_index}-{session_index}", duration_ms=duration_ms,
+        name=f"sweep-{seed}-{session_index}", duration_ms=duration_ms,
         utterances=tuple(utterances), typing=typing, capture_faults=tuple(faults),
         room_noise_dbfs=_db(rng, dist.room_noise_dbfs), response_audio_ms=replies,
         network=Network(spikes=spikes), segments=noises, seed=audio_seed,
-        description=f"vadlock sweep session {session_index} (seed {seed}, design index "
-        f"{design_index}, {minutes:g} min)")
+        description=f"vadlock sweep session {session_index} (seed {seed}, {minutes:g} min)")
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -265,7 +265,7 @@ def run_session(job: tuple[Design, ServerVadHypotheses, int, int, int, float]
                 ) -> SessionOutcome:
     """Simulate one session and find its freeze (a module-level function: it is pickled)."""
     design, hypotheses, seed, design_index, session_index, minutes = job
-    scenario = session_scenario(seed, 0, session_index, minutes)  # same sessions per design
+    scenario = session_scenario(seed, session_index, minutes)  # the same sessions per design
     trace = simulate(design, hypotheses, scenario, scenario.seed or 0)
     violations = check(trace, (FREEZE_PROPERTY,))
     return SessionOutcome(design_index, session_index, scenario.duration_ms,

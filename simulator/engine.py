@@ -524,18 +524,18 @@ class Engine:
 
     def _chunk(self, start_ms: int, notes: list[tuple]) -> None:
         chunk_ms = self.design.chunk_ms
+        end_ms = start_ms + chunk_ms  # when the worklet hands the chunk over
         c = self.trace.chunks
         known = self._known_signal(notes)
         if known is None:
             samples = self._captured_samples(start_ms, notes)
             if samples is None:
                 _, events = self.client.on_chunk(None, chunk_ms)
-                self._to_server(start_ms + chunk_ms, events)
+                self._to_server(end_ms, events)
                 return
-            rms = float(np.sqrt(np.dot(samples, samples.astype(np.float64)) / len(samples)))
-            high, low = float(samples.max()), float(samples.min())
-            zero = high == low == 0.0
-            peak = min(32767, int(np.round(np.float32(max(high, -low)) * np.float32(32767.0))))
+            rms, zero, peak = features.chunk_stats_of(samples)
+            # a chunk partly suspended is shorter: the context delivered only what it had
+            chunk_ms = len(samples) // SPM
             chunk = CapturedChunk(len(c["t_ms"]), start_ms, chunk_ms, rms, samples=samples)
         else:
             k0 = start_ms // FRAME_MS
@@ -550,7 +550,7 @@ class Engine:
         c["sent"].append("held")  # set when the chunk leaves the pre-roll line
         c["peak_int16"].append(peak)
         _, events = self.client.on_chunk(level, chunk_ms, tag=start_ms)
-        self._to_server(start_ms + chunk_ms, events)
+        self._to_server(end_ms, events)
 
     def _handle_requests(self, t: int) -> None:
         while self.client.requests:

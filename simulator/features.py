@@ -80,6 +80,14 @@ def kinds(windows: np.ndarray) -> np.ndarray:
     return out
 
 
+def chunk_stats_of(samples: np.ndarray) -> tuple[float, bool, int]:
+    """(RMS, all exact zeros, int16 peak clipped to int16) of one chunk's samples."""
+    high, low = float(samples.max()), float(samples.min())
+    peak = int(np.round(np.float32(max(high, -low)) * np.float32(32767.0)))
+    return (float(np.sqrt(np.dot(samples, samples.astype(np.float64)) / len(samples))),
+            high == low == 0.0, min(32767, peak))
+
+
 def _impulsive(block_energy: np.ndarray) -> np.ndarray:
     """Rows whose loudest block holds TRANSIENT_PEAK_TO_MEDIAN times the median block."""
     count = block_energy.shape[1]
@@ -168,11 +176,7 @@ class SignalFrames:
     def chunk_stats(self, k0: int, n_frames: int) -> tuple[float, bool, int]:
         """(RMS, all exact zeros, int16 peak) of the chunk of frames k0 .. k0 + n - 1."""
         if BATCH_FRAMES % n_frames or k0 % n_frames:
-            chunk = self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N)
-            high, low = float(chunk.max()), float(chunk.min())
-            return (float(np.sqrt(np.dot(chunk, chunk.astype(np.float64)) / len(chunk))),
-                    high == low == 0.0,
-                    min(32767, int(np.round(np.float32(max(high, -low)) * 32767.0))))
+            return chunk_stats_of(self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N))
         key = (k0 // BATCH_FRAMES, n_frames)
         stats = self._stats.get(key)
         if stats is None:

@@ -25,9 +25,9 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
     group.add_argument("--silence-duration-ms", type=int, metavar="MS",
                        help="server_vad silence_duration_ms (documented 500; 200 is seen in "
                        "real session.created events)")
-    group.add_argument("--gate-lag-chunks", type=int, metavar="N",
-                       help="the gate decides on the energy of the chunk N before "
-                       "(1: lastMicrophoneEnergy is the previous chunk's)")
+    group.add_argument("--gate-lag-chunks", type=int, metavar="0|1",
+                       help="1: the gate decides on the previous chunk's energy (if "
+                       "lastMicrophoneEnergy lags); 0: on the chunk's own")
 
 
 def design_names(args: argparse.Namespace) -> list[str]:

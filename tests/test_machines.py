@@ -342,3 +342,16 @@ def test_lean_dispatch_matches_stock_transitions(machine_cls):
             assert outcomes[0] == outcomes[1], trigger
 
     run()
+
+
+def test_an_abstract_snapshot_leaves_out_ids_and_loads_them_as_new():
+    r = ResponseLifecycle()
+    r.start("resp_1", "item_1", 4_000)
+    r.generate(1_500)
+    snap = r.abstract_snapshot()
+    assert snap == ("in_progress", True)  # generated audio: a running timer, no ids
+    other = ResponseLifecycle()
+    other.start("resp_9", "item_9", 9_000)
+    other.load_abstract_snapshot(snap)
+    assert (other.state, other.generated_ms) == ("in_progress", 1)
+    assert (other.response_id, other.item_id, other.total_ms, other.index) == ("", "", 0, -1)

@@ -76,5 +76,8 @@ def test_the_report_states_what_the_results_say(small_review):
         assert expected in report
     consistent = [d["cause"] for d in results["diagnosis"] if d["reproduces_all"]]
     assert ("Causes that reproduce all of O1-O10" in report) == bool(consistent)
-    for outcome in results["outcomes"]:
-        assert outcome["label"] in report
+    designs = list(dict.fromkeys(o["design"] for o in results["outcomes"]))
+    for cause in dict.fromkeys(o["cause"] for o in results["outcomes"]):
+        labels = {o["design"]: o["label"] for o in results["outcomes"] if o["cause"] == cause}
+        row = f"| {cause} | " + " | ".join(labels[d] for d in designs) + " |"
+        assert row in report.splitlines(), row

@@ -102,3 +102,24 @@ def test_a_snapshot_alone_decides_the_next_state(design, server, faults):
     assert (reused.states, reused.edges, reused.freeze_states, reused.path) == \
         (fresh.states, fresh.edges, fresh.freeze_states, fresh.path)
     assert sorted(reused.graph.edges(data="fair")) == sorted(fresh.graph.edges(data="fair"))
+
+
+@pytest.mark.parametrize("design", ["production", "recommended", "webrtc", "idle-timeout",
+                                    "liveness-watchdog"])
+def test_fast_forward_is_exact_on_searched_scenarios(design):
+    """The engine's fast-forward against running every tick, on scenarios the search
+    strategy draws (faults of every class): the same bytes and transitions."""
+    from hypothesis import given, settings
+
+    from properties.strategies import scenarios
+    from simulator.engine import Engine
+
+    @settings(max_examples=3, deadline=None, database=None)
+    @given(scenarios())
+    def same(scenario):
+        fast, slow = (Engine(get_design(design), ServerVadHypotheses.parse("floor-adapt"),
+                             scenario, seed=2, fast_forward=flag).run() for flag in (True, False))
+        assert fast.jsonl_bytes() == slow.jsonl_bytes()
+        assert fast.transitions == slow.transitions and fast.chunks == slow.chunks
+
+    same()

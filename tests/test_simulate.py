@@ -263,3 +263,32 @@ def test_quantizing_is_the_pcm16_round_trip_bit_for_bit():
                               np.array([1.5, -1.5, 2.5 / 32767, -2.5 / 32767], np.float32)])
     assert np.array_equal(audio.quantize_pcm16(samples),
                           audio.from_pcm16(audio.to_pcm16(samples)))
+
+
+def test_design_variants_are_named_and_run():
+    from model.designs import UnknownDesign
+    from simulator.cli import main
+    variant = get_design("production+silence200ms+chunk20ms")
+    assert (variant.name, variant.chunk_ms, variant.silence_duration_ms) == \
+        ("production+chunk20ms+silence200ms", 20, 200)
+    assert get_design("production+lag1").gate.lag_chunks == 1
+    for bad in ("production+lag2", "production+chunk25ms", "production+fast", "nope+lag1"):
+        with pytest.raises(UnknownDesign):
+            get_design(bad)
+    trace = simulate(variant, ENERGY, preset("conversation", 12_000), seed=0)
+    appends = [r for r in trace.events(C2S, "input_audio_buffer.append")]
+    assert len(appends) == 12_000 // 20 and trace.summary()["heard"] == 1
+    assert main(["simulate", "--design", "production", "--chunk-ms", "20", "--silence-duration-ms",
+                 "200", "--preset", "conversation", "--duration-s", "12", "--json"]) == 0
+    assert main(["simulate", "--design", "production", "--gate-lag-chunks", "2"]) == 2
+
+
+def test_a_chunk_partly_suspended_is_as_long_as_what_was_captured():
+    import base64
+    scenario = Scenario(name="suspend", duration_ms=3_000,
+                        capture_faults=(CaptureFault(1_030, "suspended", 40),))
+    trace = simulate(PRODUCTION, ENERGY, scenario, seed=0)
+    lengths = {r.t_ms: len(base64.b64decode(r.event["audio"])) // 2
+               for r in trace.events(C2S, "input_audio_buffer.append")}
+    assert lengths[1_100] == 60 * 24  # 40 of the chunk's 100 ms were never captured
+    assert lengths[1_000] == lengths[1_200] == 100 * 24

@@ -26,17 +26,16 @@ def test_results_do_not_depend_on_the_number_of_workers():
 
 
 def test_sessions_are_deterministic_from_the_seed_and_differ_across_seeds():
-    a = session_scenario(1, 0, 0, 10)
-    assert a == session_scenario(1, 0, 0, 10)
+    a = session_scenario(1, 0, 10)
+    assert a == session_scenario(1, 0, 10)
     assert Scenario.from_dict(json.loads(a.to_json())) == a  # a valid, replayable scenario
-    assert a != session_scenario(2, 0, 0, 10)
-    assert a != session_scenario(1, 0, 1, 10)
-    assert a != session_scenario(1, 1, 0, 10)
+    assert a != session_scenario(2, 0, 10)
+    assert a != session_scenario(1, 1, 10)
     assert a.duration_ms == 600_000 and a.seed is not None
 
 
 def test_the_distribution_has_its_documented_shape():
-    many = [session_scenario(0, 0, i, 30) for i in range(20)]
+    many = [session_scenario(0, i, 30) for i in range(20)]
     hours = len(many) * 0.5
     for s in many:
         onsets = [u.start_ms for u in s.utterances]
@@ -64,8 +63,8 @@ def test_poisson_interval_is_exact(events, exposure, lo, hi):
 
 
 def test_a_stolen_microphone_freezes_every_session(monkeypatch):
-    def forced(seed, design_index, session_index, minutes):
-        s = session_scenario(seed, design_index, session_index, minutes)
+    def forced(seed, session_index, minutes):
+        s = session_scenario(seed, session_index, minutes)
         return replace(s, capture_faults=(CaptureFault(20_000, "muted", None, "app_switch"),),
                        network=replace(s.network, spikes=()))
 

@@ -2,10 +2,11 @@
 
 Production: per chunk, if the microphone RMS is below `clientVADThreshold` (0.03) the chunk
 is sent as zeros of the same length. With `lag_chunks = 1` the decision uses the previous
-chunk's energy (`lastMicrophoneEnergy`). With `hangover_ms` it stays open that long after
-the level drops (hysteresis). The comfort-noise variant sends low-level noise instead of
-exact zeros. Mode `off` (development) always passes. (Pre-roll is a delay line in front of
-the gate, in the client session: the gate is then fed the loudest level of the line.)
+chunk's energy (`lastMicrophoneEnergy`; 0 and 1 are the lags modelled). With `hangover_ms`
+it stays open that long after the level drops (hysteresis). The comfort-noise variant sends
+low-level noise instead of exact zeros. Mode `off` (development) always passes. (Pre-roll is
+a delay line in front of the gate, in the client session: the gate is then fed the loudest
+level of the line.)
 
 Input: `chunk(symbol)` once per chunk. Output: "raw" | "zeros" | "comfort_noise" — what to
 put on the wire for that chunk.
@@ -53,8 +54,8 @@ class VadGate(ProtocolMachine):
     def _count_hangover(self, event) -> None:
         self.hangover_left_ms -= self.chunk_ms
 
-    def load_snapshot(self, snap: tuple) -> None:
-        super().load_snapshot(snap)
+    def load_abstract_snapshot(self, snap: tuple) -> None:
+        super().load_abstract_snapshot(snap)
         if self.hangover_left_ms:  # an abstract running hangover runs until it is expired
             self.hangover_left_ms = max(self.hangover_ms, self.chunk_ms + 1)
 

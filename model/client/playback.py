@@ -29,7 +29,9 @@ class Playback(ProtocolMachine):
     )
     DATA = ("queued_ms", "played_ms")
     TIMERS = ("queued_ms",)
-    ABSTRACTED = ("played_ms", "item_id")  # only fill in the truncate event
+    # the truncate event's item and position: after an abstract load no item is known, so
+    # the explorer's client sends no truncate (whose reply changes no state on either side)
+    ABSTRACTED = ("played_ms", "item_id")
 
     def __init__(self, interrupt_level: int, truncates: bool = True) -> None:
         self.interrupt_level = interrupt_level

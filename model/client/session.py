@@ -49,7 +49,8 @@ class ClientSession:
                        if design.capture_health_ms else None)
         self.speech_level = scale.threshold_level("gate")
         self.preroll_chunks = 0 if self.gate.mode == "off" else design.gate.preroll_chunks
-        self.preroll_line: tuple[tuple[int, object], ...] = ()  # (level, tag) not yet sent
+        # (level, tag, duration_ms) of the chunks not sent yet
+        self.preroll_line: tuple[tuple[int, object, int], ...] = ()
         self.mic_level = 0  # lastMicrophoneEnergy, as a level
         self.appended_since_commit_ms = 0
         self.conversation: list[str] = []  # the roles of the finished items, in order
@@ -80,18 +81,17 @@ class ClientSession:
         if level is None:
             return None, out
         self.mic_level = level
-        line = self.preroll_line + ((level, tag),)
+        line = self.preroll_line + ((level, tag, duration_ms),)
         if len(line) <= self.preroll_chunks:
             self.preroll_line = line
             return None, out
-        (sent_level, sent_tag), self.preroll_line = line[0], line[1:]
-        mode = self.gate.chunk(max(lvl for lvl, _ in line))
-        self.appended_since_commit_ms += duration_ms
-        out.append(protocol.append(protocol.AudioPayload("mic", duration_ms, mode,
-                                                         tag=sent_tag)))
+        (sent_level, sent_tag, sent_ms), self.preroll_line = line[0], line[1:]
+        mode = self.gate.chunk(max(entry[0] for entry in line))
+        self.appended_since_commit_ms += sent_ms
+        out.append(protocol.append(protocol.AudioPayload("mic", sent_ms, mode, tag=sent_tag)))
         if self.liveness is not None:
             self.liveness.audio_sent(
-                duration_ms, mode == "raw" and sent_level >= self.speech_level
+                sent_ms, mode == "raw" and sent_level >= self.speech_level
                 and self.beliefs.state != "user_speaking")
             out += self._collect()
         return mode, out
@@ -178,8 +178,12 @@ class ClientSession:
         return out
 
     def reconnected(self) -> list[dict[str, Any]]:
-        """After a reconnect: fresh beliefs and watchdogs, the session re-configured, and
-        the conversation so far replayed as items (its last REPLAY_MAX_ITEMS turns)."""
+        """After a reconnect: fresh beliefs, playback and stuck-VAD watchdog, the session
+        re-configured, and the conversation so far replayed as items (its last
+        REPLAY_MAX_ITEMS turns). The liveness ladder stays on its last rung until the new
+        session shows a turn event (a new session that stalls too is reconnected again);
+        the capture-health watchdog watches the microphone, which a reconnect leaves as
+        it is."""
         self.beliefs.reset()
         self.playback.flush()
         if self.watchdog is not None:
@@ -202,7 +206,7 @@ def client_snapshot(client: ClientSession) -> tuple:
     """The client's abstract state: machines with timers as running/not, plus what guards
     read of the rest: whether the last chunk reached the interruption threshold (the only
     use of lastMicrophoneEnergy) and whether >= 100 ms were appended since the last commit."""
-    return (tuple(m.snapshot(exact_timers=False) for m in client.machines),
+    return (tuple(m.abstract_snapshot() for m in client.machines),
             client.mic_level >= client.playback.interrupt_level,
             client.appended_since_commit_ms >= protocol.MIN_COMMIT_MS, client.preroll_line)
 
@@ -211,7 +215,7 @@ def load_client_snapshot(client: ClientSession, snap: tuple) -> None:
     machines, loud, enough, client.preroll_line = snap
     client.mic_level = client.playback.interrupt_level if loud else 0
     for machine, machine_snap in zip(client.machines, machines):
-        machine.load_snapshot(machine_snap)
+        machine.load_abstract_snapshot(machine_snap)
     client.appended_since_commit_ms = protocol.MIN_COMMIT_MS if enough else 0
     client.conversation, client.replaying = [], 0  # only fills in the replay: abstracted
     client.notices.clear()

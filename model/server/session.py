@@ -325,7 +325,7 @@ def server_snapshot(server: ServerSession) -> tuple:
     """The server's abstract state: machines with timers as running/not, whether the idle
     timeout is armed and whether a user item is pending. Ids and the audio timeline are
     left out: no guard reads them."""
-    return (tuple(m.snapshot(exact_timers=False) for m in server.machines), server.idle_armed,
+    return (tuple(m.abstract_snapshot() for m in server.machines), server.idle_armed,
             bool(server.user_item_id), server.vad.silence_duration_ms, server.out_playing)
 
 
@@ -333,7 +333,7 @@ def load_server_snapshot(server: ServerSession, snap: tuple) -> None:
     (machines, server.idle_armed, pending, server.vad.silence_duration_ms,
      server.out_playing) = snap
     for machine, machine_snap in zip(server.machines, machines):
-        machine.load_snapshot(machine_snap)
+        machine.load_abstract_snapshot(machine_snap)
     server.user_item_id = "item_pending" if pending else ""
     server.since_created_ms = 0
     server.idle_ms = 0
