@@ -135,18 +135,30 @@ def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, s
 
 
 def _run(job: tuple):
-    """A pool job of any kind: ("cell", ...), ("variant", ...) or ("story", ...)."""
+    """A pool job of any kind: ("cell", ...), ("variant", ...), ("story", ...) or
+    ("calibration",)."""
     kind, args = job[0], job[1:]
     if kind == "story":
         from properties.outcomes import run_story
         return kind, (args, *run_story(args))
+    if kind == "calibration":
+        return kind, _calibration()
     return kind, run_cell(args)
 
 
+def _order(job: tuple) -> tuple:
+    """Cells and variants grouped by fault class and hypothesis (their searches draw the
+    same scenarios, whose audio each process then makes once), the costliest first within a
+    group; the short stories last, to keep every core busy to the end."""
+    if job[0] in ("story", "calibration"):
+        return (1, "", "", -_cost(job))
+    return (0, job[3], job[2], -_cost(job))
+
+
 def _cost(job: tuple) -> float:
-    """A rough relative cost, to start the long jobs first and keep every core busy."""
+    """A rough relative cost."""
     kind = job[0]
-    if kind == "story":
+    if kind in ("story", "calibration"):
         return 1.0
     design, fault_class = job[1], job[3]
     cost = 3.0 if fault_class == "network" else 2.0
@@ -180,8 +192,9 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     stories = story_jobs(designs) if with_diagnosis else []
     diagnosed = diagnosis_jobs() if with_diagnosis else []
     jobs += [("story", *job) for job in dict.fromkeys([*stories, *diagnosed])]
-    jobs.sort(key=_cost, reverse=True)
-    cells, variant_cells, story_runs = [], [], {}
+    jobs.append(("calibration",))
+    jobs.sort(key=_order)
+    cells, variant_cells, story_runs, calibration = [], [], {}, []
     with ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(_run, job) for job in jobs]
         for i, future in enumerate(as_completed(futures)):
@@ -190,6 +203,9 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                 job, freeze_facts, outcome = result
                 story_runs[job] = (freeze_facts, outcome)
                 what = f"story {outcome.cause} / {outcome.design} -> {outcome.label}"
+            elif kind == "calibration":
+                calibration = result
+                what = "the base server VAD against WebRTC VAD"
             else:
                 (cells if kind == "cell" else variant_cells).append(result)
                 what = (f"{result.design} / {result.server} / {result.fault_class} -> "
@@ -202,7 +218,6 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                                   fault_classes.index(c.fault_class)))
     outcomes = [story_runs[job][1] for job in stories]
     diagnosis = conclude("production", {job: story_runs[job][0] for job in diagnosed})
-    calibration = _calibration(progress)
     results = {"seed": seed, "search_examples": examples, "designs": designs,
                "hypotheses": hypotheses, "fault_classes": list(fault_classes),
                "variants": list(variants),
@@ -218,13 +233,11 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     return results
 
 
-def _calibration(progress: Callable[[str], None] | None) -> list:
+def _calibration() -> list:
     """The base server VAD against WebRTC VAD (none when webrtcvad is not installed)."""
     try:
         import webrtcvad  # noqa: F401
     except ImportError:
         return []
     from properties.calibrate import calibrate
-    if progress:
-        progress("calibration against WebRTC VAD")
     return calibrate()

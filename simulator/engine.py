@@ -20,6 +20,7 @@ Hot paths, without changing what any machine sees:
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -90,6 +91,30 @@ def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | Non
         m = min(n, len(recording))
         signal[:m] += recording[:m]
     return signal
+
+
+# what one process keeps of the signals known before a run, least recently used first out:
+# environments (about 10 MB per 100 s) and their decodings (small)
+_SHARED: dict[str, "OrderedDict[tuple, Any]"] = {"environment": OrderedDict(),
+                                                 "decoding": OrderedDict()}
+SHARED_LIMITS = {"environment": 24, "decoding": 96}
+
+
+def _cached(key: tuple, make: Callable[[], Any]) -> Any:
+    """What `make` makes for `key`, made once per process; arrays come back read-only."""
+    kind = "environment" if key[0] == "environment" else "decoding"
+    shared = _SHARED[kind]
+    value = shared.get(key)
+    if value is None:
+        value = make()
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        shared[key] = value
+        if len(shared) > SHARED_LIMITS[kind]:
+            shared.popitem(last=False)
+    else:
+        shared.move_to_end(key)
+    return value
 
 
 def _merge(runs: Runs, symbols: list[FrameSymbol], frame_ms: int) -> Runs:
@@ -207,19 +232,17 @@ class AudioRenderer:
 
 
 class _Track:
-    """A noise track of the session's length made on first use, and its frames as a
-    receiver decodes them (the comfort-noise gate's noise; WebRTC's DTX comfort noise)."""
+    """A noise track of the session's length as a receiver decodes it, made on first use
+    (the comfort-noise gate's noise; WebRTC's DTX comfort noise)."""
 
-    def __init__(self, n: int, level_dbfs: float, rng: np.random.Generator,
-                 frames_of: Callable[[np.ndarray], SignalFrames]) -> None:
-        self._args = (n, level_dbfs, rng, frames_of)
+    def __init__(self, make: Callable[[], SignalFrames]) -> None:
+        self._make = make
         self._frames: SignalFrames | None = None
 
     @property
     def frames(self) -> SignalFrames:
         if self._frames is None:
-            n, level_dbfs, rng, frames_of = self._args
-            self._frames = frames_of(audio.pink_noise(n, audio.dbfs_to_rms(level_dbfs), rng))
+            self._frames = self._make()
         return self._frames
 
 
@@ -262,10 +285,14 @@ class Engine:
         self.scale = design.level_scale
         self.kind_from_level = 1 if judge_all_kinds else hypotheses.kind_from_level(self.scale)
         self.webrtc = design.transport == "webrtc"
-        self.env = environment_audio(scenario, seed, recording)
-        # the environment as the client's worklet sees it (float) and as the server decodes
-        # it (pcm16 over a WebSocket; the float samples over the WebRTC media path)
-        self.env_frames = self._signal(self.env)
+        # the environment (the same for every design and hypothesis: search and the review
+        # simulate one scenario many times, so it is made once per process), as the
+        # worklet sees it (float) and as the server decodes it (pcm16 over a WebSocket;
+        # the float samples over the WebRTC media path)
+        self._env_key = None if recording is not None else ("environment", scenario, seed)
+        self.env = (environment_audio(scenario, seed, recording) if recording is not None
+                    else _cached(self._env_key, lambda: environment_audio(scenario, seed)))
+        self.env_frames = self._signal(lambda: self.env)
         self._attenuated_frames: SignalFrames | None = None
         self.capture_rng = _rng(seed, 4)
         net = scenario.network
@@ -275,10 +302,13 @@ class Engine:
         self.media = Link(net.uplink_latency_ms // 2, net.uplink_jitter_ms * 2, net.spikes,
                           _rng(seed, 10))
         self.media_rng = _rng(seed, 11)
-        self.comfort = _Track(len(self.env), design.gate.comfort_noise_dbfs, _rng(seed, 5),
-                              self._signal)
-        self.dtx = _Track(len(self.env), DTX_COMFORT_DBFS, _rng(seed, 12),
-                          lambda samples: self._signal(samples, quantize=False))
+        n = len(self.env)
+        self.comfort = _Track(lambda: self._signal(
+            lambda: audio.pink_noise(n, audio.dbfs_to_rms(design.gate.comfort_noise_dbfs),
+                                     _rng(seed, 5)), source="comfort"))
+        self.dtx = _Track(lambda: self._signal(
+            lambda: audio.pink_noise(n, audio.dbfs_to_rms(DTX_COMFORT_DBFS), _rng(seed, 12)),
+            quantize=False, source="dtx"))
         self.assistant_audio = _AssistantVoices(scenario, seed)
         self.client = ClientSession(design)
         self.server = self._new_server()
@@ -292,11 +322,23 @@ class Engine:
                                      for m in (*self.client.machines, *self.server.machines)}
         self.render = AudioRenderer(self._captured, self.comfort, self.assistant_audio)
 
-    def _signal(self, samples: np.ndarray, gain: float | None = None,
-                quantize: bool | None = None) -> SignalFrames:
-        """A signal known before the run, as this session's server decodes it."""
-        return SignalFrames(samples, self.scale, not self.webrtc if quantize is None else quantize,
-                            gain=gain, kind_from_level=self.kind_from_level)
+    def _signal(self, samples: Callable[[], np.ndarray], gain: float | None = None,
+                quantize: bool | None = None, source: str = "environment") -> SignalFrames:
+        """A signal known before the run (`samples` makes it), as this session's server
+        decodes it — shared with the other sessions of this process that decode the same
+        signal the same way."""
+        quantize = not self.webrtc if quantize is None else quantize
+
+        def make() -> SignalFrames:
+            return SignalFrames(samples(), self.scale, quantize, gain=gain,
+                                kind_from_level=self.kind_from_level)
+
+        if self._env_key is None:  # a recording: nothing to share
+            return make()
+        key = (f"decoding:{source}", self._env_key[1:], gain, quantize, self.scale,
+               self.kind_from_level,
+               self.design.gate.comfort_noise_dbfs if source == "comfort" else None)
+        return _cached(key, make)
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -501,7 +543,7 @@ class Engine:
     def attenuated_frames(self) -> SignalFrames:
         """The environment through an attenuated capture (known before the run too)."""
         if self._attenuated_frames is None:
-            self._attenuated_frames = self._signal(self.env, gain=ATTENUATION_GAIN)
+            self._attenuated_frames = self._signal(lambda: self.env, gain=ATTENUATION_GAIN)
         return self._attenuated_frames
 
     def _known_signal(self, notes: list[tuple]) -> SignalFrames | None:

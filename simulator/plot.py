@@ -330,7 +330,7 @@ def plot_trace(trace: Trace, path: str | Path, gate_rms: float = 0.03,
         fig_w, fig_h = fig.get_size_inches()
         fig.subplots_adjust(left=1.45 / fig_w, right=1 - 0.25 / fig_w, top=1 - 0.55 / fig_h,
                             bottom=0.5 / fig_h, hspace=0.12)
-        fig.savefig(path, dpi=100, metadata={"Software": None})
+        fig.savefig(path, dpi=90, metadata={"Software": None})
     finally:
         plt.close(fig)
     return path
