@@ -261,21 +261,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from simulator.options import add_design_options, help_formatter
+
     p = subparsers.add_parser(
-        "bench", formatter_class=_formatter,
+        "bench", formatter_class=help_formatter,
         help="measure the speed of the simulator, search, explorer, review and sweep",
         description="Measure on this machine, each as the median of --repeat runs with min "
         "and max:\nthe simulator's real-time factor, search time to a first "
         "counterexample and to\nshrink it, the explorer's states per second and peak "
         "memory, the whole review's\nwall time, and the speed-up of a sweep on 2 workers. "
         "Progress goes to stderr.")
-    from simulator.options import add_design_options
-
     add_design_options(p, what="design whose simulator, search and explorer to time")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help="repetitions of each timing (default 5; 1 with --quick)")

@@ -133,8 +133,10 @@ def findings(rows: list[Row]) -> list[str]:
 
 # -- command line -------------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    from simulator.options import help_formatter
+
     p = subparsers.add_parser(
-        "calibrate", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "calibrate", formatter_class=help_formatter,
         help="compare the model's base server VAD with WebRTC VAD, frame by frame",
         description="Judge every 10 ms frame of synthetic speech (three levels), room noise, "
         "loud noise,\nkeyboard typing and a muted track — or of a WAV recording — twice: by "

@@ -364,16 +364,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.any_frozen else 0
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from model.hypotheses import HYPOTHESES
-    from simulator.options import add_design_options
+    from simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
-        "sweep", formatter_class=_formatter,
+        "sweep", formatter_class=help_formatter,
         help="freeze rate per hour over many random realistic sessions",
         description="Run N random sessions per design from a realistic distribution (turns "
         "every 8-20 s,\ntyping, room noise, application switches that fault the capture, "

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from simulator.options import add_design_options, design_name
+from simulator.options import add_design_options, design_name, help_formatter
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 
@@ -26,10 +26,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _formatter(prog: str) -> argparse.HelpFormatter:
-    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
-
-
 def _common_model_args(p: argparse.ArgumentParser) -> None:
     from model.hypotheses import HYPOTHESES
 
@@ -41,7 +37,7 @@ def _common_model_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="vadlock", formatter_class=_formatter,
+        prog="vadlock", formatter_class=help_formatter,
         description="vadlock: a formal, executable model of a browser voice client talking to "
         "the OpenAI Realtime API,\nbuilt to find how a session freezes (socket open, audio "
         "flowing, no server event ever again)\nand to check which fixes remove the freeze.",
@@ -51,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     sim = sub.add_parser(
-        "simulate", formatter_class=_formatter, help="run one session and print its timeline",
+        "simulate", formatter_class=help_formatter, help="run one session and print its timeline",
         description="Simulate one session: a design, a set of server hypotheses and a scenario\n"
         "(a preset or a scenario JSON file), deterministic from the seed.\nPrints a timeline "
         "of wire events and state changes and a summary (or one JSON object).")
@@ -75,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=cmd_simulate)
 
     se = sub.add_parser(
-        "search", formatter_class=_formatter, help="search random scenarios for a freeze",
+        "search", formatter_class=help_formatter, help="search random scenarios for a freeze",
         description="Search with Hypothesis: generate scenarios shaped like the field report "
         "(good turns,\nincidents, a fair tail), simulate, check the freeze property "
         "(recovery) and shrink\na failing scenario to a minimal one, saved as JSON.\n"
@@ -97,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.set_defaults(run=cmd_search)
 
     ex = sub.add_parser(
-        "explore", formatter_class=_formatter, help="explore every reachable state for a freeze",
+        "explore", formatter_class=help_formatter, help="explore every reachable state for a freeze",
         description="Exhaustive exploration (BFS with networkx) of the product of the same "
         "machines,\nwith frame symbols as inputs and timers as nondeterministic expiries. "
         "A freeze is a\nreachable state from which no progress is reachable while the "
@@ -117,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(run=cmd_explore)
 
     dg = sub.add_parser(
-        "diagnose", formatter_class=_formatter, help="which causes fit the field report",
+        "diagnose", formatter_class=help_formatter, help="which causes fit the field report",
         description="Run the field report's story under every candidate cause (server VAD "
         "hypotheses,\ncapture faults, combinations) with the production and development "
         "designs, and check\nthe report's observations O1-O10 on each: which causes "
@@ -129,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     dg.set_defaults(run=cmd_diagnose)
 
     rv = sub.add_parser(
-        "review", formatter_class=_formatter, help="the design review (the main job)",
+        "review", formatter_class=help_formatter, help="the design review (the main job)",
         description="Run exploration and search for every design x server hypothesis x "
         "fault class, the\ndiagnosis, and write review.md (verdict matrix with evidence, "
         "answers to the report's\nfour questions), review.json, verdicts.png, and every "
@@ -150,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     rv.set_defaults(run=cmd_review)
 
     di = sub.add_parser(
-        "diagrams", formatter_class=_formatter, help="draw every machine from its declaration",
+        "diagrams", formatter_class=help_formatter, help="draw every machine from its declaration",
         description="Write machines.md (Mermaid state diagrams that render on GitHub) and one "
         "PNG per machine,\nboth generated from the machine declarations.")
     di.add_argument("--out", default="figures", metavar="DIR",
@@ -160,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     di.set_defaults(run=cmd_diagrams)
 
     pl = sub.add_parser(
-        "plot", formatter_class=_formatter, help="draw a trace's timeline",
+        "plot", formatter_class=help_formatter, help="draw a trace's timeline",
         description="Draw the timeline of a JSONL trace (vadlock simulate --out): audio sent, "
         "RMS against the\nthresholds, gate, capture, server VAD, playback, wire events.")
     pl.add_argument("trace", metavar="TRACE.jsonl")

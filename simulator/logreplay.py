@@ -670,10 +670,10 @@ def _record_state(result: Replay, rec: LogRecord, client, model, logged: _Logged
 
 # -- vadlock replay --------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import add_design_options
+    from simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
-        "replay", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "replay", formatter_class=help_formatter,
         help="check a real session's event log for a freeze",
         description="Read a Realtime session log (JSONL: one event per line, bare or as "
         "vadlock trace records\n{t_ms, direction, event}), validate every event against the "

@@ -12,6 +12,11 @@ import argparse
 from model.designs import DESIGNS, get_design
 
 
+def help_formatter(prog: str) -> argparse.HelpFormatter:
+    """Every command's help layout: descriptions keep their line breaks, 100 columns."""
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32, width=100)
+
+
 def add_design_options(parser: argparse.ArgumentParser, default: str = "production",
                        many: bool = False, what: str = "client design") -> None:
     names = ", ".join(DESIGNS)

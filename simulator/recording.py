@@ -273,10 +273,10 @@ def describe(samples: np.ndarray, fmt: WavFormat, design_name: str = "production
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import add_design_options
+    from simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
-        "recording", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "recording", formatter_class=help_formatter,
         help="what a design's client sees of a WAV recording",
         description="Load a WAV recording as vadlock does for 'simulate --audio' (any rate, "
         "resampled to 24 kHz;\nchannels averaged; 8/16/24/32-bit integer or 32/64-bit float) "
