@@ -93,27 +93,35 @@ def environment_audio(scenario: Scenario, seed: int, recording: np.ndarray | Non
     return signal
 
 
-# what one process keeps of the signals known before a run, least recently used first out:
-# environments (about 10 MB per 100 s) and their decodings (small)
-_SHARED: dict[str, "OrderedDict[tuple, Any]"] = {"environment": OrderedDict(),
-                                                 "decoding": OrderedDict()}
-SHARED_LIMITS = {"environment": 24, "decoding": 96}
+# what one process keeps of the signals known before a run, least recently used first out,
+# within a budget of bytes: environments (a 10-minute one is 55 MiB) and their decodings
+# (each counted at the size of the samples it decodes, shared or not)
+_SHARED: "OrderedDict[tuple, tuple[Any, int]]" = OrderedDict()
+SHARED_BUDGET_BYTES = 512 * 2**20
+
+
+def _size_bytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, SignalFrames):
+        return value.source.nbytes
+    return 0
 
 
 def _cached(key: tuple, make: Callable[[], Any]) -> Any:
     """What `make` makes for `key`, made once per process; arrays come back read-only."""
-    kind = "environment" if key[0] == "environment" else "decoding"
-    shared = _SHARED[kind]
-    value = shared.get(key)
-    if value is None:
-        value = make()
-        if isinstance(value, np.ndarray):
-            value.flags.writeable = False
-        shared[key] = value
-        if len(shared) > SHARED_LIMITS[kind]:
-            shared.popitem(last=False)
-    else:
-        shared.move_to_end(key)
+    entry = _SHARED.get(key)
+    if entry is not None:
+        _SHARED.move_to_end(key)
+        return entry[0]
+    value = make()
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    _SHARED[key] = (value, _size_bytes(value))
+    total = sum(size for _, size in _SHARED.values())
+    while total > SHARED_BUDGET_BYTES and len(_SHARED) > 1:
+        _, (_, size) = _SHARED.popitem(last=False)
+        total -= size
     return value
 
 
