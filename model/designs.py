@@ -141,7 +141,6 @@ RECOMMENDED = replace(
 DESIGNS: dict[str, Design] = {d.name: d for d in (
     PRODUCTION, DEVELOPMENT, NO_GATE, COMFORT_NOISE_GATE, HYSTERESIS_GATE, LIVENESS,
     CAPTURE_HEALTH, IDLE_TIMEOUT, WEBRTC, RECOMMENDED)}
-FIX_DESIGNS = tuple(name for name in DESIGNS if name not in ("production", "development"))
 
 
 class UnknownDesign(ValueError):

@@ -152,11 +152,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def available() -> bool:
+    """Whether WebRTC VAD (the `webrtcvad-wheels` package) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("webrtcvad") is not None
+
+
 def run(args: argparse.Namespace) -> int:
-    try:
-        import webrtcvad  # noqa: F401
-    except ImportError:
-        raise ValueError("webrtcvad is not installed: pip install webrtcvad-wheels") from None
+    if not available():
+        raise ValueError("webrtcvad is not installed: pip install webrtcvad-wheels")
     if args.audio:
         from simulator.recording import load_wav
         rows = [compare(str(args.audio), load_wav(args.audio), args.mode)]

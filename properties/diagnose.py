@@ -24,7 +24,7 @@ from properties.checks import FREEZE_PROPERTY, check
 from simulator.engine import simulate
 from simulator.presets import field_report
 from simulator.scenario import Scenario
-from simulator.trace import C2S, S2C, Trace
+from simulator.trace import S2C, Trace
 
 OBSERVATIONS = {
     "O1": "several good turns before the freeze",

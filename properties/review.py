@@ -235,9 +235,6 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
 
 def _calibration() -> list:
     """The base server VAD against WebRTC VAD (none when webrtcvad is not installed)."""
-    try:
-        import webrtcvad  # noqa: F401
-    except ImportError:
-        return []
-    from properties.calibrate import calibrate
-    return calibrate()
+    from properties.calibrate import available, calibrate
+
+    return calibrate() if available() else []

@@ -34,7 +34,7 @@ from model.hypotheses import ServerVadHypotheses
 from model.server.session import ServerSession
 from model.symbols import ZERO, FrameSymbol, LevelScale
 from simulator import audio, features
-from simulator.features import FRAME_MS, FRAME_N, SignalFrames
+from simulator.features import FRAME_MS, SignalFrames
 from simulator.scenario import Scenario
 from simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
 from simulator.transport import Link
