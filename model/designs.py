@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from model.symbols import LevelScale
-from model.hypotheses import SERVER_SPEECH_RMS
+from vadlock.model.symbols import LevelScale
+from vadlock.model.hypotheses import SERVER_SPEECH_RMS
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import enum
 from dataclasses import dataclass
 from functools import lru_cache
 
-from model.symbols import FrameSymbol, Kind, LevelScale
+from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 
 SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
 FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio

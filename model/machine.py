@@ -195,8 +195,8 @@ class ProtocolMachine:
 
 def declared_machines() -> list[type[ProtocolMachine]]:
     """Every machine class of the model, client first (for diagrams and tests)."""
-    from model.client import beliefs, capture, gate, health, liveness, playback, watchdog
-    from model.server import audio_buffer, vad, response
+    from vadlock.model.client import beliefs, capture, gate, health, liveness, playback, watchdog
+    from vadlock.model.server import audio_buffer, vad, response
 
     return [
         capture.Capture,

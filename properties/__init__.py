@@ -1,1 +1,1 @@
-"""vadlock properties: temporal predicates over traces, search (Hypothesis), exploration (networkx), review."""
+"""vadlock properties: temporal predicates over traces, Hypothesis search, exhaustive exploration (networkx)."""

@@ -15,8 +15,8 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Callable
 
-from model import protocol
-from simulator.trace import C2S, HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
+from vadlock.model import protocol
+from vadlock.simulator.trace import C2S, HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
 
 PROGRESS_TYPES = ("input_audio_buffer.speech_started", "response.done")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.scenario import Scenario
+from vadlock.simulator.scenario import Scenario
 
 
 def _s(ms: int) -> str:

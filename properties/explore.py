@@ -41,14 +41,14 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from model.client.capture import FAULTS, through_capture
-from model.client.session import ClientSession, client_snapshot, load_client_snapshot
-from model.designs import Design
-from model.hypotheses import ServerVadHypotheses
-from model.server.session import ServerSession, load_server_snapshot, server_snapshot
-from model.symbols import FrameSymbol, Kind
-from simulator import audio
-from simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
+from vadlock.model.client.capture import FAULTS, through_capture
+from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
+from vadlock.model.designs import Design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
+from vadlock.model.symbols import FrameSymbol, Kind
+from vadlock.simulator import audio
+from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
 PROGRESS = ("input_audio_buffer.speech_started", "response.done")
 CLEAR_SPEECH_RMS = 0.08  # -22 dBFS
@@ -574,7 +574,7 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
         graph.add_edges_from(fair_edges, fair=True)  # joined both ways: fair
         result.graph = graph
     if freeze:
-        from properties.replay import confirm_path
+        from vadlock.properties.replay import confirm_path
 
         tried = set()
         for node in freeze:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.designs import Design
-from model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
-from model.symbols import Kind
-from properties.checks import FREEZE_PROPERTY, check
-from simulator import audio
-from simulator.engine import simulate
-from simulator.scenario import CaptureFault, Scenario, Segment, Utterance
+from vadlock.model.designs import Design
+from vadlock.model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
+from vadlock.model.symbols import Kind
+from vadlock.properties.checks import FREEZE_PROPERTY, check
+from vadlock.simulator import audio
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.scenario import CaptureFault, Scenario, Segment, Utterance
 
 TAIL_MS = 60_000
 TAIL_PERIOD_MS = 9_000

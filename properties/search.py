@@ -15,13 +15,13 @@ from typing import Callable
 
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings, target
 
-from model.designs import Design
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import DEFAULT_BOUNDS, FREEZE_PROPERTY, Bounds, Violation, check
-from properties.strategies import FAULT_CLASSES, scenarios
-from simulator.engine import simulate
-from simulator.scenario import Scenario
-from simulator.trace import S2C, Trace
+from vadlock.model.designs import Design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import DEFAULT_BOUNDS, FREEZE_PROPERTY, Bounds, Violation, check
+from vadlock.properties.strategies import FAULT_CLASSES, scenarios
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.scenario import Scenario
+from vadlock.simulator.trace import S2C, Trace
 
 
 @dataclass

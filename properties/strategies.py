@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from model.client.capture import FAULTS
-from simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, Segment,
+from vadlock.model.client.capture import FAULTS
+from vadlock.simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, Segment,
                                 Typing, Utterance)
 
 FAULT_CLASSES = ("acoustic", "capture", "network")

@@ -1,1 +1,1 @@
-"""vadlock simulator: synthetic audio, scenarios, transport, the discrete-time engine, traces, CLI."""
+"""vadlock simulator: synthetic audio, scenarios, transport, the discrete-time engine, traces, plots, recordings, log replay."""

@@ -21,7 +21,7 @@ import networkx as nx  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
 
-from model.machine import ProtocolMachine, declared_machines  # noqa: E402
+from vadlock.model.machine import ProtocolMachine, declared_machines  # noqa: E402
 
 _STATE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNSAFE_LABEL_CHARS = re.compile(r"[^A-Za-z0-9_ ,./\[\]-]")

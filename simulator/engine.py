@@ -26,18 +26,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from model import protocol
-from model.client.capture import ATTENUATION_DB, through_capture
-from model.client.session import ClientSession
-from model.designs import Design
-from model.hypotheses import ServerVadHypotheses
-from model.server.session import ServerSession
-from model.symbols import ZERO, FrameSymbol, LevelScale
-from simulator import audio, features
-from simulator.features import FRAME_MS, SignalFrames
-from simulator.scenario import Scenario
-from simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
-from simulator.transport import Link
+from vadlock.model import protocol
+from vadlock.model.client.capture import ATTENUATION_DB, through_capture
+from vadlock.model.client.session import ClientSession
+from vadlock.model.designs import Design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.server.session import ServerSession
+from vadlock.model.symbols import ZERO, FrameSymbol, LevelScale
+from vadlock.simulator import audio, features
+from vadlock.simulator.features import FRAME_MS, SignalFrames
+from vadlock.simulator.scenario import Scenario
+from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
+from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
 ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture

@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.symbols import ZERO, FrameSymbol, Kind, LevelScale
-from simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, quantize_pcm16
+from vadlock.model.symbols import ZERO, FrameSymbol, Kind, LevelScale
+from vadlock.simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, quantize_pcm16
 
 FRAME_MS = 10
 FRAME_N = FRAME_MS * SAMPLES_PER_MS

@@ -54,8 +54,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from simulator.audio import INT16_FULL_SCALE, SAMPLES_PER_MS
-from simulator.trace import C2S, S2C
+from vadlock.simulator.audio import INT16_FULL_SCALE, SAMPLES_PER_MS
+from vadlock.simulator.trace import C2S, S2C
 
 LINE_MS = 10  # time of a line without a timestamp: line number x 10 ms
 EPOCH_S = (1e8, 1e11)  # a `timestamp`/`ts` number in this range is Unix time in seconds
@@ -472,11 +472,11 @@ def _sending(counts: dict[str, int]) -> str:
 def replay(records: list[LogRecord], design_name: str = "production",
            server: str = "energy", log: str = "log") -> Replay:
     """Validate, decode and reconstruct; the findings are in the returned `Replay`."""
-    from model.client.session import ClientSession
-    from model.designs import get_design
-    from model.hypotheses import ServerVadHypotheses
-    from model.server.session import ServerSession
-    from simulator.engine import ServerAudioDecoder
+    from vadlock.model.client.session import ClientSession
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.model.server.session import ServerSession
+    from vadlock.simulator.engine import ServerAudioDecoder
 
     if not records:
         raise LogError(f"{log}: empty log (no events)")
@@ -670,7 +670,7 @@ def _record_state(result: Replay, rec: LogRecord, client, model, logged: _Logged
 
 # -- vadlock replay --------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
         "replay", formatter_class=help_formatter,
@@ -692,8 +692,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.hypotheses import ServerVadHypotheses
-    from simulator.options import design_name
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.simulator.options import design_name
 
     design = design_name(args)  # bad names fail before the log is read
     ServerVadHypotheses.parse(args.server)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from model.designs import DESIGNS, get_design
+from vadlock.model.designs import DESIGNS, get_design
 
 
 def help_formatter(prog: str) -> argparse.HelpFormatter:

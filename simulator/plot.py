@@ -21,8 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from simulator.audio import SAMPLES_PER_MS, from_pcm16  # noqa: E402
-from simulator.trace import C2S, S2C, Trace, WireRecord  # noqa: E402
+from vadlock.simulator.audio import SAMPLES_PER_MS, from_pcm16  # noqa: E402
+from vadlock.simulator.trace import C2S, S2C, Trace, WireRecord  # noqa: E402
 
 ENVELOPE_MS = 10
 SERVER_VAD_EDGE_DBFS = -40.0

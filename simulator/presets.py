@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from simulator.scenario import CaptureFault, Scenario, Typing, Utterance
+from vadlock.simulator.scenario import CaptureFault, Scenario, Typing, Utterance
 
 TURN_PERIOD_MS = 10_000
 FIRST_TURN_MS = 1_000

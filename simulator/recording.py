@@ -30,8 +30,8 @@ from typing import Iterable
 
 import numpy as np
 
-from simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, rms_to_dbfs, to_pcm16
-from simulator.scenario import MAX_DURATION_MS, Scenario
+from vadlock.simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, rms_to_dbfs, to_pcm16
+from vadlock.simulator.scenario import MAX_DURATION_MS, Scenario
 
 PCM, IEEE_FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
 ZERO_CROSSINGS = 16  # filter half-length, in zero crossings of the narrower band edge
@@ -246,8 +246,8 @@ def audio_scenario(path: str | Path, scenario: Scenario | None = None,
 # -- vadlock recording ---------------------------------------------------------------
 def describe(samples: np.ndarray, fmt: WavFormat, design_name: str = "production") -> dict:
     """What a design's client sees of a recording, chunk by chunk (its `chunk_ms`)."""
-    from model.designs import get_design
-    from simulator import features
+    from vadlock.model.designs import get_design
+    from vadlock.simulator import features
 
     design = get_design(design_name)
     scale = design.level_scale
@@ -273,7 +273,7 @@ def describe(samples: np.ndarray, fmt: WavFormat, design_name: str = "production
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
         "recording", formatter_class=help_formatter,
@@ -290,7 +290,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.options import design_name
+    from vadlock.simulator.options import design_name
 
     design = design_name(args)  # a bad name fails before the file is read
     samples, fmt = read_wav(args.wav)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from model.client.capture import FAULTS
+from vadlock.model.client.capture import FAULTS
 
 SCHEMA_VERSION = 1
 

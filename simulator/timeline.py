@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.trace import C2S, Trace, brief
+from vadlock.simulator.trace import C2S, Trace, brief
 
 ARROW = {C2S: "->", "server_to_client": "<-"}
 QUIET_TYPES = ("input_audio_buffer.append", "response.output_audio.delta")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.scenario import LatencySpike
+from vadlock.simulator.scenario import LatencySpike
 
 JITTER_BLOCK = 256
 

@@ -7,15 +7,15 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-import simulator.cli as cli
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from simulator import logreplay
-from simulator.engine import simulate
-from simulator.logreplay import LogError, parse_lines
-from simulator.presets import preset
-from simulator.recording import RecordingError, load_wav
-from simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, ScenarioError,
+import vadlock.cli as cli
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator import logreplay
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.logreplay import LogError, parse_lines
+from vadlock.simulator.presets import preset
+from vadlock.simulator.recording import RecordingError, load_wav
+from vadlock.simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, ScenarioError,
                                 Segment, Typing, Utterance)
 
 

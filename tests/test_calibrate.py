@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from properties.calibrate import calibrate, compare, findings
-from simulator.cli import main
+from vadlock.analysis.calibrate import calibrate, compare, findings
+from vadlock.cli import main
 
 webrtcvad = pytest.importorskip("webrtcvad")
 
@@ -33,8 +33,8 @@ def test_where_they_part_quiet_speech_and_keyboard_typing(rows):
 def test_the_command_on_a_recording(tmp_path, capsys):
     import numpy as np
 
-    from simulator import audio
-    from simulator.recording import write_wav
+    from vadlock.simulator import audio
+    from vadlock.simulator.recording import write_wav
     voice = audio.speech(3_000, 0.08, np.random.default_rng(0))
     path = write_wav(tmp_path / "voice.wav", np.concatenate([np.zeros(24_000, np.float32),
                                                              voice]), rate=48_000 // 2)

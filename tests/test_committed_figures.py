@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from simulator.cli import main
-from simulator.diagrams import diagrams_markdown
+from vadlock.cli import main
+from vadlock.simulator.diagrams import diagrams_markdown
 
 FIGURES = Path(__file__).resolve().parent.parent / "figures"
 
@@ -31,7 +31,7 @@ def test_committed_review_md_is_what_the_generator_makes_of_review_json():
     results (and a change of a design's text or of the report means: run `make review`)."""
     import json
 
-    from properties.report import render_from_json
+    from vadlock.analysis.report import render_from_json
     results = json.loads((FIGURES / "review.json").read_text())
     assert (FIGURES / "review.md").read_text() == render_from_json(results), (
         "figures/review.md does not match figures/review.json: run `make review` and commit")

@@ -5,7 +5,7 @@ blindly."""
 
 import pytest
 
-from properties.diagnose import OBSERVATIONS, conclusion, diagnose
+from vadlock.analysis.diagnose import OBSERVATIONS, conclusion, diagnose
 
 SERVER_ONLY = ("energy", "zero-skip", "floor-adapt", "deadband", "clear-keeps-vad",
                "noise-as-speech")

@@ -5,9 +5,9 @@ adaptive-floor VAD)."""
 import numpy as np
 import pytest
 
-from model.designs import PRODUCTION
-from model.symbols import ZERO, Kind
-from simulator import audio, features
+from vadlock.model.designs import PRODUCTION
+from vadlock.model.symbols import ZERO, Kind
+from vadlock.simulator import audio, features
 
 SCALE = PRODUCTION.level_scale
 

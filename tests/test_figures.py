@@ -7,15 +7,15 @@ import re
 import numpy as np
 import pytest
 
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from model.machine import ProtocolMachine, declared_machines
-from simulator.audio import to_pcm16
-from simulator.diagrams import diagrams_markdown, draw_machine, mermaid, write_diagrams
-from simulator.engine import simulate
-from simulator.plot import load_jsonl, plot_trace, state_rows
-from simulator.presets import preset
-from simulator.trace import C2S, S2C, Trace, WireRecord
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.machine import ProtocolMachine, declared_machines
+from vadlock.simulator.audio import to_pcm16
+from vadlock.simulator.diagrams import diagrams_markdown, draw_machine, mermaid, write_diagrams
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.plot import load_jsonl, plot_trace, state_rows
+from vadlock.simulator.presets import preset
+from vadlock.simulator.trace import C2S, S2C, Trace, WireRecord
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import simulator.cli as cli
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from simulator import logreplay
-from simulator.engine import simulate
-from simulator.logreplay import (CLIENT_TYPES, SERVER_TYPES, SIGNATURES, LogError,
+import vadlock.cli as cli
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator import logreplay
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.logreplay import (CLIENT_TYPES, SERVER_TYPES, SIGNATURES, LogError,
                                  audio_class, parse_lines, read_log, replay)
-from simulator.presets import preset
-from simulator.trace import C2S, S2C
+from vadlock.simulator.presets import preset
+from vadlock.simulator.trace import C2S, S2C
 
 REQUIRED_KEYS = {"events", "invalid", "divergences", "longest_silence_ms", "silence_start_ms",
                  "silence_end_ms", "client_audio_during_silence", "signature", "verdict"}

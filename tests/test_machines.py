@@ -3,21 +3,21 @@
 import pytest
 from transitions import MachineError
 
-from model import protocol
-from model.client.beliefs import ServerBeliefs
-from model.client.capture import Capture
-from model.client.gate import VadGate
-from model.client.health import CaptureHealthWatchdog
-from model.client.liveness import LivenessWatchdog
-from model.client.playback import Playback
-from model.client.watchdog import StuckVadWatchdog
-from model.designs import DEVELOPMENT, PRODUCTION
-from model.hypotheses import ServerVadHypotheses
-from model.machine import declared_machines
-from model.server.audio_buffer import InputAudioBuffer
-from model.server.response import ResponseLifecycle
-from model.server.vad import ServerVad
-from model.symbols import FrameSymbol, Kind
+from vadlock.model import protocol
+from vadlock.model.client.beliefs import ServerBeliefs
+from vadlock.model.client.capture import Capture
+from vadlock.model.client.gate import VadGate
+from vadlock.model.client.health import CaptureHealthWatchdog
+from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.playback import Playback
+from vadlock.model.client.watchdog import StuckVadWatchdog
+from vadlock.model.designs import DEVELOPMENT, PRODUCTION
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.machine import declared_machines
+from vadlock.model.server.audio_buffer import InputAudioBuffer
+from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.vad import ServerVad
+from vadlock.model.symbols import FrameSymbol, Kind
 
 SCALE = PRODUCTION.level_scale
 LOUD = SCALE.threshold_level("interrupt")  # >= 0.1 RMS
@@ -322,7 +322,7 @@ def test_lean_dispatch_matches_stock_transitions(machine_cls):
     from hypothesis import given, settings, strategies as st
     from transitions import Machine
 
-    from model.machine import LeanEvent
+    from vadlock.model.machine import LeanEvent
 
     assert machine_cls.MACHINE_CLASS.event_cls is LeanEvent
     triggers = sorted({t["trigger"] for t in machine_cls.TRANSITIONS})

@@ -2,14 +2,14 @@
 
 import pytest
 
-from model.client import session as client_session
-from model.client.watchdog import StuckVadWatchdog
-from model.designs import DEVELOPMENT, PRODUCTION
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import Bounds, check, no_silent_freeze, recovery
-from simulator.engine import simulate
-from simulator.presets import preset
-from simulator.scenario import Scenario, Utterance
+from vadlock.model.client import session as client_session
+from vadlock.model.client.watchdog import StuckVadWatchdog
+from vadlock.model.designs import DEVELOPMENT, PRODUCTION
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import Bounds, check, no_silent_freeze, recovery
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.presets import preset
+from vadlock.simulator.scenario import Scenario, Utterance
 
 ENERGY = ServerVadHypotheses.parse("energy")
 
@@ -64,7 +64,7 @@ def test_a_watchdog_that_never_disarms_is_caught(monkeypatch):
 
 
 def test_a_gate_stuck_closed_is_caught(monkeypatch):
-    from model.client.gate import VadGate
+    from vadlock.model.client.gate import VadGate
     monkeypatch.setattr(VadGate, "chunk", lambda self, level: "zeros")
     trace = simulate(PRODUCTION, ENERGY, preset("conversation", 60_000), seed=0)
     names = {v.property for v in check(trace)}
@@ -72,8 +72,8 @@ def test_a_gate_stuck_closed_is_caught(monkeypatch):
 
 
 def test_protocol_property_catches_client_caused_errors(monkeypatch):
-    from model import protocol
-    from model.client.session import ClientSession
+    from vadlock.model import protocol
+    from vadlock.model.client.session import ClientSession
     original = ClientSession.receive
 
     def receive_and_cancel(self, event):
@@ -90,7 +90,7 @@ def test_protocol_property_catches_client_caused_errors(monkeypatch):
 
 def test_a_vad_that_never_ends_speech_loses_the_turn(monkeypatch):
     """Heard but never committed: the utterance's audio is lost to the conversation."""
-    from model.server.vad import ServerVad
+    from vadlock.model.server.vad import ServerVad
     assert check(simulate(DEVELOPMENT, ENERGY, preset("conversation", 30_000), seed=0),
                  ("no-lost-audio",)) == []
     monkeypatch.setattr(ServerVad, "_silence_long_enough", lambda self, event: False)
@@ -100,7 +100,7 @@ def test_a_vad_that_never_ends_speech_loses_the_turn(monkeypatch):
 
 
 def test_a_response_that_never_completes_is_not_answered(monkeypatch):
-    from model.server.response import ResponseLifecycle
+    from vadlock.model.server.response import ResponseLifecycle
     one_turn = Scenario(name="one-turn", duration_ms=30_000, utterances=(Utterance(1_000, 1_800),))
     assert check(simulate(PRODUCTION, ENERGY, one_turn, seed=0), ("answered",)) == []
     monkeypatch.setattr(ResponseLifecycle, "generate", lambda self, budget_ms: 0)
@@ -109,7 +109,7 @@ def test_a_response_that_never_completes_is_not_answered(monkeypatch):
 
 
 def test_beliefs_that_miss_response_done_disagree_with_the_server(monkeypatch):
-    from model.client.beliefs import ServerBeliefs
+    from vadlock.model.client.beliefs import ServerBeliefs
     broken = tuple(t for t in ServerBeliefs.TRANSITIONS if t["trigger"] != "response_done")
     monkeypatch.setattr(ServerBeliefs, "TRANSITIONS", broken + (
         {"trigger": "response_done", "source": "*", "dest": None},))

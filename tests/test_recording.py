@@ -8,13 +8,13 @@ import struct
 import numpy as np
 import pytest
 
-import simulator.cli as cli
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from simulator import audio, features, recording
-from simulator.engine import environment_audio, simulate
-from simulator.presets import preset
-from simulator.recording import (RecordingError, load_wav, place_recordings, read_wav,
+import vadlock.cli as cli
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator import audio, features, recording
+from vadlock.simulator.engine import environment_audio, simulate
+from vadlock.simulator.presets import preset
+from vadlock.simulator.recording import (RecordingError, load_wav, place_recordings, read_wav,
                                  resample, scenario_for_recording, write_wav)
 
 SCALE = get_design("production").level_scale

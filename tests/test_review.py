@@ -7,11 +7,11 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from hypothesis import settings
 
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from properties.explore import explore
-from properties.review import EXPLORED_CLASSES, FAULT_CLASSES, REVIEW_HYPOTHESES, run_review
-from properties.search import search
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.explore import explore
+from vadlock.analysis.review import EXPLORED_CLASSES, FAULT_CLASSES, REVIEW_HYPOTHESES, run_review
+from vadlock.properties.search import search
 
 
 def _search(job):

@@ -5,14 +5,14 @@ import json
 
 import pytest
 
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import FREEZE_PROPERTY, check
-from properties.explore import explore
-from properties.search import search
-from simulator.cli import main
-from simulator.engine import simulate
-from simulator.scenario import Scenario
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import FREEZE_PROPERTY, check
+from vadlock.properties.explore import explore
+from vadlock.properties.search import search
+from vadlock.cli import main
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.scenario import Scenario
 
 # (design, hypotheses, fault classes, expected verdict): search and explore must agree.
 AGREEMENT = [
@@ -111,8 +111,8 @@ def test_fast_forward_is_exact_on_searched_scenarios(design):
     strategy draws (faults of every class): the same bytes and transitions."""
     from hypothesis import given, settings
 
-    from properties.strategies import scenarios
-    from simulator.engine import Engine
+    from vadlock.properties.strategies import scenarios
+    from vadlock.simulator.engine import Engine
 
     @settings(max_examples=3, deadline=None, database=None)
     @given(scenarios())

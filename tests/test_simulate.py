@@ -5,15 +5,15 @@ import json
 import numpy as np
 import pytest
 
-from model.client.session import ClientSession
-from model.designs import DEVELOPMENT, PRODUCTION, get_design
-from model.hypotheses import ServerVadHypotheses
-from model.server.session import ServerSession
-from model.symbols import FrameSymbol, Kind
-from simulator.engine import SimulationError, simulate
-from simulator.presets import preset
-from simulator.scenario import CaptureFault, Scenario, Typing, Utterance
-from simulator.trace import C2S, S2C
+from vadlock.model.client.session import ClientSession
+from vadlock.model.designs import DEVELOPMENT, PRODUCTION, get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.server.session import ServerSession
+from vadlock.model.symbols import FrameSymbol, Kind
+from vadlock.simulator.engine import SimulationError, simulate
+from vadlock.simulator.presets import preset
+from vadlock.simulator.scenario import CaptureFault, Scenario, Typing, Utterance
+from vadlock.simulator.trace import C2S, S2C
 
 ENERGY = ServerVadHypotheses.parse("energy")
 
@@ -156,7 +156,7 @@ def test_client_and_server_sessions_round_trip_without_audio():
 
 
 def test_webrtc_server_owns_playback_and_truncates_on_barge_in():
-    from model.designs import WEBRTC
+    from vadlock.model.designs import WEBRTC
     trace = simulate(WEBRTC, ENERGY, barge_in_scenario(-20.0), seed=0)
     types = [r.type for r in trace.events(S2C)]
     assert "output_audio_buffer.started" in types
@@ -171,8 +171,8 @@ def test_webrtc_server_owns_playback_and_truncates_on_barge_in():
 
 
 def test_webrtc_sends_comfort_noise_not_zeros():
-    from model.designs import WEBRTC
-    from simulator.engine import Engine
+    from vadlock.model.designs import WEBRTC
+    from vadlock.simulator.engine import Engine
     scenario = Scenario(name="disabled", duration_ms=3_000,
                         capture_faults=(CaptureFault(0, "disabled"),))
     engine = Engine(WEBRTC, ENERGY, scenario, seed=0)
@@ -184,7 +184,7 @@ def test_webrtc_sends_comfort_noise_not_zeros():
 
 
 def test_pre_roll_gate_keeps_word_onsets():
-    from model.designs import HYSTERESIS_GATE
+    from vadlock.model.designs import HYSTERESIS_GATE
     scenario = preset("conversation", 12_000)
     plain = simulate(PRODUCTION, ENERGY, scenario, seed=0)
     preroll = simulate(HYSTERESIS_GATE, ENERGY, scenario, seed=0)
@@ -205,7 +205,7 @@ def test_pre_roll_gate_keeps_word_onsets():
 def test_fast_forward_through_quiet_ticks_is_exact(design, server, preset_name):
     """Skipping ticks in which nothing can happen gives the very same trace as running
     every tick: the same wire bytes, transitions, notices, chunks and decoded frames."""
-    from simulator.engine import Engine
+    from vadlock.simulator.engine import Engine
     scenario = preset(preset_name, 70_000)
     runs = [Engine(get_design(design), ServerVadHypotheses.parse(server), scenario, seed=3,
                    fast_forward=fast).run() for fast in (True, False)]
@@ -220,7 +220,7 @@ def test_liveness_ladder_climbs_past_its_own_acknowledgements_to_a_reconnect():
     answers the ladder's session.update and commit; the ladder must not take those replies
     for recovery: it climbs to a reconnect, replays the conversation it knows, and the new
     session hears the user again."""
-    from simulator.scenario import Segment
+    from vadlock.simulator.scenario import Segment
     scenario = Scenario(
         name="deaf", duration_ms=130_000, room_noise_dbfs=-60.0,
         utterances=(Utterance(1_000, 1_800), Utterance(11_000, 1_800),
@@ -246,7 +246,7 @@ def test_liveness_ladder_climbs_past_its_own_acknowledgements_to_a_reconnect():
 def test_judging_kinds_only_where_they_matter_changes_nothing(design, server):
     """The engine judges a frame's kind only from the level at which the hypotheses can
     tell kinds apart; judging every frame gives the same wire bytes and transitions."""
-    from simulator.engine import Engine
+    from vadlock.simulator.engine import Engine
     scenario = preset("typing-during-reply", 40_000)
     lazy, every = (Engine(get_design(design), ServerVadHypotheses.parse(server), scenario,
                           seed=5, judge_all_kinds=flag).run() for flag in (False, True))
@@ -256,7 +256,7 @@ def test_judging_kinds_only_where_they_matter_changes_nothing(design, server):
 
 
 def test_quantizing_is_the_pcm16_round_trip_bit_for_bit():
-    from simulator import audio
+    from vadlock.simulator import audio
     rng = np.random.default_rng(0)
     samples = np.concatenate([audio.speech(3_000, 0.3, rng) * 4,  # clipping, both signs
                               audio.pink_noise(48_000, 0.01, rng),
@@ -266,8 +266,8 @@ def test_quantizing_is_the_pcm16_round_trip_bit_for_bit():
 
 
 def test_design_variants_are_named_and_run():
-    from model.designs import UnknownDesign
-    from simulator.cli import main
+    from vadlock.model.designs import UnknownDesign
+    from vadlock.cli import main
     variant = get_design("production+silence200ms+chunk20ms")
     assert (variant.name, variant.chunk_ms, variant.silence_duration_ms) == \
         ("production+chunk20ms+silence200ms", 20, 200)

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from properties import bench
-from properties import sweep as sweep_module
-from properties.sweep import poisson_interval, session_scenario, sweep
-from simulator.scenario import CaptureFault, Scenario
+from vadlock.analysis import bench
+from vadlock.analysis import sweep as sweep_module
+from vadlock.analysis.sweep import poisson_interval, session_scenario, sweep
+from vadlock.simulator.scenario import CaptureFault, Scenario
 
 
 def test_results_do_not_depend_on_the_number_of_workers():

@@ -6,11 +6,11 @@ import functools
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from model.designs import DESIGNS, get_design
-from model.hypotheses import ServerVadHypotheses
-from simulator.engine import simulate
-from simulator.presets import PRESETS, preset
-from simulator.trace import C2S, S2C
+from vadlock.model.designs import DESIGNS, get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.presets import PRESETS, preset
+from vadlock.simulator.trace import C2S, S2C
 
 openai_realtime = pytest.importorskip("openai.types.realtime")
 SERVER = TypeAdapter(openai_realtime.RealtimeServerEvent)
@@ -56,7 +56,7 @@ def test_error_and_clear_paths_are_valid_too():
 
 
 def test_error_events_validate():
-    from model import protocol
+    from vadlock.model import protocol
     for code in protocol.CLIENT_ERROR_CODES:
         SERVER.validate_python({"event_id": "event_1", **protocol.error(code, "m")})
 
@@ -87,7 +87,7 @@ def _validate(trace):
 def test_recovery_paths_emit_valid_events_too():
     """The rarer paths: the server's idle timeout, the liveness ladder's reconnect with
     conversation replay, a WebRTC barge-in, under every server hypothesis."""
-    from simulator.scenario import Scenario, Segment, Utterance
+    from vadlock.simulator.scenario import Scenario, Segment, Utterance
     seen = set()
     quiet = Scenario(name="quiet", duration_ms=40_000, utterances=(Utterance(1_000, 1_800),))
     seen |= _validate(simulate(get_design("idle-timeout"), ServerVadHypotheses(), quiet, 0))

@@ -6,7 +6,7 @@ response.done). Divergence from the server's real state is what the `beliefs agr
 property checks.
 """
 
-from model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine
 
 
 class ServerBeliefs(ProtocolMachine):

@@ -16,7 +16,7 @@ Faults are driven by the environment; `reacquire` is the client's own recovery (
 capture-health watchdog re-acquires the microphone / resumes the AudioContext).
 """
 
-from model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine
 
 FAULTS = ("muted", "attenuated", "disabled", "suspended")
 ATTENUATION_DB = -54.0

@@ -12,7 +12,7 @@ Input: `chunk(symbol)` once per chunk. Output: "raw" | "zeros" | "comfort_noise"
 put on the wire for that chunk.
 """
 
-from model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine
 
 
 class VadGate(ProtocolMachine):

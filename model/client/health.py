@@ -6,7 +6,7 @@ The watchdog then re-acquires the microphone / resumes the AudioContext and surf
 notice to the UI. A missing chunk (suspended context) counts as near-silent too.
 """
 
-from model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine
 
 
 class CaptureHealthWatchdog(ProtocolMachine):

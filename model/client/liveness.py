@@ -12,8 +12,8 @@ of such unanswered audio it escalates, one rung per further `next_rung_ms`: `ses
 Every rung is surfaced as a "recovering" notice.
 """
 
-from model import protocol
-from model.machine import ProtocolMachine
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
 
 RUNGS = ("resyncing", "clearing", "reconnecting")
 TURN_EVENTS = frozenset({

@@ -10,8 +10,8 @@ Inputs: `queue_audio(item_id, ms)`, `barge_in(mic_level)`, `advance(ms)`, `flush
 Outputs: truncate events; "playback_stopped" notices.
 """
 
-from model import protocol
-from model.machine import ProtocolMachine
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
 
 
 class Playback(ProtocolMachine):

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from model import protocol
-from model.client.beliefs import ServerBeliefs
-from model.client.capture import Capture
-from model.client.gate import VadGate
-from model.client.health import CaptureHealthWatchdog
-from model.client.liveness import LivenessWatchdog
-from model.client.playback import Playback
-from model.client.watchdog import StuckVadWatchdog
-from model.designs import Design
+from vadlock.model import protocol
+from vadlock.model.client.beliefs import ServerBeliefs
+from vadlock.model.client.capture import Capture
+from vadlock.model.client.gate import VadGate
+from vadlock.model.client.health import CaptureHealthWatchdog
+from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.playback import Playback
+from vadlock.model.client.watchdog import StuckVadWatchdog
+from vadlock.model.designs import Design
 
 ROLES = ("user", "assistant")
 REPLAY_MAX_ITEMS = 40

@@ -5,8 +5,8 @@ Armed on `speech_started`, disarmed on `speech_stopped`; if still armed after 30
 starts speech never arms it.
 """
 
-from model import protocol
-from model.machine import ProtocolMachine
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
 
 
 class StuckVadWatchdog(ProtocolMachine):

@@ -6,9 +6,9 @@
 `buffered_ms` saturates at 100.
 """
 
-from model import protocol
-from model.machine import ProtocolMachine
-from model.protocol import MIN_COMMIT_MS
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
+from vadlock.model.protocol import MIN_COMMIT_MS
 
 
 class InputAudioBuffer(ProtocolMachine):

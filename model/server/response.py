@@ -10,8 +10,8 @@ sequence and `response.done` (`completed`). `cancel(reason)` ends it with `respo
 `response_cancel_not_active`.
 """
 
-from model import protocol
-from model.machine import ProtocolMachine
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
 
 
 class ResponseLifecycle(ProtocolMachine):

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from model import protocol
-from model.hypotheses import ServerVadHypotheses
-from model.server.audio_buffer import InputAudioBuffer
-from model.server.response import ResponseLifecycle
-from model.server.vad import ServerVad
-from model.symbols import FrameSymbol, LevelScale
+from vadlock.model import protocol
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.server.audio_buffer import InputAudioBuffer
+from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.vad import ServerVad
+from vadlock.model.symbols import FrameSymbol, LevelScale
 
 FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
 GENERATION_SPEED = 4  # ms of audio generated per ms of wall time

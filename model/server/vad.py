@@ -9,9 +9,9 @@ a speech, silence or held frame is the hypotheses' decision (`model.hypotheses`)
 Input: `feed(symbol, duration_ms, audio_pos_ms)` for a run of identical frames.
 """
 
-from model.hypotheses import INITIAL_FLOOR_BAND, FrameClass, ServerVadHypotheses
-from model.machine import ProtocolMachine
-from model.symbols import FrameSymbol, LevelScale
+from vadlock.model.hypotheses import INITIAL_FLOOR_BAND, FrameClass, ServerVadHypotheses
+from vadlock.model.machine import ProtocolMachine
+from vadlock.model.symbols import FrameSymbol, LevelScale
 
 
 class ServerVad(ProtocolMachine):

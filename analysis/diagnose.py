@@ -17,14 +17,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from model.client.capture import FAULTS
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import FREEZE_PROPERTY, check
-from simulator.engine import simulate
-from simulator.presets import field_report
-from simulator.scenario import Scenario
-from simulator.trace import S2C, Trace
+from vadlock.model.client.capture import FAULTS
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import FREEZE_PROPERTY, check
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.presets import field_report
+from vadlock.simulator.scenario import Scenario
+from vadlock.simulator.trace import S2C, Trace
 
 OBSERVATIONS = {
     "O1": "several good turns before the freeze",

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from simulator.options import add_design_options, design_name, help_formatter
+from vadlock.simulator.options import add_design_options, design_name, help_formatter
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 
@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common_model_args(p: argparse.ArgumentParser) -> None:
-    from model.hypotheses import HYPOTHESES
+    from vadlock.model.hypotheses import HYPOTHESES
 
     add_design_options(p)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
@@ -164,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_design_options(pl, what="design whose thresholds to draw")
     pl.set_defaults(run=cmd_plot)
 
-    from properties import bench, calibrate, sweep
-    from simulator import logreplay, recording
+    from vadlock.analysis import bench, calibrate, sweep
+    from vadlock.simulator import logreplay, recording
     logreplay.add_parser(sub)
     recording.add_parser(sub)
     calibrate.add_parser(sub)
@@ -191,13 +191,13 @@ def _positive(value: int, flag: str) -> int:
 
 # -- search --------------------------------------------------------------------------
 def cmd_search(args: argparse.Namespace) -> int:
-    from model.designs import get_design
-    from model.hypotheses import ServerVadHypotheses
-    from properties.checks import PROPERTIES
-    from properties.describe import describe
-    from properties.search import search
-    from properties.strategies import FAULT_CLASSES
-    from simulator.progress import Progress
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.properties.checks import PROPERTIES
+    from vadlock.properties.describe import describe
+    from vadlock.properties.search import search
+    from vadlock.properties.strategies import FAULT_CLASSES
+    from vadlock.simulator.progress import Progress
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
@@ -247,10 +247,10 @@ def _round(value: float | None) -> float | None:
 
 # -- explore -------------------------------------------------------------------------
 def cmd_explore(args: argparse.Namespace) -> int:
-    from model.designs import get_design
-    from model.hypotheses import ServerVadHypotheses
-    from properties.explore import explore
-    from simulator.progress import Progress
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.properties.explore import explore
+    from vadlock.simulator.progress import Progress
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
@@ -299,8 +299,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
 # -- simulate ------------------------------------------------------------------------
 def load_scenario(args: argparse.Namespace):
-    from simulator.presets import preset
-    from simulator.scenario import Scenario
+    from vadlock.simulator.presets import preset
+    from vadlock.simulator.scenario import Scenario
 
     duration_ms = None
     if args.duration_s is not None:
@@ -317,24 +317,24 @@ def load_scenario(args: argparse.Namespace):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from model.designs import get_design
-    from model.hypotheses import ServerVadHypotheses
-    from simulator.engine import simulate
-    from simulator.timeline import print_timeline
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.simulator.engine import simulate
+    from vadlock.simulator.timeline import print_timeline
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
     recording = None
     if args.audio:
-        from simulator.recording import audio_scenario
+        from vadlock.simulator.recording import audio_scenario
         scenario, recording = audio_scenario(
             args.audio, scenario if (args.scenario or args.preset) else None,
             scenario.duration_ms if args.duration_s is not None else None)
     seed = args.seed if args.seed is not None else (scenario.seed or 0)
     trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording)
     summary = trace.summary()
-    from properties.checks import check
+    from vadlock.properties.checks import check
     violations: dict[str, str] = {}
     for v in check(trace):
         violations.setdefault(v.property, v.explanation)
@@ -342,7 +342,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.out:
         summary["out"] = str(trace.write_jsonl(args.out))
     if args.plot:
-        from simulator.plot import plot_trace
+        from vadlock.simulator.plot import plot_trace
         summary["plot"] = str(plot_trace(trace, args.plot, design.gate.threshold_rms,
                                          design.interrupt_rms))
     if args.json:
@@ -367,8 +367,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 # -- diagnose, review, diagrams, plot -------------------------------------------------------
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from properties.diagnose import OBSERVATIONS, conclusion, diagnose
-    from simulator.progress import Progress
+    from vadlock.analysis.diagnose import OBSERVATIONS, conclusion, diagnose
+    from vadlock.simulator.progress import Progress
 
     design = design_name(args)
     workers = _positive(args.workers, "--workers") if args.workers is not None else None
@@ -404,10 +404,10 @@ def _cores() -> int:
 def cmd_review(args: argparse.Namespace) -> int:
     import time
 
-    from model.designs import get_design
-    from model.hypotheses import ServerVadHypotheses
-    from properties.review import run_review
-    from simulator.progress import Progress
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.analysis.review import run_review
+    from vadlock.simulator.progress import Progress
 
     designs = None
     if args.designs:
@@ -435,7 +435,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 
 
 def cmd_diagrams(args: argparse.Namespace) -> int:
-    from simulator.diagrams import diagrams_markdown, write_diagrams
+    from vadlock.simulator.diagrams import diagrams_markdown, write_diagrams
 
     if args.check:
         committed = Path(args.out) / "machines.md"
@@ -452,8 +452,8 @@ def cmd_diagrams(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from model.designs import get_design
-    from simulator.plot import load_jsonl, plot_trace
+    from vadlock.model.designs import get_design
+    from vadlock.simulator.plot import load_jsonl, plot_trace
 
     design = get_design(design_name(args))
     if not Path(args.trace).is_file():

@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from model.designs import DESIGNS, get_design
-from model.hypotheses import HYPOTHESES, ServerVadHypotheses
+from vadlock.model.designs import DESIGNS, get_design
+from vadlock.model.hypotheses import HYPOTHESES, ServerVadHypotheses
 
 REVIEW_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
 FAULT_CLASSES = ("acoustic", "capture", "network")
@@ -62,8 +62,8 @@ class Cell:
 
 def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
     """One cell: explore (acoustic, capture), then search where no freeze was confirmed."""
-    from properties.explore import explore
-    from properties.search import search
+    from vadlock.properties.explore import explore
+    from vadlock.properties.search import search
 
     design_name, server, fault_class, out_dir, seed, examples, draw = job
     design, hypotheses = get_design(design_name), ServerVadHypotheses.parse(server)
@@ -107,11 +107,11 @@ def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, s
     """Replay a counterexample into the cell (or take the `trace` of its replay): its
     violation, what the wire carried after the freeze began, and its timeline (when
     `draw`)."""
-    from properties.checks import FREEZE_PROPERTY, check
-    from properties.diagnose import facts
-    from simulator.engine import simulate
-    from simulator.scenario import Scenario
-    from simulator.trace import C2S
+    from vadlock.properties.checks import FREEZE_PROPERTY, check
+    from vadlock.analysis.diagnose import facts
+    from vadlock.simulator.engine import simulate
+    from vadlock.simulator.scenario import Scenario
+    from vadlock.simulator.trace import C2S
 
     if trace is None:
         scenario = Scenario.load(scenario_path)
@@ -124,7 +124,7 @@ def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, s
         cell.appends_after = sum(1 for r in trace.events(C2S, "input_audio_buffer.append")
                                  if r.t_ms > freeze.freeze_ms)
     if draw:
-        from simulator.plot import plot_trace
+        from vadlock.simulator.plot import plot_trace
 
         image = Path(out_dir) / "timelines" / f"{cell.key}.png"
         image.parent.mkdir(parents=True, exist_ok=True)
@@ -139,7 +139,7 @@ def _run(job: tuple):
     ("calibration",)."""
     kind, args = job[0], job[1:]
     if kind == "story":
-        from properties.outcomes import run_story
+        from vadlock.analysis.outcomes import run_story
         return kind, (args, *run_story(args))
     if kind == "calibration":
         return kind, _calibration()
@@ -173,8 +173,8 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
                examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
                variants=VARIANTS, progress: Callable[[str], None] | None = None) -> dict:
-    from properties.diagnose import conclude, diagnosis_jobs
-    from properties.outcomes import story_jobs
+    from vadlock.analysis.diagnose import conclude, diagnosis_jobs
+    from vadlock.analysis.outcomes import story_jobs
 
     out = Path(out_dir)
     for sub in ("counterexamples", "timelines"):
@@ -227,7 +227,7 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                "diagnosis": [r.to_dict() for r in diagnosis],
                "calibration": [asdict(row) for row in calibration]}
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
-    from properties.report import draw_matrix, write_report
+    from vadlock.analysis.report import draw_matrix, write_report
     draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
     write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")
     return results
@@ -235,6 +235,6 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
 
 def _calibration() -> list:
     """The base server VAD against WebRTC VAD (none when webrtcvad is not installed)."""
-    from properties.calibrate import available, calibrate
+    from vadlock.analysis.calibrate import available, calibrate
 
     return calibrate() if available() else []

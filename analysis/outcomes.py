@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import FREEZE_PROPERTY, check
-from properties.diagnose import Cause, FreezeFacts, causes, facts, story
-from simulator.engine import simulate
-from simulator.trace import HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import FREEZE_PROPERTY, check
+from vadlock.analysis.diagnose import Cause, FreezeFacts, causes, facts, story
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.trace import HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
 
 # the client's notices, by the rung or watchdog that raised them
 PATH_STEPS = (

@@ -43,12 +43,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from model.designs import Design, get_design
-from model.hypotheses import ServerVadHypotheses
-from properties.checks import FREEZE_PROPERTY, check
-from simulator.engine import simulate
-from simulator.trace import S2C
-from simulator.scenario import (MAX_DURATION_MS, CaptureFault, LatencySpike, Network,
+from vadlock.model.designs import Design, get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.properties.checks import FREEZE_PROPERTY, check
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.trace import S2C
+from vadlock.simulator.scenario import (MAX_DURATION_MS, CaptureFault, LatencySpike, Network,
                                 Scenario, Segment, Typing, Utterance)
 
 
@@ -350,8 +350,8 @@ def print_result(result: SweepResult) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from simulator.options import design_names
-    from simulator.progress import Progress
+    from vadlock.simulator.options import design_names
+    from vadlock.simulator.progress import Progress
 
     bar = Progress("vadlock sweep", enabled=not args.json)
     result = sweep(design_names(args), args.server, args.sessions, args.minutes,
@@ -365,8 +365,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from model.hypotheses import HYPOTHESES
-    from simulator.options import add_design_options, help_formatter
+    from vadlock.model.hypotheses import HYPOTHESES
+    from vadlock.simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
         "sweep", formatter_class=help_formatter,

@@ -34,9 +34,9 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
-from model.designs import get_design
-from model.hypotheses import ServerVadHypotheses
-from simulator.progress import Progress
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator.progress import Progress
 
 KEYS = ("simulator_rtf", "search_first_counterexample_s", "search_shrink_s",
         "explorer_states_per_s", "explorer_peak_mib", "review_s", "sweep_speedup_2_workers")
@@ -52,8 +52,8 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
 
 def bench_simulator(design_name: str, repeat: int, minutes: float,
                     say: Callable[[str], None]) -> dict:
-    from simulator.engine import simulate
-    from simulator.presets import preset
+    from vadlock.simulator.engine import simulate
+    from vadlock.simulator.presets import preset
 
     design, hyp = get_design(design_name), ServerVadHypotheses.parse("energy")
     scenario = preset("field-report", int(minutes * 60_000))
@@ -68,7 +68,7 @@ def bench_simulator(design_name: str, repeat: int, minutes: float,
 
 def bench_search(design_name: str, repeat: int, examples: int,
                  say: Callable[[str], None]) -> dict:
-    from properties.search import search
+    from vadlock.properties.search import search
 
     design, hyp = get_design(design_name), ServerVadHypotheses.parse("energy")
     first, shrink = [], []
@@ -81,7 +81,7 @@ def bench_search(design_name: str, repeat: int, examples: int,
 
 
 def _explore(design_name: str, hypothesis: str, classes: tuple[str, ...]):
-    from properties.explore import explore
+    from vadlock.properties.explore import explore
 
     return explore(get_design(design_name), ServerVadHypotheses.parse(hypothesis), classes,
                    confirm=False)
@@ -126,7 +126,7 @@ def bench_explorer(design_name: str, repeat: int, memory_repeat: int,
 
 
 def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[dict, str | None]:
-    from properties.review import run_review
+    from vadlock.analysis.review import run_review
 
     small = {"designs": ["production"], "hypotheses": ["energy"], "variants": (),
              "fault_classes": ("capture",), "with_diagnosis": False} if quick else {}
@@ -143,7 +143,7 @@ def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[
 
 
 def bench_sweep(repeat: int, sessions: int, minutes: float, say: Callable[[str], None]) -> dict:
-    from properties.sweep import sweep
+    from vadlock.analysis.sweep import sweep
 
     times: dict[int, list[float]] = {1: [], 2: []}
     for i in range(repeat):
@@ -164,7 +164,7 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
               review_repeat: int = 1, memory_repeat: int = 1, design: str = "production",
               progress: Callable[[str], None] | None = None) -> dict:
     """Run every benchmark; returns the `--json` object (medians at top level, `runs`)."""
-    from properties.review import REVIEW_HYPOTHESES
+    from vadlock.analysis.review import REVIEW_HYPOTHESES
 
     for name, value in (("--repeat", repeat), ("--review-repeat", review_repeat),
                         ("--memory-repeat", memory_repeat)):
@@ -247,7 +247,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     quick = args.quick
     repeat = args.repeat if args.repeat is not None else (1 if quick else 5)
     bar = Progress("vadlock bench", every_s=0.0)
-    from simulator.options import design_name
+    from vadlock.simulator.options import design_name
 
     result = run_bench(repeat, quick, review=not args.skip_review,
                        review_repeat=args.review_repeat, memory_repeat=args.memory_repeat,
@@ -262,7 +262,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, help_formatter
 
     p = subparsers.add_parser(
         "bench", formatter_class=help_formatter,

@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 
-from model.designs import PRODUCTION
-from model.hypotheses import INITIAL_FLOOR_BAND, FrameClass, ServerVadHypotheses
-from simulator import audio, features
+from vadlock.model.designs import PRODUCTION
+from vadlock.model.hypotheses import INITIAL_FLOOR_BAND, FrameClass, ServerVadHypotheses
+from vadlock.simulator import audio, features
 
 WEBRTC_RATE_HZ = 16_000
 WEBRTC_MODE = 2  # aggressiveness 0..3
@@ -75,7 +75,7 @@ def webrtc_decisions(samples: np.ndarray, mode: int = WEBRTC_MODE) -> np.ndarray
     """Per 10 ms frame: does WebRTC VAD call it speech?"""
     import webrtcvad
 
-    from simulator.recording import resample
+    from vadlock.simulator.recording import resample
 
     vad = webrtcvad.Vad(mode)
     pcm = audio.to_pcm16(resample(samples, audio.SAMPLE_RATE_HZ, WEBRTC_RATE_HZ)
@@ -133,7 +133,7 @@ def findings(rows: list[Row]) -> list[str]:
 
 # -- command line -------------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from simulator.options import help_formatter
+    from vadlock.simulator.options import help_formatter
 
     p = subparsers.add_parser(
         "calibrate", formatter_class=help_formatter,
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if not available():
         raise ValueError("webrtcvad is not installed: pip install webrtcvad-wheels")
     if args.audio:
-        from simulator.recording import load_wav
+        from vadlock.simulator.recording import load_wav
         rows = [compare(str(args.audio), load_wav(args.audio), args.mode)]
     else:
         rows = calibrate(args.seed, args.mode)

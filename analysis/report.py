@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.designs import DESIGNS, get_design
-from model.hypotheses import HYPOTHESES
+from vadlock.model.designs import DESIGNS, get_design
+from vadlock.model.hypotheses import HYPOTHESES
 
 QUESTIONS = (
     "Has anyone experienced the WebSocket entering a state where it appears connected but "
@@ -66,9 +66,9 @@ def write_report(results: dict, cells, variant_cells, outcomes, diagnosis, path:
 def render_from_json(results: dict) -> str:
     """review.md as the generator makes it from a review.json (a committed review's
     report can be checked against its own results)."""
-    from properties.diagnose import CauseResult
-    from properties.outcomes import Outcome
-    from properties.review import Cell
+    from vadlock.analysis.diagnose import CauseResult
+    from vadlock.analysis.outcomes import Outcome
+    from vadlock.analysis.review import Cell
 
     return render_report(results, [Cell(**c) for c in results["cells"]],
                          [Cell(**c) for c in results.get("variant_cells", [])],
@@ -77,7 +77,7 @@ def render_from_json(results: dict) -> str:
 
 
 def _calibration_section(r: "_Results") -> list[str]:
-    from properties.calibrate import WEBRTC_MODE, Row, findings
+    from vadlock.analysis.calibrate import WEBRTC_MODE, Row, findings
     rows = [Row(**row) for row in r.results.get("calibration", [])]
     if not rows:
         return []
@@ -273,7 +273,7 @@ def _variants_section(r: _Results) -> list[str]:
 def _diagnosis_section(r: _Results) -> list[str]:
     if not r.diagnosis:
         return []
-    from properties.diagnose import OBSERVATIONS, conclusion
+    from vadlock.analysis.diagnose import OBSERVATIONS, conclusion
     out = ["## Diagnosis: which causes fit the field report", "",
            "Each cause runs the report's story with the production design, its variants "
            "without typing and without the switch (two seeds each), and once with the "
@@ -450,8 +450,8 @@ def _answer_webrtc(r: _Results) -> list[str]:
         dropped = [c for c in frozen if (c, "no-gate") in r.outcomes
                    and r.outcomes[(c, "no-gate")].heard_again]
         if dropped:
-            from simulator.audio import rms_to_dbfs
-            from simulator.engine import DTX_RMS
+            from vadlock.simulator.audio import rms_to_dbfs
+            from vadlock.simulator.engine import DTX_RMS
             out.append("Of those, the same client over a WebSocket hears the user under "
                        f"{', '.join(dropped)} (`no-gate`; the `webrtc` design differs from it "
                        "only in the transport, whose media path the model sends audio "
@@ -466,7 +466,7 @@ def _answer_webrtc(r: _Results) -> list[str]:
 
 
 def _method_section(r: _Results) -> list[str]:
-    from properties.checks import DEFAULT_BOUNDS as b
+    from vadlock.properties.checks import DEFAULT_BOUNDS as b
     chunks = sorted({get_design(d).chunk_ms for d in r.designs})
     return ["## How these verdicts were reached", "",
             "- A *freeze* is the `recovery` property failing: after the last fault event, "

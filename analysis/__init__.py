@@ -1,0 +1,1 @@
+"""vadlock analysis: the design review and its report, the diagnosis, calibration, sweeps, benchmarks."""
