@@ -111,7 +111,11 @@ export class VoiceClient {
     this.onState = onState;
     this.now = now;
     this.t0 = now();
-    this.log = []; // {t_ms, direction, event}
+    this.log = []; // the wire, both ways: {t_ms, direction, event} (`vadlock simulate --out`)
+    // everything the client saw, in order: the wire plus each captured chunk's level
+    // ({t_ms, capture: {rms, exact_zero, ms}}, or {t_ms, capture: null} for a chunk period in
+    // which the AudioContext delivered nothing) — what `vadlock conform` drives the model with
+    this.journal = [];
     this.notices = [];
     this.chunkSamples = (design.chunk_ms * SAMPLE_RATE_HZ) / 1000;
     this.gate = new VadGate(design.gate, design.chunk_ms);
@@ -125,6 +129,7 @@ export class VoiceClient {
     this.unansweredMs = 0;
     this.healthSilentMs = 0;
     this.chunksSinceTick = 0;
+    this.lastChunkMs = 0;
     this.conversation = []; // roles of finished items
     this.replaying = 0;
     this.playingItem = null;
@@ -132,6 +137,8 @@ export class VoiceClient {
     this.playing = false;
     this.socket = null;
     this.connected = false;
+    this.started = false; // capture counts from the first session.update on
+    this.pending = [];
     this.surfaced = "connecting";
   }
 
@@ -139,9 +146,16 @@ export class VoiceClient {
   tMs() {
     return Math.round(this.now() - this.t0);
   }
+  // While a reconnect is under way, events wait for the new socket (as the model's client
+  // hands them to a transport that is already there).
   send(event) {
-    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return;
-    this.log.push({ t_ms: this.tMs(), direction: "client_to_server", event });
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
+      if (this.started) this.pending.push(event);
+      return;
+    }
+    const record = { t_ms: this.tMs(), direction: "client_to_server", event };
+    this.log.push(record);
+    this.journal.push(record);
     this.socket.send(JSON.stringify(event));
   }
   turnDetection() {
@@ -152,8 +166,12 @@ export class VoiceClient {
       type: "session.update",
       session: {
         type: "realtime",
-        audio: { input: { format: { type: "audio/pcm", rate: SAMPLE_RATE_HZ },
-                          turn_detection: this.turnDetection() } },
+        output_modalities: ["audio"],
+        audio: {
+          input: { format: { type: "audio/pcm", rate: SAMPLE_RATE_HZ },
+                   turn_detection: this.turnDetection() },
+          output: { format: { type: "audio/pcm", rate: SAMPLE_RATE_HZ } },
+        },
       },
     };
   }
@@ -163,6 +181,9 @@ export class VoiceClient {
       this.socket = socket;
       socket.onopen = () => {
         this.connected = true;
+        const pending = this.pending;
+        this.pending = [];
+        pending.forEach((e) => this.send(e));
         this.surface("connected");
         resolve();
       };
@@ -181,7 +202,9 @@ export class VoiceClient {
         } catch (err) {
           return;
         }
-        this.log.push({ t_ms: this.tMs(), direction: "server_to_client", event });
+        const record = { t_ms: this.tMs(), direction: "server_to_client", event };
+        this.log.push(record);
+        this.journal.push(record);
         this.receive(event);
       };
     });
@@ -189,6 +212,7 @@ export class VoiceClient {
   async start() {
     await this.connect();
     this.send(this.sessionUpdate());
+    this.started = true;
   }
 
   surface(state, notice) {
@@ -200,8 +224,12 @@ export class VoiceClient {
   // -- capture ---------------------------------------------------------------------------
   // One chunk from the capture worklet.
   onChunk(samples) {
+    if (!this.started) return;
     this.chunksSinceTick += 1;
+    this.lastChunkMs = this.tMs();
     const level = rms(samples);
+    this.journal.push({ t_ms: this.tMs(), capture: {
+      rms: level, exact_zero: samples.every((x) => x === 0), ms: this.design.chunk_ms } });
     this.health(level);
     this.micLevel = level;
     const line = [...this.prerollLine, { samples, level }];
@@ -225,9 +253,14 @@ export class VoiceClient {
   }
 
   // Called every chunk period by a timer: a suspended AudioContext delivers no chunks,
-  // which the capture-health watchdog counts as near-silent input.
+  // which the capture-health watchdog counts as near-silent input. A period counts as
+  // empty only when no chunk came for two periods (worklet messages jitter by a few ms).
   tick() {
-    if (this.chunksSinceTick === 0) this.health(null);
+    if (!this.started) return;
+    if (this.chunksSinceTick === 0 && this.tMs() - this.lastChunkMs > 2 * this.design.chunk_ms) {
+      this.journal.push({ t_ms: this.tMs(), capture: null });
+      this.health(null);
+    }
     this.chunksSinceTick = 0;
   }
 
@@ -278,7 +311,7 @@ export class VoiceClient {
     this.flushPlayback();
     this.disarmStuck();
     this.appendedSinceCommitMs = 0;
-    await this.connect();
+    const opened = this.connect();
     const replay = this.conversation.slice(-REPLAY_MAX_ITEMS);
     this.replaying = replay.length;
     this.send(this.sessionUpdate());
@@ -290,6 +323,7 @@ export class VoiceClient {
                             text: `(${role} turn ${i + 1}, replayed)` }] },
       });
     });
+    await opened;
   }
 
   // -- server events --------------------------------------------------------------------
