@@ -1,0 +1,134 @@
+"""The reference client (web/) in headless Chromium against `vadlock serve`.
+
+Each case compares three things on the same microphone audio and faults: the browser's
+verdict (was speech heard again after the fault), the model's verdict (the simulator with
+the same WAV as the microphone and the same faults), and the page's journal against the
+model's client (conformance: a divergence is a failure). `make browser` runs this file
+alone; `.ci/run` runs it with the rest. A missing Chromium fails, it does not skip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vadlock.browser import (CaptureFaultAt, run_page, start_serve, stop_serve,
+                             write_jsonl)
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator import audio
+from vadlock.simulator.conformance import check
+from vadlock.simulator.engine import simulate
+from vadlock.simulator.recording import load_wav, scenario_for_recording, write_wav
+from vadlock.simulator.scenario import CaptureFault
+
+TURN_S = 10  # one user turn every 10 s: 2-3 s of speech, then the assistant's answer
+FAULT_S = 12.0  # faults come after the first good turn
+RUN_S = 42.0
+SENTENCES = ("Hello, can you hear me? I would like to book a table for two tonight.",
+             "Actually, make that three people, and could we sit by the window please?",
+             "Thank you. And is there anything vegetarian on the menu this evening?",
+             "Great. Please send me a confirmation by email when it is done.")
+FIGURES = Path(__file__).resolve().parent.parent / "figures" / "browser"
+
+
+def _espeak(text: str, path: Path) -> np.ndarray:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(path), text],
+                   check=True, capture_output=True)
+    return load_wav(path)
+
+
+@pytest.fixture(scope="module")
+def microphone(tmp_path_factory) -> dict[str, Path]:
+    """WAVs for the fake microphone: a turn every TURN_S seconds over quiet room noise;
+    `attenuated` has every turn from FAULT_S on 54 dB down (the report's attenuated capture)."""
+    assert shutil.which("espeak-ng"), "espeak-ng is missing: the set-up installs it"
+    out = tmp_path_factory.mktemp("mic")
+    speech = [_espeak(text, out / f"s{i}.wav") for i, text in enumerate(SENTENCES)]
+    n = int(len(SENTENCES) * TURN_S * audio.SAMPLE_RATE_HZ)
+    rng = np.random.default_rng(0)
+    room = audio.pink_noise(n, audio.dbfs_to_rms(-60.0), rng)
+    wavs = {}
+    for name, gain_from_fault_db in (("clean", 0.0), ("attenuated", -54.0)):
+        samples = room.copy()
+        for i, s in enumerate(speech):
+            at = int((1 + i * TURN_S) * audio.SAMPLE_RATE_HZ)
+            gain = 10 ** ((gain_from_fault_db if i * TURN_S + 1 >= FAULT_S else 0.0) / 20)
+            level = 10 ** (-22 / 20) / max(1e-9, float(np.sqrt(np.mean(s ** 2))))
+            samples[at:at + len(s)] += s[:n - at] * level * gain
+        wavs[name] = write_wav(out / f"{name}.wav", samples)
+    return wavs
+
+
+def _heard_after(wire: list[dict], t_ms: float) -> bool:
+    return any(r["direction"] == "server_to_client" and r["t_ms"] >= t_ms
+               and r["event"].get("type") == "input_audio_buffer.speech_started"
+               for r in wire)
+
+
+def _model_heard_after(design_name: str, wav: Path, fault: CaptureFault | None,
+                       t_ms: float) -> bool:
+    samples = load_wav(wav)[:int(RUN_S * audio.SAMPLE_RATE_HZ)]
+    scenario = scenario_for_recording(samples, "browser-case")
+    if fault is not None:
+        scenario = replace(scenario, capture_faults=(fault,))
+    trace = simulate(get_design(design_name), ServerVadHypotheses.parse("energy"), scenario)
+    return any(r.t_ms >= t_ms for r in trace.events("server_to_client",
+                                                    "input_audio_buffer.speech_started"))
+
+
+CASES = [
+    # (id, design, wav, capture fault, serve args)
+    ("healthy-production", "production", "clean", None, []),
+    ("healthy-development", "development", "clean", None, []),
+    ("healthy-recommended", "recommended", "clean", None, []),
+    ("disabled-production", "production", "clean", "disabled", []),
+    ("disabled-recommended", "recommended", "clean", "disabled", []),
+    ("suspended-production", "production", "clean", "suspended", []),
+    ("suspended-recommended", "recommended", "clean", "suspended", []),
+    ("attenuated-production", "production", "attenuated", None, []),
+    ("attenuated-recommended", "recommended", "attenuated", None, []),
+    ("stall-production", "production", "clean", None, ["--fault", "stall:after=1"]),
+    ("stall-recommended", "recommended", "clean", None, ["--fault", "stall:after=1"]),
+]
+
+
+@pytest.mark.parametrize("case_id,design,wav,capture,serve_args", CASES,
+                         ids=[c[0] for c in CASES])
+def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve_args):
+    server_log = tmp_path / "server.jsonl"
+    proc, port = start_serve(["--server", "energy", *serve_args], server_log)
+    try:
+        fault = CaptureFaultAt(capture, FAULT_S) if capture else None
+        run = run_page(port, design, microphone[wav], RUN_S, fault,
+                       screenshot_in_state="recovering" if case_id == "disabled-recommended"
+                       else None)
+    finally:
+        stop_serve(proc)
+    write_jsonl(run.wire, tmp_path / "page.jsonl")
+    # the page talked to the server, and the first turn was answered
+    assert run.server_events("session.created"), run.state_history
+    assert run.server_events("response.done"), run.state_history
+    # the page's client conforms to the model's client on this run
+    conformance = check(get_design(design), run.journal)
+    assert conformance.conforms, conformance.to_dict()["divergences"][:10]
+    # the server's log replays in the model with no divergence
+    replay = subprocess.run(["vadlock", "replay", str(tmp_path / "page.jsonl"),
+                             "--design", design, "--json"], capture_output=True, text=True)
+    assert replay.returncode in (0, 1), replay.stderr
+    # browser and model agree on whether speech was heard after the fault
+    if capture or wav == "attenuated" or serve_args:
+        model_fault = CaptureFault(int(FAULT_S * 1000), capture) if capture else None
+        browser_heard = _heard_after(run.wire, FAULT_S * 1000 + 2000)
+        model_heard = _model_heard_after(design, microphone[wav], model_fault,
+                                         FAULT_S * 1000 + 2000) if not serve_args else None
+        if model_heard is not None:
+            assert browser_heard == model_heard, (case_id, run.state_history)
+    if run.screenshot is not None:
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        (FIGURES / f"{case_id}.png").write_bytes(run.screenshot)
