@@ -106,7 +106,8 @@ class ServedSession:
             return None, []
         event: Any = None
         try:
-            event = self._parse(text)
+            event = self._load(text)
+            self._check_type(event)
             self._check(event)
         except Rejected as rejected:
             client_id = event.get("event_id") if isinstance(event, dict) else None
@@ -131,13 +132,17 @@ class ServedSession:
 
     # -- input -------------------------------------------------------------------------
     @staticmethod
-    def _parse(text: str | bytes) -> dict[str, Any]:
+    def _load(text: str | bytes) -> dict[str, Any]:
         try:
             event = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise Rejected("invalid_event", "The frame is not valid JSON.") from None
         if not isinstance(event, dict):
             raise Rejected("invalid_event", "An event must be a JSON object.")
+        return event
+
+    @staticmethod
+    def _check_type(event: dict[str, Any]) -> None:
         kind = event.get("type")
         if not isinstance(kind, str):
             raise Rejected("invalid_event", "The event has no string 'type'.", "type")
@@ -146,7 +151,6 @@ class ServedSession:
                            "are: " + ", ".join(sorted(CLIENT_TYPES)) + ".", "type")
         if "event_id" in event and not isinstance(event["event_id"], str):
             raise Rejected("invalid_value", "'event_id' must be a string.", "event_id")
-        return event
 
     def _check(self, event: dict[str, Any]) -> None:
         kind = event["type"]

@@ -1,0 +1,120 @@
+"""Faults of `vadlock serve`, driven through one session without sockets (the audio clock
+makes it deterministic), and the load run's log check."""
+
+import base64
+import json
+
+import pytest
+from openai.types.realtime import RealtimeServerEvent
+from pydantic import TypeAdapter
+
+from serving import chunks, utterance_pcm16
+from vadlock.cli import main
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.simulator.serve.faults import FaultBoard, FaultError, parse_fault
+from vadlock.simulator.serve.session import ServedSession
+from vadlock.simulator.serve.voice import Voice
+
+SERVER_EVENT = TypeAdapter(RealtimeServerEvent)
+
+
+def session(*specs: str) -> ServedSession:
+    board = FaultBoard([parse_fault(s) for s in specs])
+    return ServedSession(1, get_design("production"), ServerVadHypotheses.parse("energy"),
+                         board, Voice("synthetic"), clock="audio")
+
+
+def turn(served: ServedSession, seed: int = 0) -> list[dict]:
+    """One utterance and enough room noise after it for the response to finish."""
+    out = []
+    for chunk in chunks(utterance_pcm16(silence_after_ms=4000, seed=seed)):
+        frame = json.dumps({"type": "input_audio_buffer.append",
+                            "audio": base64.b64encode(chunk).decode()})
+        out += served.receive_text(frame)[1]
+    for event in out:
+        SERVER_EVENT.validate_python(event)
+    return out
+
+
+def kinds(events):
+    return [e["type"] for e in events]
+
+
+def test_healthy_turns_are_answered():
+    served = session()
+    served.start()
+    for seed in range(2):
+        assert kinds(turn(served, seed)).count("response.done") == 1
+    assert served.turns == 2
+
+
+def test_fail_response_ends_one_response_with_status_failed():
+    served = session("fail-response:after=1")
+    served.start()
+    first, second, third = turn(served, 0), turn(served, 1), turn(served, 2)
+    done = [e for e in first + second + third if e["type"] == "response.done"]
+    assert [d["response"]["status"] for d in done] == ["completed", "failed", "completed"]
+    details = done[1]["response"]["status_details"]
+    assert details["type"] == "failed" and details["error"]["type"] == "server_error"
+    assert "response.output_audio.delta" not in kinds(second)  # it failed before any audio
+
+
+def test_stall_after_n_turns_sends_nothing_more():
+    served = session("stall:after=1")
+    served.start()
+    assert "response.done" in kinds(turn(served, 0))
+    assert turn(served, 1) == [] and served.stalled and served.ending is None
+
+
+def test_expire_sends_session_expired_and_ends_the_session():
+    served = session("expire:after=1")
+    served.start()
+    out = kinds(turn(served, 0))  # it expires at the first input after turn 1
+    assert out[-2:] == ["response.done", "error"] and out.count("error") == 1
+    assert served.ending == "close" and turn(served, 1) == []
+
+
+def test_the_session_limit_expires_on_the_session_clock():
+    served = ServedSession(1, get_design("production"), ServerVadHypotheses.parse("energy"),
+                           FaultBoard(), Voice("synthetic"), clock="audio", max_session_ms=2000)
+    served.start()
+    out = turn(served, 0)
+    assert out[-1]["error"]["code"] == "session_expired" and served.clock_ms == 2000
+    assert "response.done" not in kinds(out)  # the first reply needs more than 2 s
+
+
+def test_drop_after_n_turns_cuts_the_connection():
+    served = session("drop:after=1")
+    served.start()
+    turn(served, 0)
+    assert turn(served, 1) == [] and served.ending == "drop"
+
+
+@pytest.mark.parametrize("spec", ["nothing", "stall:after=x", "latency", "stall:ms=3",
+                                  "zero-skip:after=1", "expire:after=-1"])
+def test_bad_fault_specs_are_one_line_errors(spec, capsys):
+    with pytest.raises(FaultError):
+        parse_fault(spec)
+    assert main(["serve", "--fault", spec]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vadlock serve: error: fault") and "\n" not in err
+
+
+def test_the_load_run_replays_every_log_without_divergence(capsys):
+    assert main(["serve", "--load", "3", "--load-audio-s", "12", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["sessions"] == 3 and result["incomplete_logs"] == 0
+    assert result["divergences"] == 0 and result["invalid_events"] == 0
+    assert result["responses"] >= 3  # the conversation preset: a user turn every 10 s
+
+
+def test_the_espeak_voice_speaks_the_transcript_at_24_khz():
+    voice = Voice("espeak")
+    samples = voice.samples(0)
+    assert voice.response_ms(0) == len(samples) // 24 > 500
+    assert float((samples ** 2).mean()) > 1e-4  # real speech, not silence
+    total = voice.response_ms(0)
+    said = "".join(voice.words_between(0, start, start + 100, total)
+                   for start in range(0, total, 100))
+    assert said == voice.transcript(0)
