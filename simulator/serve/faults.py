@@ -5,19 +5,20 @@ has sent (whatever its status); `after=N` (default 0) lets N turns pass first, a
 takes effect at the next input or clock step after that (never inside a batch of events,
 so the log stays a sequence the model could have produced).
 
-- `stall[:after=N]`: the server sends nothing more; the socket stays open and input is
-  still read and logged but not acted on (reported: openai-dotnet#879,
-  openai-realtime-console#62; field report O4/O5). Removing it resumes the session.
-- `fail-response[:after=N][,count=K]`: the next K responses (0: all) end right after
+- `stall[:after=N]` (reported): the server sends nothing more; the socket stays
+  open and input is still read and logged but not acted on (openai-dotnet#879,
+  openai-realtime-console#62; the field report's O4/O5). Removing it resumes the session.
+- `fail-response[:after=N][,count=K]` (documented status; reported right after a commit,
+  twilio-samples speech-assistant node#37): the next K responses (0: all) end right after
   `response.created` with `response.done` status `failed` and `status_details.error`
-  (documented status; seen after a commit in twilio-samples node#37).
-- `expire[:after=N][,at_s=S]`: the API's `error` `session_expired` ("Your session hit the
-  maximum duration of 60 minutes."), then the server closes the socket (documented limit;
-  the code is from third-party captures).
-- `latency:ms=M` and `jitter:ms=J`: every server event leaves M ms + uniform[0, J] ms
-  later, order kept (the simulator's transport does the same per direction).
-- `drop[:after=N]`: the TCP connection is cut with no close frame (a dropped connection;
-  community report "connection drops after 20-30 seconds").
+  (`server_error` / `vadlock_injected_failure`: the real code is not known).
+- `expire[:after=N][,at_s=S]` (the 60-minute limit is documented; the code and message are
+  reported in third-party captures; closing the socket afterwards is speculative): the
+  `error` `session_expired`, then the server closes the socket.
+- `latency:ms=M` and `jitter:ms=J` (network behaviour; the values are the user's): every
+  server event leaves M ms + uniform[0, J] ms later, order kept, as on one WebSocket.
+- `drop[:after=N]` (reported: community.openai.com "Realtime Audio API connection drops
+  after 20-30 seconds"): the TCP connection is cut with no close frame.
 - a server VAD hypothesis name (`zero-skip`, `deadband`, ...): added to `--server` for
   sessions that start afterwards (a running session keeps the hypotheses it began with).
 """

@@ -84,7 +84,11 @@ class ServedSession:
         self.turn_detection = dict(ClientSession(design).turn_detection)
         self.server = ServerSession(hypotheses, design.level_scale, dict(self.turn_detection),
                                     response_ms=voice.response_ms)
-        self.decoder = ServerAudioDecoder(design.level_scale)
+        # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
+        # simulator's engine does)
+        self.decoder = ServerAudioDecoder(
+            design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale))
+        self._decoded: np.ndarray | None = None  # the append audio `_check` decoded
         self._pending = np.zeros(0, np.float32)  # audio short of a whole 10 ms frame
         self.samples_received = 0
         self.clock_ms = 0
@@ -155,7 +159,7 @@ class ServedSession:
     def _check(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "input_audio_buffer.append":
-            self._decode(event)
+            self._decoded = self._decode(event)
         elif kind == "session.update":
             self._turn_detection_of(event)
         elif kind == "conversation.item.truncate":
@@ -231,7 +235,7 @@ class ServedSession:
     def _dispatch(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         kind = event["type"]
         if kind == "input_audio_buffer.append":
-            decoded = self._decode(event)
+            decoded, self._decoded = self._decoded, None
             self.samples_received += len(decoded)
             samples = np.concatenate([self._pending, decoded])
             usable = len(samples) // self.decoder.frame_n * self.decoder.frame_n
