@@ -220,3 +220,28 @@ def test_an_abrupt_disconnect_loses_no_log_line(tmp_path):
     assert len(c2s) == len(chunks(pcm)) + 1
     assert s2c[:len(received)] == received
     assert log.read_text().endswith("\n")
+
+
+def test_expire_closes_and_drop_cuts_the_connection():
+    from websockets.exceptions import ConnectionClosed
+
+    async def first_input(url):
+        async with connect(url + "?model=m") as ws:
+            received = [json.loads(await ws.recv())]
+            await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    received.append(json.loads(await asyncio.wait_for(ws.recv(),
+                                                                      RECV_TIMEOUT_S)))
+            return received, ws.close_code
+
+    with served() as (url, _):
+        assert control(url, "set=expire")[0] == 200
+        expired, close_code = asyncio.run(first_input(url))
+        assert [e["type"] for e in expired] == ["session.created", "error"]
+        assert expired[1]["error"]["code"] == "session_expired"
+        assert close_code == 1000
+        assert control(url, "set=drop")[0] == 200
+        dropped, close_code = asyncio.run(first_input(url))
+        assert [e["type"] for e in dropped] == ["session.created"]
+        assert close_code == 1006  # no close frame: the connection was cut

@@ -199,21 +199,14 @@ class Endpoint:
                                   "ended": session.ending or "client"})
 
     # -- the server ----------------------------------------------------------------------
-    async def run(self, ready: Callable[[str], None] | None = None,
-                  stop: asyncio.Future | None = None) -> None:
-        """Listen until `stop` resolves (or SIGINT/SIGTERM when it is None)."""
-        loop = asyncio.get_running_loop()
-        if stop is None:
-            stop = loop.create_future()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
+    async def run(self, ready: Callable[[str], None], stop: asyncio.Future) -> None:
+        """Listen, call `ready(url)`, and serve until `stop` resolves."""
         async with serve(self.handle, self.options.host, self.options.port,
                          process_request=self.process_request, max_size=MAX_FRAME_BYTES,
                          compression=None) as server:
             host, port = server.sockets[0].getsockname()[:2]
             self.url = f"ws://{host}:{port}{ENDPOINT_PATH}"
-            if ready is not None:
-                ready(self.url)
+            ready(self.url)
             await stop
             server.close()
             try:
