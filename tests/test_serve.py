@@ -245,3 +245,32 @@ def test_expire_closes_and_drop_cuts_the_connection():
         dropped, close_code = asyncio.run(first_input(url))
         assert [e["type"] for e in dropped] == ["session.created"]
         assert close_code == 1006  # no close frame: the connection was cut
+
+
+def test_the_page_serves_the_browser_client_and_its_designs(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>client</title>")
+    (tmp_path / "client.js").write_text("export const x = 1;")
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "key.txt").write_text("no")
+
+    def get(base, path):
+        try:
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                return response.status, response.headers["Content-Type"], response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, None, b""
+
+    with served("--page", str(tmp_path)) as (url, _):
+        base = url.replace("ws://", "http://").removesuffix("/v1/realtime")
+        assert get(base, "/") == (200, "text/html", b"<!doctype html><title>client</title>")
+        assert get(base, "/client.js")[:2] == (200, "text/javascript")
+        status, kind, body = get(base, "/design/production.json")
+        design = json.loads(body)
+        assert status == 200 and design["name"] == "production"
+        assert design["gate"]["threshold_rms"] == 0.03
+        assert design["turn_detection"]["type"] == "server_vad"
+        assert get(base, "/design/nope.json")[0] == 404
+        assert get(base, "/secret/key.txt")[0] == 404

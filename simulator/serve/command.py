@@ -59,6 +59,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "3600, the documented limit)")
     p.add_argument("--stop-after-s", type=float, metavar="S",
                    help="stop by itself after S seconds (for CI)")
+    p.add_argument("--page", nargs="?", const="", metavar="DIR",
+                   help="also serve the reference browser client (DIR, default the "
+                   "repository's web/) at http://HOST:PORT/?design=NAME")
     p.add_argument("--load", type=int, metavar="N", help="run N concurrent sessions "
                    "against an in-process server and print figures")
     p.add_argument("--load-audio-s", type=float, default=30.0, metavar="S",
@@ -83,9 +86,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-session-s must be positive, got {args.max_session_s}")
     if args.stop_after_s is not None and args.stop_after_s <= 0:
         raise ValueError(f"--stop-after-s must be positive, got {args.stop_after_s}")
+    page_dir = None
+    if args.page is not None:
+        from vadlock.simulator.serve.page import DEFAULT_PAGE_DIR
+
+        page_dir = Path(args.page) if args.page else DEFAULT_PAGE_DIR
+        if not (page_dir / "index.html").is_file():
+            raise ValueError(f"--page: {page_dir} has no index.html")
     options = ServeOptions(design, args.server, args.host, args.port, board,
                            Path(args.log) if args.log else None, args.seed, args.voice,
-                           args.clock, int(args.max_session_s * 1000))
+                           args.clock, int(args.max_session_s * 1000), page_dir)
     if args.load is not None:
         from vadlock.simulator.serve.load import print_load, run_load
 

@@ -3,7 +3,8 @@
 `ws://HOST:PORT/v1/realtime?model=...` takes any (or no) bearer token and any model name.
 `GET /vadlock/faults` is the control endpoint: it lists the faults in force, and
 `?set=SPEC&set=...`, `?add=SPEC`, `?remove=NAME` or `?clear=1` change them for every
-session from its next step (see `faults`). Any other path answers 404.
+session from its next step (see `faults`). With `--page`, the reference browser client is
+served too (see `page`). Any other path answers 404.
 
 The log (`--log FILE.jsonl`) holds, per session, every client event the server accepted
 and every event it sent, as `vadlock simulate --out` writes them (`{"t_ms", "direction",
@@ -31,6 +32,7 @@ from websockets.http11 import Request
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.simulator.serve.faults import FaultBoard, parse_fault
+from vadlock.simulator.serve.page import page_response
 from vadlock.simulator.serve.session import DEFAULT_MAX_SESSION_MS, ServedSession
 from vadlock.simulator.serve.voice import Voice
 from vadlock.simulator.trace import C2S, S2C
@@ -54,6 +56,7 @@ class ServeOptions:
     voice: str = "synthetic"
     clock: str = "wall"
     max_session_ms: int = DEFAULT_MAX_SESSION_MS
+    page_dir: Path | None = None  # --page: the reference browser client's files
 
 
 def log_path(base: Path, number: int) -> Path:
@@ -108,6 +111,10 @@ class Endpoint:
             except ValueError as exc:
                 return connection.respond(400, f"{exc}\n")
             return connection.respond(200, json.dumps({"faults": board.specs()}) + "\n")
+        if url.path != ENDPOINT_PATH and self.options.page_dir is not None:
+            response = page_response(self.options.page_dir, url.path)
+            if response is not None:
+                return response
         if url.path != ENDPOINT_PATH:
             return connection.respond(404, f"vadlock serve: the endpoint is {ENDPOINT_PATH}\n")
         return None
