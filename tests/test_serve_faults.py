@@ -118,3 +118,42 @@ def test_the_espeak_voice_speaks_the_transcript_at_24_khz():
     said = "".join(voice.words_between(0, start, start + 100, total)
                    for start in range(0, total, 100))
     assert said == voice.transcript(0)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from vadlock.simulator.logreplay import CLIENT_TYPES  # noqa: E402
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) |
+                     st.floats(allow_nan=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) |
+                     st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+_FIELDS = st.sampled_from(["audio", "session", "item", "item_id", "audio_end_ms",
+                           "content_index", "response", "event_id", "turn_detection"])
+_AUDIO = st.binary(max_size=2400).map(lambda b: base64.b64encode(b).decode())
+_EVENTS = st.one_of(
+    st.builds(lambda kind, extra: json.dumps({"type": kind, **extra}),
+              st.sampled_from(sorted(CLIENT_TYPES)), st.dictionaries(_FIELDS, _JSON, max_size=3)),
+    st.builds(lambda audio_b64: json.dumps({"type": "input_audio_buffer.append",
+                                            "audio": audio_b64}), _AUDIO),
+    st.builds(lambda td: json.dumps({"type": "session.update", "session": {"audio": {
+        "input": {"turn_detection": td}}}}), st.dictionaries(
+            st.sampled_from(["type", "silence_duration_ms", "prefix_padding_ms",
+                             "idle_timeout_ms", "create_response", "interrupt_response",
+                             "threshold"]), _JSON, max_size=4)),
+    st.text(max_size=20),
+    _JSON.map(json.dumps),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_EVENTS, min_size=1, max_size=12))
+def test_any_frames_get_valid_events_and_never_crash_the_session(frames):
+    served = session()
+    served.start()
+    for frame in frames:
+        for event in served.receive_text(frame)[1]:
+            SERVER_EVENT.validate_python(event)
+    for event in turn(served):  # and audio after them is still answered validly
+        SERVER_EVENT.validate_python(event)
