@@ -7,7 +7,8 @@ so the log stays a sequence the model could have produced).
 
 - `stall[:after=N]` (reported): the server sends nothing more; the socket stays
   open and input is still read and logged but not acted on (openai-dotnet#879,
-  openai-realtime-console#62; the field report's O4/O5). Removing it resumes the session.
+  openai-realtime-console#62; the field report's O4/O5). Removing it resumes the session;
+  the audio received meanwhile was never heard (the server's audio timeline skips it).
 - `fail-response[:after=N][,count=K]` (documented status; reported right after a commit,
   twilio-samples speech-assistant node#37): the next K responses (0: all) end right after
   `response.created` with `response.done` status `failed` and `status_details.error`

@@ -312,6 +312,7 @@ class ServedSession:
                 fail = True
             if kind == "response.done":
                 self.turns += 1
+                fail = False  # it ended in this batch already (barge-in): nothing to fail
                 if failing:
                     event = _failed(event)
             out.append(_fill_transcript(event, self._said.get(_item_of(event), "")))
