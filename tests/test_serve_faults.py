@@ -157,3 +157,28 @@ def test_any_frames_get_valid_events_and_never_crash_the_session(frames):
             SERVER_EVENT.validate_python(event)
     for event in turn(served):  # and audio after them is still answered validly
         SERVER_EVENT.validate_python(event)
+
+
+@pytest.mark.parametrize("specs", [("fail-response:after=1",), ("stall:after=2",),
+                                   ("expire:after=2",), ("fail-response:count=0",)])
+def test_logs_under_faults_replay_without_divergence(specs, tmp_path):
+    from vadlock.simulator.logreplay import read_log, replay
+    from vadlock.simulator.serve.server import SessionLog
+
+    served = session(*specs)
+    log = SessionLog(tmp_path / "faulted.jsonl")
+    for event in served.start():
+        log.write(served.clock_ms, "server_to_client", event)
+    for seed in range(3):
+        for chunk in chunks(utterance_pcm16(silence_after_ms=4000, seed=seed)):
+            t_ms = served.clock_ms
+            accepted, out = served.receive_text(json.dumps(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()}))
+            if accepted is not None:
+                log.write(t_ms, "client_to_server", accepted)
+            for event in out:
+                log.write(served.clock_ms, "server_to_client", event)
+    log.close()
+    report = replay(read_log(log.path), "production", "energy", str(log.path)).to_dict()
+    assert report["divergences"] == [] and report["invalid"] == []
+    assert report["server_events"] > 10
