@@ -274,3 +274,24 @@ def test_the_page_serves_the_browser_client_and_its_designs(tmp_path):
         assert design["turn_detection"]["type"] == "server_vad"
         assert get(base, "/design/nope.json")[0] == 404
         assert get(base, "/secret/key.txt")[0] == 404
+
+
+def test_jitter_delays_events_but_keeps_their_order():
+    pcm = utterance_pcm16()
+
+    async def session(url):
+        async with connect(url + "?model=m") as ws:
+            events = [json.loads(await ws.recv())]
+            for chunk in chunks(pcm):
+                await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                          "audio": base64.b64encode(chunk).decode()}))
+            await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+            while events[-1]["type"] != "input_audio_buffer.cleared":
+                events.append(json.loads(await asyncio.wait_for(ws.recv(), RECV_TIMEOUT_S)))
+            return events
+
+    with served("--clock", "audio") as (url, _):
+        plain = asyncio.run(session(url))
+        assert control(url, "set=jitter:ms=40")[0] == 200
+        jittered = asyncio.run(session(url))
+    assert jittered == plain and len(plain) > 20  # (the delay itself: the latency test)
