@@ -11,6 +11,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: review test demo figures bench clean
 
 $(STAMP): pyproject.toml
+	@command -v espeak-ng >/dev/null || { apt-get update && apt-get install -y espeak-ng; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_parser(sub)
     sweep.add_parser(sub)
     bench.add_parser(sub)
+    from vadlock.simulator.serve import command as serve_command
+    serve_command.add_parser(sub)
     return parser
 
 
