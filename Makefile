@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11:
 #   make review   - the main job: the design review, written to figures/
 #   make test     - the test suite (what CI runs)
+# The set-up installs espeak-ng (Debian; real speech for the recording tests) if missing.
 # Both create or reuse .venv and install what they need into it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,6 +12,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: review test demo figures bench clean
 
 $(STAMP): pyproject.toml
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[test]'

@@ -618,7 +618,8 @@ class Engine:
                     if m.state != before.state)
                 self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
                 self._to_client(t, self.server.start())
-                self._to_server(t, self.client.reconnected())
+                replay = request[1] if len(request) > 1 else True  # ("reconnect", replay)
+                self._to_server(t, self.client.reconnected(replay))
 
     # -- recording ---------------------------------------------------------------------
     def _record_utterances(self) -> None:
