@@ -2,7 +2,6 @@
 that a recording goes through frame symbols, gate and server VAD exactly like synthetic
 audio."""
 
-import argparse
 import struct
 
 import numpy as np
@@ -21,16 +20,11 @@ SCALE = get_design("production").level_scale
 CHUNK = 100 * audio.SAMPLES_PER_MS
 
 
-def run_cli(argv, monkeypatch):
-    """`simulator.cli.main`, with `vadlock recording` registered if the CLI lacks it."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "recording" not in sub.choices:
-        recording.add_parser(sub)
-        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+def run_cli(argv, monkeypatch=None) -> int:
+    """The real CLI, `vadlock.cli.main`: a command it lacks fails the test."""
     try:
         return cli.main(argv)
-    except SystemExit as exc:  # argparse usage errors
+    except SystemExit as exc:  # argparse's own usage errors
         return exc.code
 
 
@@ -250,11 +244,17 @@ def test_recording_command_bad_file(tmp_path, monkeypatch, capsys):
 
 def test_audio_scenario_alone_or_added_to_a_scenario(tmp_path):
     path = write_wav(tmp_path / "take1.wav", TONE)
-    alone, samples = recording.audio_scenario(path)
-    assert (alone.name, alone.duration_ms, alone.utterances) == ("take1", 1_000, ())
+    alone, samples, _ = recording.audio_scenario(path)
+    tail = recording.completion_tail_ms(500, alone.response_audio_ms)
+    assert tail == 500 + 300 + 4_000 + 1_000  # the rule: a last turn has time to complete
+    assert (alone.name, alone.duration_ms, alone.utterances) == ("take1", 1_000 + tail, ())
     assert len(samples) == 24_000
     base = preset("conversation", 30_000)
-    mixed, _ = recording.audio_scenario(path, base, 12_000)
+    mixed, _, _ = recording.audio_scenario(path, base, 12_000)
     assert mixed.utterances == base.utterances and mixed.duration_ms == 12_000
+    placed, signal, _ = recording.audio_scenario(path, base, start_ms=29_500, tail_ms=200)
+    assert placed.duration_ms == 29_500 + 1_000 + 200  # longer than the scenario's own
+    at = 29_500 * audio.SAMPLES_PER_MS
+    assert not np.any(signal[:at]) and np.array_equal(signal[at:], samples)
     mic = place_recordings([(0, samples, 0.0)], 2_000)
     assert np.allclose(mic[:24_000], samples) and not np.any(mic[24_000:])

@@ -68,7 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--plot", metavar="PNG", help="also draw the timeline to this image")
     sim.add_argument("--audio", metavar="FILE.wav",
                      help="a WAV recording as the microphone signal (any rate, mono or "
-                     "stereo, integer or float): alone, or added from t=0 to --scenario/--preset")
+                     "stereo, integer or float): alone, or added to --scenario/--preset at "
+                     "--audio-start-ms; its speech turns (WebRTC VAD) count as utterances")
+    sim.add_argument("--audio-start-ms", type=int, default=0, metavar="MS",
+                     help="where the recording starts in the session (default 0)")
+    sim.add_argument("--audio-tail-ms", type=int, default=None, metavar="MS",
+                     help="how long the session runs on after the recording ends (default: "
+                     "long enough for a last turn to complete: silence_duration_ms + 300 ms "
+                     "to the first response audio + the longest response + 1 s; 0: stop "
+                     "with the recording)")
     sim.set_defaults(run=cmd_simulate)
 
     se = sub.add_parser(
@@ -381,14 +389,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
-    recording = None
+    recording, turns = None, ()
     if args.audio:
         from vadlock.simulator.recording import audio_scenario
-        scenario, recording = audio_scenario(
+        scenario, recording, turns = audio_scenario(
             args.audio, scenario if (args.scenario or args.preset) else None,
-            scenario.duration_ms if args.duration_s is not None else None)
+            scenario.duration_ms if args.duration_s is not None else None,
+            start_ms=args.audio_start_ms, tail_ms=args.audio_tail_ms,
+            silence_duration_ms=design.silence_duration_ms)
+    elif args.audio_start_ms or args.audio_tail_ms is not None:
+        raise UsageError("--audio-start-ms and --audio-tail-ms need --audio")
     seed = args.seed if args.seed is not None else (scenario.seed or 0)
-    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording)
+    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording,
+                     recording_turns=turns)
     summary = trace.summary()
     from vadlock.properties.checks import check
     violations: dict[str, str] = {}
