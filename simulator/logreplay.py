@@ -286,23 +286,28 @@ def validation_mode() -> str:
 
 
 def validate(record: LogRecord) -> str | None:
-    """None if the event is valid, else its first error as one line.
+    """None if the record's event is valid, else its first error as one line."""
+    return validate_event(record.event, record.direction)
 
-    Validates against the union member whose `type` matches (what
-    `TypeAdapter(RealtimeServerEvent).validate_python` accepts, with the member's own
-    error instead of one per member)."""
+
+def validate_event(event: dict[str, Any], direction: str) -> str | None:
+    """None if `event` is a valid GA event of its direction, else its first error as one
+    line. The one place vadlock validates wire events (replay and the tests): against the
+    SDK class whose `type` matches (what `TypeAdapter(RealtimeServerEvent)` accepts, with
+    the member's own error instead of one per member), in pydantic's strict mode, so a
+    string "1700" where the SDK wants an integer is an error, not coerced."""
     models = _sdk_models()
-    model = models[record.direction].get(record.type) if models is not None else None
+    model = models[direction].get(event.get("type")) if models is not None else None
     if model is None:
         return None
     from pydantic import ValidationError
 
     try:
-        model.model_validate(record.event)
+        model.model_validate(event, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "event"
-        return f"{record.type}: {loc}: {err['msg']}"
+        return f"{event['type']}: {loc}: {err['msg']}"
     return None
 
 
