@@ -43,7 +43,7 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
                        "lastMicrophoneEnergy lags); 0: on the chunk's own")
 
 
-def design_names(args: argparse.Namespace) -> list[str]:
+def design_names(args: argparse.Namespace, one: bool = False) -> list[str]:
     """The designs named by `--design` (comma-separated, or 'all'), with the variant flags
     applied; unknown names and values out of range fail here, in one line. Design files
     (`--design-file`) are read, registered by name and added; what a design sets that the
@@ -64,6 +64,8 @@ def design_names(args: argparse.Namespace) -> list[str]:
                 ("chunk", args.chunk_ms, "ms"), ("silence", args.silence_duration_ms, "ms"),
                 ("lag", args.gate_lag_chunks, "")) if value is not None)
         out.append(get_design(name + suffix).name)
+    if one and len(out) != 1:
+        raise ValueError("--design / --design-file: give one design")
     for name in dict.fromkeys(out):
         warn_unhonoured(get_design(name))
     return out
@@ -95,7 +97,4 @@ def registered_file_designs() -> tuple:
 
 
 def design_name(args: argparse.Namespace) -> str:
-    names = design_names(args)
-    if len(names) != 1:
-        raise ValueError("--design: give one design")
-    return names[0]
+    return design_names(args, one=True)[0]

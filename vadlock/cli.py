@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "listed")
     de_sub = de.add_subparsers(dest="design_command", metavar="show|check",
                                parser_class=_Parser)
+    de.set_defaults(run=lambda args: (de.print_help(sys.stderr), EXIT_USAGE)[1])
     show = de_sub.add_parser("show", formatter_class=help_formatter,
                              help="print a built-in design as a design file")
     show.add_argument("name", metavar="NAME")
