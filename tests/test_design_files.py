@@ -228,3 +228,40 @@ def test_create_response_false_commits_without_responding():
     assert commits >= 2 and created == 0 and done == []
     _, created, _ = _responses('name = "x"\n')
     assert created >= 1
+
+
+def test_watchdog_rule_table_runs_the_same_on_stock_and_lean_dispatch():
+    """The rule machine's table (not yet in `declared_machines`: the committed diagrams are
+    regenerated at integration) under transitions' stock `Event` and under `LeanEvent`."""
+    from hypothesis import given, settings, strategies as st
+    from transitions import Machine
+    from transitions.core import MachineError
+
+    from vadlock.model import protocol
+    from vadlock.model.client.rules import WatchdogRule
+
+    states = set(WatchdogRule.STATES)
+    for t in WatchdogRule.TRANSITIONS:
+        assert t["source"] in (*states, "*") and t["dest"] in (*states, None)
+
+    def build(machine_class):
+        variant = type("WatchdogRule", (WatchdogRule,), {"MACHINE_CLASS": machine_class})
+        return variant("speech_not_stopped", 500, ("commit_or_clear", "reconnect", "notify"),
+                       protocol.turn_detection_config())
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.sampled_from(["condition_began", "condition_ended", "expire",
+                                     "advance"]), max_size=30))
+    def run(steps):
+        stock, lean = build(Machine), build(WatchdogRule.MACHINE_CLASS)
+        for step in steps:
+            seen = []
+            for machine in (stock, lean):
+                try:
+                    result = machine.advance(300) if step == "advance" else getattr(machine, step)()
+                except MachineError:
+                    result = "MachineError"
+                seen.append((result, machine.snapshot(), machine.drain(), list(machine.changes)))
+            assert seen[0] == seen[1], step
+
+    run()
