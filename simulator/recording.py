@@ -27,6 +27,7 @@ import io
 import json
 import math
 import struct
+import sys
 import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -346,6 +347,10 @@ def run(args: argparse.Namespace) -> int:
 
     design = design_name(args)  # a bad name fails before the file is read
     samples, fmt = read_wav(args.wav)
+    try:
+        check_plausible(fmt, args.wav)
+    except RecordingError as exc:  # shown, but `simulate --audio` refuses it
+        print(f"vadlock recording: warning: {exc}", file=sys.stderr)
     info = describe(samples, fmt, design)
     if args.json:
         print(json.dumps(info, indent=2))

@@ -319,3 +319,10 @@ def test_a_doubtful_wav_is_refused_in_one_line(rate, seconds, expected, tmp_path
     assert run_cli(["simulate", "--audio", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0]
+
+
+def test_recording_command_warns_about_a_doubtful_wav(tmp_path, capsys):
+    path = write_wav(tmp_path / "blip.wav", np.zeros(72))  # 3 ms
+    assert run_cli(["recording", str(path), "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "warning" in err[0] and "too short to hold speech" in err[0]
