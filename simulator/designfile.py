@@ -1,7 +1,8 @@
 """Design files: a client design as TOML, read (`load_design`) and written (`design_toml`).
 
 Every parameter of `model.designs.Design` has a key; a key left out takes the production
-design's value, except the watchdogs: a file has the watchdogs it lists, none if none. Unknown keys, wrong types and out-of-range values raise `DesignFileError`
+design's value, except the watchdogs: a file has the watchdogs it lists, none if none.
+Unknown keys, wrong types and out-of-range values raise `DesignFileError`
 (a `ValueError`) with one line naming the key. Watchdogs are written as clients in the
 field write them, one `[[watchdogs]]` table each: `after_ms` of `when` do `do`.
 Three shapes are the model's own watchdog machines and map to them:

@@ -830,10 +830,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "replay", formatter_class=help_formatter,
         help="check a real session's event log for a freeze",
-        description="Read a Realtime session log (JSONL: one event per line, bare or as "
-        "vadlock trace records\n{t_ms, direction, event}), validate every event against the "
-        "SDK types, decode the audio\nthe client appended, reconstruct the server and client "
-        "states through the model, and\nreport divergences (server events impossible in the "
+        description="Read a Realtime session log (one event per line: vadlock trace records "
+        "{t_ms, direction, event},\nbare events as console.log(JSON.stringify(event)) "
+        "writes them, or a browser console dump\n'[realtime] {...}'), on the log's "
+        "timestamps or, without any, on the audio appended (it says\nwhich), validate every "
+        "event against the SDK types (strict), report settings the model does\nnot "
+        "honour, decode the audio the client appended, reconstruct the server and\nclient "
+        "states through the model, and report divergences (server events impossible in the "
         "state reached), the longest stretch\nwithout a server event, what the client sent "
         "meanwhile, and the freeze signature it matches.\nExit 1 when a freeze signature "
         "matches, 0 otherwise, 2 for a log that cannot be read.")

@@ -15,7 +15,8 @@ step for `simulate --audio`: it places the recording at a time (`--audio-start-m
 finds its speech turns with a real detector (`speech_turns`) so that they count as
 utterances, and lets the session run on after the recording ends for as long as a turn
 needs to complete (`completion_tail_ms`; `--audio-tail-ms` changes it). A doubtful file
-(shorter than `MIN_RECORDING_MS`, a sample rate outside `RATE_RANGE_HZ`) is refused. `place_recordings` builds the array from (start_ms, WAV path,
+(shorter than `MIN_RECORDING_MS`, a sample rate outside `RATE_RANGE_HZ`) is refused.
+`place_recordings` builds the array from (start_ms, WAV path,
 gain_db) entries, for a scenario field that references WAV segments.
 `vadlock recording FILE.wav` shows what a design sees of one.
 """
