@@ -836,8 +836,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "timestamps or, without any, on the audio appended (it says\nwhich), validate every "
         "event against the SDK types (strict), report settings the model does\nnot "
         "honour, decode the audio the client appended, reconstruct the server and\nclient "
-        "states through the model, and report divergences (server events impossible in the "
-        "state reached), the longest stretch\nwithout a server event, what the client sent "
+        "states through the model, and report divergences (server events impossible in\nthe "
+        "state reached), the longest stretch without a server event, what the client sent\n"
         "meanwhile, and the freeze signature it matches.\nExit 1 when a freeze signature "
         "matches, 0 otherwise, 2 for a log that cannot be read.")
     p.add_argument("log", metavar="LOG.jsonl")
