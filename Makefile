@@ -2,6 +2,8 @@
 #   make review   - the main job: the design review, written to figures/
 #   make test     - the test suite (what CI runs), the browser suite included
 #   make browser  - the browser suite alone (the reference client in headless Chromium)
+# The set-up installs Debian packages when missing: espeak-ng (real speech), chromium and
+# chromium-driver (the browser suite).
 # Both create or reuse .venv and install what they need into it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

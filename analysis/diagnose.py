@@ -226,7 +226,10 @@ def diagnose(workers: int = 1, progress: Callable[[int, int], None] | None = Non
     jobs = diagnosis_jobs(design)
     results: list[FreezeFacts] = []
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        from vadlock.model.designs import FILE_DESIGNS, register_designs
+
+        with ProcessPoolExecutor(workers, initializer=register_designs,  # design files
+                                 initargs=(tuple(FILE_DESIGNS.values()),)) as pool:
             for i, r in enumerate(pool.map(_run, jobs, chunksize=2)):
                 results.append(r)
                 if progress:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vadlock.model.designs import DESIGNS, get_design
+from vadlock.model.designs import DESIGNS, FILE_DESIGNS, get_design
 from vadlock.model.hypotheses import HYPOTHESES
 
 QUESTIONS = (
@@ -145,10 +145,17 @@ def _codes(names) -> str:
     return ", ".join(f"`{n}`" for n in names) or "none"
 
 
+def _fixes(name: str) -> str:
+    """What a design (built-in or from a design file) changes."""
+    known = {**DESIGNS, **FILE_DESIGNS}
+    return known[name].fixes if name in known else ""
+
+
 def _designs_section(r: _Results) -> list[str]:
     out = ["## Designs", "", "| design | what it is | what it changes |", "| --- | --- | --- |"]
-    out += [f"| `{d}` | {DESIGNS[d].summary} | {DESIGNS[d].fixes or '—'} |" for d in r.designs
-            if d in DESIGNS]
+    known = {**DESIGNS, **FILE_DESIGNS}  # built-in and from design files
+    out += [f"| `{d}` | {known[d].summary} | {known[d].fixes or '—'} |" for d in r.designs
+            if d in known]
     out += ["", "## Server VAD hypotheses", "", "| hypothesis | what differs | source |",
             "| --- | --- | --- |"]
     out += [f"| `{h.name}` | {h.summary} | {h.provenance} |" for h in HYPOTHESES.values()]
@@ -374,7 +381,7 @@ def _answer_recovery(r: _Results) -> list[str]:
             continue
         left = len(r.freezes(d))
         fewer = base_cells - left
-        line = (f"- `{d}` ({DESIGNS[d].fixes if d in DESIGNS else ''}): {left} of {r.total} "
+        line = (f"- `{d}` ({_fixes(d)}): {left} of {r.total} "
                 "cells still freeze ("
                 + (f"{fewer} fewer than production" if fewer >= 0 else
                    f"{-fewer} more than production") + ")")

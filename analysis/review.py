@@ -195,7 +195,10 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     jobs.append(("calibration",))
     jobs.sort(key=_order)
     cells, variant_cells, story_runs, calibration = [], [], {}, []
-    with ProcessPoolExecutor(workers) as pool:
+    from vadlock.model.designs import FILE_DESIGNS, register_designs
+
+    with ProcessPoolExecutor(workers, initializer=register_designs,  # design files
+                             initargs=(tuple(FILE_DESIGNS.values()),)) as pool:
         futures = [pool.submit(_run, job) for job in jobs]
         for i, future in enumerate(as_completed(futures)):
             kind, result = future.result()

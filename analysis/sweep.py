@@ -276,7 +276,10 @@ def run_session(job: tuple[Design, ServerVadHypotheses, int, int, int, float]
 def _pool(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork") if "fork" in methods else None
-    return ProcessPoolExecutor(workers, mp_context=context)
+    from vadlock.model.designs import FILE_DESIGNS, register_designs
+
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=register_designs,
+                               initargs=(tuple(FILE_DESIGNS.values()),))  # design files
 
 
 def _designs(designs: Sequence[str | Design]) -> list[Design]:

@@ -37,6 +37,20 @@ class LivenessConfig:
 
 
 @dataclass(frozen=True)
+class WatchdogSpec:
+    """A watchdog as clients write one: after `after_ms` of `condition` do `actions`
+    (vocabularies in `model.client.rules`); run by a `WatchdogRule` machine."""
+
+    condition: str
+    after_ms: int
+    actions: tuple[str, ...]
+
+
+# server VAD parameters the model's server does not honour yet (the values it assumes)
+MODELLED_VAD_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
 class Design:
     name: str
     summary: str
@@ -50,6 +64,41 @@ class Design:
     transport: str = "websocket"  # websocket | webrtc
     chunk_ms: int = 100
     fixes: str = ""  # what this design changes, for the review
+    # the rest of turn_detection, as sent in session.update (the API's defaults)
+    vad_type: str = "server_vad"  # server_vad | semantic_vad
+    vad_threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    create_response: bool = True
+    interrupt_response: bool = True
+    eagerness: str = "auto"  # semantic_vad only: low | medium | high | auto
+    noise_reduction: str | None = None  # None | near_field | far_field
+    watchdog_rules: tuple[WatchdogSpec, ...] = ()  # generic watchdogs (design files)
+
+    def turn_detection(self) -> dict:
+        """The `turn_detection` object the client sends (server_vad fields)."""
+        from vadlock.model import protocol
+
+        return protocol.turn_detection_config(
+            threshold=self.vad_threshold, prefix_padding_ms=self.prefix_padding_ms,
+            silence_duration_ms=self.silence_duration_ms, idle_timeout_ms=self.idle_timeout_ms,
+            create_response=self.create_response, interrupt_response=self.interrupt_response)
+
+    def unhonoured(self) -> list[str]:
+        """The parameters the model does not honour yet, one line each (never silent)."""
+        out = []
+        if self.vad_type != "server_vad":
+            out.append(f"turn_detection.type = {self.vad_type!r} is not modelled: the "
+                       "model's server runs server_vad")
+        if self.vad_type == "server_vad" and self.eagerness != "auto":
+            out.append("turn_detection.eagerness applies to semantic_vad only: ignored by "
+                       "server_vad")
+        if self.vad_threshold != MODELLED_VAD_THRESHOLD:
+            out.append(f"turn_detection.threshold = {self.vad_threshold} is not modelled: "
+                       f"the model's server VAD behaves as at {MODELLED_VAD_THRESHOLD}")
+        if self.noise_reduction is not None:
+            out.append(f"noise_reduction = {self.noise_reduction!r} is not modelled: the "
+                       "server hears the audio as sent")
+        return out
 
     @property
     def audio_context(self) -> bool:
@@ -147,6 +196,24 @@ class UnknownDesign(ValueError):
     pass
 
 
+# designs read from files (`--design-file`), by name, next to the built-in ones; a process
+# pool's workers get them through `register_designs` as their initializer
+FILE_DESIGNS: dict[str, Design] = {}
+
+
+def register_designs(designs) -> None:
+    """Make designs (from files) known to `get_design` by their names."""
+    for design in designs:
+        if design.name in DESIGNS:
+            raise UnknownDesign(f"design file: name {design.name!r} is a built-in design's; "
+                                "choose another")
+        FILE_DESIGNS[design.name] = design
+
+
+def _base(name: str) -> Design:
+    return FILE_DESIGNS[name] if name in FILE_DESIGNS else DESIGNS[name]
+
+
 # Variants of a design, named by suffixes: "production+chunk20ms+silence200ms+lag1".
 # The values the reference says real clients and servers use: chunks of 20-100 ms, a
 # silence_duration_ms of 500 (documented) or 200 (seen in session.created), and a gate that
@@ -168,7 +235,7 @@ def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: in
             raise UnknownDesign(f"design {base}: {key} {value} out of range {low}..{high}")
     if chunk % 10:
         raise UnknownDesign(f"design {base}: chunk {chunk} ms is not a multiple of 10 ms")
-    original = DESIGNS[base]
+    original = _base(base)
     suffix = "".join(
         [f"+chunk{chunk}ms"] * (chunk != original.chunk_ms)
         + [f"+silence{silence}ms"] * (silence != original.silence_duration_ms)
@@ -180,8 +247,9 @@ def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: in
 def get_design(name: str) -> Design:
     """A design by name, with optional variant suffixes (`production+chunk20ms`)."""
     base, *mods = name.strip().split("+")
-    if base not in DESIGNS:
-        raise UnknownDesign(f"unknown design {base!r} (known: {', '.join(DESIGNS)}; variants: "
+    if base not in DESIGNS and base not in FILE_DESIGNS:
+        raise UnknownDesign(f"unknown design {base!r} (known: "
+                            f"{', '.join([*DESIGNS, *FILE_DESIGNS])}; variants: "
                             "NAME+chunk20ms, +silence200ms, +lag1)")
     changes: dict[str, int] = {}
     for mod in mods:
@@ -193,4 +261,4 @@ def get_design(name: str) -> Design:
             (match.group(3), match.group(4))
         changes[{"chunk": "chunk_ms", "silence": "silence_duration_ms",
                  "lag": "gate_lag_chunks"}[key]] = int(value)
-    return variant(DESIGNS[base], **changes) if changes else DESIGNS[base]
+    return variant(_base(base), **changes) if changes else _base(base)

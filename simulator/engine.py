@@ -278,7 +278,8 @@ class _Playing:
 class Engine:
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,
                  seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None,
-                 fast_forward: bool = True, judge_all_kinds: bool = False) -> None:
+                 fast_forward: bool = True, judge_all_kinds: bool = False,
+                 recording_turns: tuple = ()) -> None:
         if tick_ms <= 0 or design.chunk_ms % tick_ms:
             raise SimulationError(
                 f"tick_ms={tick_ms} must be a positive divisor of chunk_ms={design.chunk_ms}")
@@ -287,6 +288,8 @@ class Engine:
                                   f"{FRAME_MS} ms (the server's frame)")
         self.design, self.hypotheses, self.scenario = design, hypotheses, scenario
         self.seed, self.tick_ms = seed, tick_ms
+        # the recording's own speech turns (`speech_turns`), counted as utterances
+        self.recording_turns = tuple(recording_turns)
         self.fast_forward = fast_forward  # off: every tick is run (the reference the tests use)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (on: every
         # frame, the reference the tests use)
@@ -618,11 +621,13 @@ class Engine:
                     if m.state != before.state)
                 self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
                 self._to_client(t, self.server.start())
-                self._to_server(t, self.client.reconnected())
+                replay = request[1] if len(request) > 1 else True  # ("reconnect", replay)
+                self._to_server(t, self.client.reconnected(replay))
 
     # -- recording ---------------------------------------------------------------------
     def _record_utterances(self) -> None:
-        for u in self.scenario.utterances:
+        for u in sorted((*self.scenario.utterances, *self.recording_turns),
+                        key=lambda u: u.start_ms):
             faulted = any(f.start_ms <= u.start_ms and
                           (f.duration_ms is None or u.start_ms < f.start_ms + f.duration_ms)
                           for f in self.scenario.capture_faults)
@@ -651,5 +656,9 @@ class Engine:
 
 
 def simulate(design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,
-             seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None) -> Trace:
-    return Engine(design, hypotheses, scenario, seed, tick_ms, recording).run()
+             seed: int = 0, tick_ms: int = 10, recording: np.ndarray | None = None,
+             recording_turns: tuple = ()) -> Trace:
+    """One session; `recording_turns` (objects with start_ms, duration_ms, level_dbfs: the
+    speech turns found in `recording`) are counted as utterances, like the scenario's."""
+    return Engine(design, hypotheses, scenario, seed, tick_ms, recording,
+                  recording_turns=recording_turns).run()

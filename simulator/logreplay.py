@@ -4,15 +4,24 @@ Input: JSONL, one Realtime event per line, in either form (blank lines are skipp
 
 - vadlock's own trace records: `{"t_ms": 1234, "direction": "client_to_server" |
   "server_to_client", "event": {...}}` (`direction` may be left out: it is inferred);
-- bare GA events: `{"type": "input_audio_buffer.append", "audio": "...", ...}`. The
-  direction comes from the type (client types are those of
-  `openai.types.realtime.RealtimeClientEvent`, server types those of
-  `RealtimeServerEvent`); the time from a `t_ms`, `timestamp` or `ts` field (a number
-  of milliseconds -- a `timestamp`/`ts` between 1e8 and 1e11 is Unix time in seconds --
-  or an ISO 8601 string, UTC unless it says otherwise), else the line number x 10 ms.
+- bare GA events, one per line as `console.log(JSON.stringify(event))` writes them:
+  `{"type": "input_audio_buffer.append", "audio": "...", ...}`. The direction comes from
+  the type (client types are those of `openai.types.realtime.RealtimeClientEvent`, server
+  types those of `RealtimeServerEvent`);
+- browser console dumps: text before the JSON (`[realtime] {...}`, `app.js:42 {...}`),
+  with an optional leading time of day (`12:34:56.789 [realtime] {...}`).
 
-Times are reported relative to the first line; a time that goes backwards is held at the
-previous one. Appended audio is taken as 24 kHz pcm16 (the GA default, `audio/pcm`).
+The clock (said in the report): a `t_ms`, `timestamp` or `ts` field (a number of
+milliseconds -- a `timestamp`/`ts` between 1e8 and 1e11 is Unix time in seconds -- or an
+ISO 8601 string, UTC unless it says otherwise) or a console time when the log has any
+(a line without one keeps the time before it); else the audio the client appended (bytes
+of pcm16 at 24 kHz: each line sits at the end of the audio appended up to it), so that a
+stretch of silence is measured in the audio that flowed, whatever the chunk size; else
+line order (10 ms a line), on which nothing is measured and no signature is judged.
+Times are relative to the first line; a time that goes backwards is held at the previous
+one. Appended audio is taken as 24 kHz pcm16 (the GA default, `audio/pcm`); a setting
+the model does not honour (another format, `semantic_vad`, a threshold, noise reduction,
+an unknown field) is reported with its line, never replaced silently by a default.
 
 What it does:
 1. validates every event against the official SDK types (the member of
@@ -47,6 +56,7 @@ import binascii
 import bisect
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,12 +173,28 @@ def read_log(path: str | Path) -> list[LogRecord]:
     return parse_lines(data.split(b"\n"), str(path))
 
 
-def parse_lines(lines: Iterable[bytes | str], source: str = "log") -> list[LogRecord]:
-    """Records of the non-blank lines; `LogError` naming the first bad line."""
+class LogRecords(list):
+    """The records of a log, and which clock their `t_ms` is on (`CLOCKS`)."""
+
+    clock: str = "timestamps"
+
+
+CLOCKS = {
+    "timestamps": "the log's own timestamps",
+    "audio": "the audio appended (pcm16 at 24 kHz): the log has no timestamps",
+    "lines": f"line order, {LINE_MS} ms a line: the log has neither timestamps nor audio, "
+             "so no duration in it is measured",
+}
+
+
+def parse_lines(lines: Iterable[bytes | str], source: str = "log") -> LogRecords:
+    """Records of the non-blank lines; `LogError` naming the first bad line. A line is a
+    JSON object, or text before one (a browser console's `[realtime] {...}`, with or
+    without a leading `HH:MM:SS.mmm` time). The clock (`CLOCKS`): the timestamps when
+    there are any (a line without one keeps the time before it), else the audio appended
+    (each line at the end of the audio appended up to it), else line order."""
     server_types, client_types = known_types()
-    records: list[LogRecord] = []
-    first_t: float | None = None
-    last_t = 0
+    parsed: list[tuple[int, str, dict, float | None, float]] = []
     for number, raw in enumerate(lines, start=1):
         where = f"{source} line {number}"
         if isinstance(raw, bytes):
@@ -180,11 +206,7 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "log") -> list[LogRe
                 raise LogError(f"{where}: not UTF-8 text (a binary file?)") from None
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            raise LogError(f"{where}: not JSON ({reason})") from None
+        obj, prefix = _json_of(raw, where)
         if not isinstance(obj, dict):
             raise LogError(f"{where}: expected a JSON object, got {type(obj).__name__}")
         event, direction = _event_and_direction(obj, where)
@@ -197,13 +219,74 @@ def parse_lines(lines: Iterable[bytes | str], source: str = "log") -> list[LogRe
             side = "client" if inferred == C2S else "server"
             raise LogError(f"{where}: {kind!r} is a {side} event type but direction is "
                            f"{direction}")
-        t = _time(obj, event, number, where)
-        first_t = t if first_t is None else first_t
-        last_t = max(last_t, int(round(t - first_t)))
-        records.append(LogRecord(number, last_t, inferred, event))
-    if not records:
+        t = _time(obj, event, where)
+        if t is None and prefix:
+            t = _console_time(prefix)
+        audio_ms = _append_ms(event) if kind == "input_audio_buffer.append" else 0.0
+        parsed.append((number, inferred, event, t, audio_ms))
+    if not parsed:
         raise LogError(f"{source}: empty log (no events)")
+    records = LogRecords()
+    if any(t is not None for *_, t, _ in parsed):
+        records.clock = "timestamps"
+        first_t = next(t for *_, t, _ in parsed if t is not None)
+        last_t = 0
+        for number, direction, event, t, _ in parsed:
+            if t is not None:
+                last_t = max(last_t, int(round(t - first_t)))
+            records.append(LogRecord(number, last_t, direction, event))
+    elif any(audio_ms for *_, audio_ms in parsed):
+        records.clock = "audio"
+        appended_ms = 0.0
+        for number, direction, event, _, audio_ms in parsed:
+            appended_ms += audio_ms
+            records.append(LogRecord(number, int(round(appended_ms)), direction, event))
+    else:
+        records.clock = "lines"
+        first = parsed[0][0]
+        records.extend(LogRecord(number, (number - first) * LINE_MS, direction, event)
+                       for number, direction, event, _, _ in parsed)
     return records
+
+
+CONSOLE_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,6}))?(?!\d)")
+
+
+def _json_of(raw: str, where: str) -> tuple[Any, str]:
+    """(the line's JSON value, the text before it: a console prefix, or "")."""
+    text = raw.strip()
+    try:
+        return json.loads(text), ""
+    except (json.JSONDecodeError, RecursionError) as exc:
+        first = exc
+    start = text.find("{")
+    if start > 0:
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(text[start:])
+            return obj, text[:start]
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    reason = first.msg if isinstance(first, json.JSONDecodeError) else "nested too deeply"
+    raise LogError(f"{where}: not JSON ({reason})") from None
+
+
+def _console_time(prefix: str) -> float | None:
+    """A console line's leading time of day (`12:34:56.789`), in ms, or None."""
+    match = CONSOLE_TIME.match(prefix)
+    if match is None:
+        return None
+    h, m, sec, frac = match.groups()
+    return ((int(h) * 60 + int(m)) * 60 + int(sec)) * 1000.0 + \
+        (float(f"0.{frac}") * 1000.0 if frac else 0.0)
+
+
+def _append_ms(event: dict) -> float:
+    """The duration of an append's audio as pcm16 at 24 kHz (0 when it is not base64)."""
+    b64 = event.get("audio")
+    if not isinstance(b64, str):
+        return 0.0
+    n_bytes = len(b64.strip()) * 3 // 4 - b64.strip()[-2:].count("=")
+    return max(0, n_bytes) / 2 / SAMPLES_PER_MS
 
 
 def _event_and_direction(obj: dict, where: str) -> tuple[dict, str | None]:
@@ -222,12 +305,12 @@ def _event_and_direction(obj: dict, where: str) -> tuple[dict, str | None]:
     return event, direction
 
 
-def _time(obj: dict, event: dict, number: int, where: str) -> float:
+def _time(obj: dict, event: dict, where: str) -> float | None:
     for holder in (obj, event):
         for key in ("t_ms", "timestamp", "ts"):
             if key in holder:
                 return _ms(holder[key], key, where)
-    return float(number * LINE_MS)
+    return None
 
 
 def _ms(value: Any, key: str, where: str) -> float:
@@ -286,23 +369,28 @@ def validation_mode() -> str:
 
 
 def validate(record: LogRecord) -> str | None:
-    """None if the event is valid, else its first error as one line.
+    """None if the record's event is valid, else its first error as one line."""
+    return validate_event(record.event, record.direction)
 
-    Validates against the union member whose `type` matches (what
-    `TypeAdapter(RealtimeServerEvent).validate_python` accepts, with the member's own
-    error instead of one per member)."""
+
+def validate_event(event: dict[str, Any], direction: str) -> str | None:
+    """None if `event` is a valid GA event of its direction, else its first error as one
+    line. The one place vadlock validates wire events (replay and the tests): against the
+    SDK class whose `type` matches (what `TypeAdapter(RealtimeServerEvent)` accepts, with
+    the member's own error instead of one per member), in pydantic's strict mode, so a
+    string "1700" where the SDK wants an integer is an error, not coerced."""
     models = _sdk_models()
-    model = models[record.direction].get(record.type) if models is not None else None
+    model = models[direction].get(event.get("type")) if models is not None else None
     if model is None:
         return None
     from pydantic import ValidationError
 
     try:
-        model.model_validate(record.event)
+        model.model_validate(event, strict=True)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "event"
-        return f"{record.type}: {loc}: {err['msg']}"
+        return f"{event['type']}: {loc}: {err['msg']}"
     return None
 
 
@@ -367,6 +455,8 @@ class Replay:
     speech_spans: list[tuple[int, int, int, int]] = field(default_factory=list)
     # (start t, end t, start index, end index) of each logged speech_started..its end
     after_type: dict[int, str] = field(default_factory=dict)  # index -> last turn event
+    clock: str = "timestamps"  # what `t_ms` is measured on (`CLOCKS`)
+    unhonoured: list[dict[str, Any]] = field(default_factory=list)  # settings not modelled
 
     def to_dict(self) -> dict[str, Any]:
         silence = self.longest_silence()
@@ -382,6 +472,8 @@ class Replay:
         return {
             "log": self.log, "design": self.design, "server": self.server,
             "validation": validation_mode(),
+            "clock": self.clock, "clock_description": CLOCKS[self.clock],
+            "unhonoured": self.unhonoured,
             "events": len(self.records), "server_events": s2c,
             "client_events": len(self.records) - s2c, "appends": len(self.appends),
             "invalid": self.invalid, "divergences": self.divergences,
@@ -427,6 +519,8 @@ class Replay:
 
         out = []
         for sig in SIGNATURES:
+            if not judged_on(sig, self.clock):
+                continue
             if sig.window == "speech":
                 ok = any(e - s >= sig.min_ms and appends_between(a, b)
                          for s, e, a, b in self.speech_spans)
@@ -446,6 +540,15 @@ class Replay:
                 break
             state = entry
         return {k: v for k, v in state.items() if k not in ("t_ms", "line")}
+
+
+def judged_on(signature: Signature, clock: str) -> bool:
+    """Whether a signature can be judged on a clock: on line order nothing is measured;
+    on the audio clock time stands still while nothing is appended, so a stretch with no
+    audio (`no-audio`) has no length."""
+    if clock == "lines":
+        return False
+    return not (clock == "audio" and signature.client_audio == "nothing")
 
 
 def _audio_matches(kind: str, counts: dict[str, int], total: int, log_appends: bool) -> bool:
@@ -483,7 +586,8 @@ def replay(records: list[LogRecord], design_name: str = "production",
     design = get_design(design_name)
     hypotheses = ServerVadHypotheses.parse(server)
     scale = design.level_scale
-    result = Replay(log, design.name, hypotheses.label, records)
+    result = Replay(log, design.name, hypotheses.label, records,
+                    clock=getattr(records, "clock", "timestamps"))
     client = ClientSession(design)
     model = ServerSession(hypotheses, scale, dict(client.turn_detection),
                           owns_output_buffer=design.transport == "webrtc")
@@ -534,6 +638,9 @@ def replay(records: list[LogRecord], design_name: str = "production",
             elif kind == "input_audio_buffer.clear":
                 logged.clears_pending += 1
                 logged.buffered_ms = 0
+            if kind == "session.update":
+                result.unhonoured += [{"line": rec.line, "setting": what}
+                                      for what in unhonoured_settings(ev)]
             model_event = _model_input(ev, model.turn_detection)
             if model_event is not None:
                 result.model_events += [(rec.t_ms, e["type"])
@@ -579,6 +686,54 @@ def _model_input(event: dict[str, Any], current_td: dict[str, Any]) -> dict[str,
         return event if isinstance(item, dict) and item.get("role") in ("user", "assistant") \
             else None
     return event
+
+
+MODELLED_THRESHOLD = 0.5  # the server VAD threshold the model's server behaves as
+
+
+def unhonoured_settings(event: dict[str, Any]) -> list[str]:
+    """What a `session.update` sets that the model's server does not honour, one line
+    each: it is reported, never silently replaced by a default."""
+    session = event.get("session")
+    if not isinstance(session, dict):
+        return []
+    out = []
+    audio = session.get("audio") if isinstance(session.get("audio"), dict) else {}
+    given = audio.get("input") if isinstance(audio.get("input"), dict) else {}
+    reduction = given.get("noise_reduction")
+    if reduction is not None:
+        out.append(f"audio.input.noise_reduction = {json.dumps(reduction)}: not modelled "
+                   "(the model's server hears the audio as sent)")
+    fmt = given.get("format")
+    if isinstance(fmt, dict) and (fmt.get("type", "audio/pcm") != "audio/pcm"
+                                  or fmt.get("rate", 24_000) != 24_000):
+        out.append(f"audio.input.format = {json.dumps(fmt)}: appends are read as pcm16 at "
+                   "24 kHz")
+    if "turn_detection" not in given:
+        return out
+    td = given["turn_detection"]
+    if td is None:
+        return out + ["audio.input.turn_detection = null (no server VAD): not modelled; the "
+                      "model's server keeps its VAD"]
+    if not isinstance(td, dict):
+        return out
+    kind = td.get("type", "server_vad")
+    if kind != "server_vad":
+        out.append(f"turn_detection.type = {json.dumps(kind)}: not modelled (the model's "
+                   "server runs server_vad)")
+    for key, value in td.items():
+        if key == "type":
+            continue
+        if key == "threshold":
+            if value != MODELLED_THRESHOLD:
+                out.append(f"turn_detection.threshold = {json.dumps(value)}: not modelled "
+                           f"(the model's server VAD behaves as at {MODELLED_THRESHOLD})")
+        elif key not in _TD_FIELDS:
+            out.append(f"turn_detection.{key} = {json.dumps(value)}: not modelled")
+        elif not _TD_FIELDS[key](value):
+            out.append(f"turn_detection.{key} = {json.dumps(value)}: not a value the model "
+                       "reads; the model's server keeps its previous value")
+    return out
 
 
 def _count(value: Any) -> bool:
@@ -675,11 +830,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "replay", formatter_class=help_formatter,
         help="check a real session's event log for a freeze",
-        description="Read a Realtime session log (JSONL: one event per line, bare or as "
-        "vadlock trace records\n{t_ms, direction, event}), validate every event against the "
-        "SDK types, decode the audio\nthe client appended, reconstruct the server and client "
-        "states through the model, and\nreport divergences (server events impossible in the "
-        "state reached), the longest stretch\nwithout a server event, what the client sent "
+        description="Read a Realtime session log (one event per line: vadlock trace records "
+        "{t_ms, direction, event},\nbare events as console.log(JSON.stringify(event)) "
+        "writes them, or a browser console dump\n'[realtime] {...}'), on the log's "
+        "timestamps or, without any, on the audio appended (it says\nwhich), validate every "
+        "event against the SDK types (strict), report settings the model does\nnot "
+        "honour, decode the audio the client appended, reconstruct the server and\nclient "
+        "states through the model, and report divergences (server events impossible in\nthe "
+        "state reached), the longest stretch without a server event, what the client sent\n"
         "meanwhile, and the freeze signature it matches.\nExit 1 when a freeze signature "
         "matches, 0 otherwise, 2 for a log that cannot be read.")
     p.add_argument("log", metavar="LOG.jsonl")
@@ -708,9 +866,12 @@ def run(args: argparse.Namespace) -> int:
 def print_report(r: dict[str, Any]) -> None:
     print(f"vadlock replay: {r['log']}: {r['events']} events ({r['server_events']} from the "
           f"server, {r['appends']} audio appends); design={r['design']} server={r['server']}")
+    print(f"  clock: {r['clock_description']}")
     print(f"  validated with {r['validation']}: {len(r['invalid'])} invalid")
     for item in r["invalid"][:20]:
         print(f"    line {item['line']}: {item['error']}")
+    for item in r["unhonoured"][:20]:
+        print(f"  not modelled, line {item['line']}: {item['setting']}")
     print(f"  divergences from the model: {len(r['divergences'])}")
     for item in r["divergences"][:20]:
         print(f"    line {item['line']}: {item['explanation']}")
@@ -732,6 +893,8 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"    state when it began: {state}")
     if r["signature"]:
         print(f"\nFREEZE: {r['signature']}: {r['signature_description']}")
+    elif r["clock"] == "lines":
+        print("\nno freeze signature judged: the log has neither timestamps nor audio")
     else:
         print("\nno known freeze signature")
     print(f"verdict: {r['verdict']}")

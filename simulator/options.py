@@ -1,6 +1,7 @@
 """Command-line options shared by every command that runs a design.
 
-`--design NAME` picks a design; `--chunk-ms`, `--silence-duration-ms` and
+`--design NAME` picks a design, `--design-file FILE.toml` one of the user's own (see
+`simulator.designfile`; with `many`, both add up); `--chunk-ms`, `--silence-duration-ms` and
 `--gate-lag-chunks` are shorthand for its variant suffixes (`production+chunk20ms` ...), so
 `--design production --chunk-ms 20` and `--design production+chunk20ms` are the same.
 """
@@ -8,8 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from vadlock.model.designs import DESIGNS, get_design
+from vadlock.model.designs import DESIGNS, FILE_DESIGNS, get_design, register_designs
 
 
 def help_formatter(prog: str) -> argparse.HelpFormatter:
@@ -21,9 +23,15 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
                        many: bool = False, what: str = "client design") -> None:
     names = ", ".join(DESIGNS)
     parser.add_argument(
-        "--design", default=default, metavar="NAME[,NAME...]" if many else "NAME",
+        "--design", default=None, metavar="NAME[,NAME...]" if many else "NAME",
         help=f"{what}{'s, or all' if many else ''} (default {default}): {names}; "
         "a variant is NAME+chunk20ms, +silence200ms, +lag1")
+    parser.add_argument(
+        "--design-file", action="append", default=[], metavar="FILE.toml",
+        help="a design of your own, as a TOML design file ('vadlock design show NAME' "
+        "prints one to start from)" + ("; repeatable, added to --design" if many
+                                       else "; instead of --design"))
+    parser.set_defaults(design_default=default)
     group = parser.add_argument_group("design variants (shorthand for the NAME+... suffixes)")
     group.add_argument("--chunk-ms", type=int, metavar="MS",
                        help="worklet chunk length (the designs use 100; clients send 20-100)")
@@ -35,14 +43,20 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
                        "lastMicrophoneEnergy lags); 0: on the chunk's own")
 
 
-def design_names(args: argparse.Namespace) -> list[str]:
+def design_names(args: argparse.Namespace, one: bool = False) -> list[str]:
     """The designs named by `--design` (comma-separated, or 'all'), with the variant flags
-    applied; unknown names and values out of range fail here, in one line."""
-    names = [n.strip() for n in args.design.split(",") if n.strip()]
+    applied; unknown names and values out of range fail here, in one line. Design files
+    (`--design-file`) are read, registered by name and added; what a design sets that the
+    model does not honour is warned about on stderr, one line each."""
+    files = file_designs(getattr(args, "design_file", None) or [])
+    given = args.design if args.design is not None else (
+        None if files else getattr(args, "design_default", "production"))
+    names = [n.strip() for n in given.split(",") if n.strip()] if given is not None else []
     if names == ["all"]:
         names = list(DESIGNS)
-    if not names:
+    if not names and not files:
         raise ValueError("--design: no design given")
+    names += [d.name for d in files if d.name not in names]
     out = []
     for name in names:
         suffix = "".join(
@@ -50,11 +64,37 @@ def design_names(args: argparse.Namespace) -> list[str]:
                 ("chunk", args.chunk_ms, "ms"), ("silence", args.silence_duration_ms, "ms"),
                 ("lag", args.gate_lag_chunks, "")) if value is not None)
         out.append(get_design(name + suffix).name)
+    if one and len(out) != 1:
+        raise ValueError("--design / --design-file: give one design")
+    for name in dict.fromkeys(out):
+        warn_unhonoured(get_design(name))
     return out
 
 
+def file_designs(paths) -> list:
+    """The designs of these design files, registered so that `get_design` finds them."""
+    from vadlock.simulator.designfile import load_design
+
+    designs = [load_design(path) for path in paths]
+    register_designs([d for d in designs if d.name not in DESIGNS])
+    return designs
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_unhonoured(design) -> None:
+    """One stderr line per parameter of `design` the model does not honour (once each)."""
+    for what in design.unhonoured():
+        if (design.name, what) not in _WARNED:
+            _WARNED.add((design.name, what))
+            print(f"vadlock: warning: design {design.name}: {what}", file=sys.stderr)
+
+
+def registered_file_designs() -> tuple:
+    """The designs read from files so far (for a process pool's initializer)."""
+    return tuple(FILE_DESIGNS.values())
+
+
 def design_name(args: argparse.Namespace) -> str:
-    names = design_names(args)
-    if len(names) != 1:
-        raise ValueError("--design: give one design")
-    return names[0]
+    return design_names(args, one=True)[0]

@@ -11,7 +11,12 @@ A bad file raises `RecordingError` (a `ValueError`) with one line starting with 
 `scenario_for_recording` wraps a recording in a scenario of its own length with no
 synthetic speech, so `simulate(..., recording=samples)` runs the recording alone (the
 engine adds the recording to the environment audio from t = 0); `audio_scenario` is that
-step for `simulate --audio`. `place_recordings` builds the array from (start_ms, WAV path,
+step for `simulate --audio`: it places the recording at a time (`--audio-start-ms`),
+finds its speech turns with a real detector (`speech_turns`) so that they count as
+utterances, and lets the session run on after the recording ends for as long as a turn
+needs to complete (`completion_tail_ms`; `--audio-tail-ms` changes it). A doubtful file
+(shorter than `MIN_RECORDING_MS`, a sample rate outside `RATE_RANGE_HZ`) is refused.
+`place_recordings` builds the array from (start_ms, WAV path,
 gain_db) entries, for a scenario field that references WAV segments.
 `vadlock recording FILE.wav` shows what a design sees of one.
 """
@@ -23,6 +28,7 @@ import io
 import json
 import math
 import struct
+import sys
 import wave
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +40,9 @@ from vadlock.simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, rms_to_dbfs,
 from vadlock.simulator.scenario import MAX_DURATION_MS, Scenario
 
 PCM, IEEE_FLOAT, EXTENSIBLE = 1, 3, 0xFFFE
+MIN_RECORDING_MS = 100  # shorter is not a recording of anyone speaking
+RATE_RANGE_HZ = (4_000, 384_000)  # telephone narrowband .. the highest studio rate
+COMPLETION_MARGIN_MS = 1_000
 ZERO_CROSSINGS = 16  # filter half-length, in zero crossings of the narrower band edge
 ROLLOFF = 0.94  # pass band edge as a share of the lower Nyquist frequency
 KAISER_BETA = 8.6  # about 80 dB stop-band attenuation
@@ -230,17 +239,62 @@ def place_recordings(entries: Iterable[tuple[int, str | Path | np.ndarray, float
     return np.clip(out, -1.0, 1.0)
 
 
+def check_plausible(fmt: WavFormat, path: str | Path) -> None:
+    """Refuse a file no microphone recorded: a few ms long, or an absurd sample rate."""
+    low, high = RATE_RANGE_HZ
+    if not low <= fmt.rate <= high:
+        raise RecordingError(f"{path}: sample rate {fmt.rate} Hz is not a recording's "
+                             f"(expected {low}..{high} Hz)")
+    if fmt.duration_ms < MIN_RECORDING_MS:
+        raise RecordingError(f"{path}: {fmt.frames} samples ({fmt.duration_ms} ms) is too "
+                             f"short to hold speech (at least {MIN_RECORDING_MS} ms)")
+
+
+def completion_tail_ms(silence_duration_ms: int, response_audio_ms: Iterable[int]) -> int:
+    """How long a session runs on after a recording ends, so that a turn ending with the
+    recording completes: the server's silence duration (speech_stopped), the delay to a
+    response's first audio, the longest response's audio, and a margin of
+    COMPLETION_MARGIN_MS."""
+    from vadlock.model.server.session import FIRST_AUDIO_DELAY_MS
+
+    return (silence_duration_ms + FIRST_AUDIO_DELAY_MS + max(response_audio_ms, default=0)
+            + COMPLETION_MARGIN_MS)
+
+
 def audio_scenario(path: str | Path, scenario: Scenario | None = None,
-                   duration_ms: int | None = None) -> tuple[Scenario, np.ndarray]:
-    """For `simulate --audio FILE`: (the scenario to run, the recording). Without a
-    scenario the recording runs alone (`scenario_for_recording`); with one, it is added
-    to that scenario's audio from t = 0. `duration_ms` overrides the length."""
-    samples = load_wav(path)
+                   duration_ms: int | None = None, start_ms: int = 0,
+                   tail_ms: int | None = None, silence_duration_ms: int = 500
+                   ) -> tuple[Scenario, np.ndarray, tuple]:
+    """For `simulate --audio FILE`: (the scenario to run, the microphone signal the
+    recording makes, the recording's speech turns as `Utterance`s). The recording starts
+    at `start_ms`; without a scenario it runs alone (`scenario_for_recording`), with one
+    it is added to that scenario's audio. The session lasts until the recording ends plus
+    `tail_ms` (default `completion_tail_ms`), or the scenario's length if longer;
+    `duration_ms` overrides the length."""
+    from vadlock.simulator.scenario import Utterance
+    from vadlock.simulator.speech_turns import speech_turns
+
+    if start_ms < 0 or (tail_ms is not None and tail_ms < 0):
+        raise RecordingError(f"{path}: the start and the tail must not be negative")
+    samples, fmt = read_wav(path)
+    check_plausible(fmt, path)
     if scenario is None:
         scenario = scenario_for_recording(samples, Path(path).stem)
-    if duration_ms is not None:
-        scenario = replace(scenario, duration_ms=duration_ms)
-    return scenario, samples
+        own_length = 0
+    else:
+        own_length = scenario.duration_ms
+    if tail_ms is None:
+        tail_ms = completion_tail_ms(silence_duration_ms, scenario.response_audio_ms)
+    end_ms = start_ms + len(samples) // SAMPLES_PER_MS
+    length = duration_ms if duration_ms is not None else max(own_length, end_ms + tail_ms)
+    if not 0 < length <= MAX_DURATION_MS:
+        raise RecordingError(f"{path}: the session would last {length / 1000:.1f} s "
+                             f"(at most {MAX_DURATION_MS // 1000} s)")
+    scenario = replace(scenario, duration_ms=length)
+    signal = np.concatenate([np.zeros(start_ms * SAMPLES_PER_MS, np.float32), samples])
+    turns = tuple(Utterance(start_ms + t.start_ms, t.duration_ms, t.level_dbfs)
+                  for t in speech_turns(samples) if start_ms + t.start_ms < length)
+    return scenario, signal, turns
 
 
 # -- vadlock recording ---------------------------------------------------------------
@@ -294,6 +348,10 @@ def run(args: argparse.Namespace) -> int:
 
     design = design_name(args)  # a bad name fails before the file is read
     samples, fmt = read_wav(args.wav)
+    try:
+        check_plausible(fmt, args.wav)
+    except RecordingError as exc:  # shown, but `simulate --audio` refuses it
+        print(f"vadlock recording: warning: {exc}", file=sys.stderr)
     info = describe(samples, fmt, design)
     if args.json:
         print(json.dumps(info, indent=2))

@@ -141,11 +141,18 @@ class Trace:
     def summary(self) -> dict[str, Any]:
         s2c = [r for r in self.wire if r.direction == S2C]
         started = [r.t_ms for r in s2c if r.type == "input_audio_buffer.speech_started"]
-        heard = sum(1 for u in self.utterances
-                    if any(u.start_ms - HEARD_EARLY_MS <= t <= u.start_ms + HEARD_WITHIN_MS
-                           for t in started))
-        responses = sum(1 for r in s2c if r.type == "response.done"
-                        and r.event["response"]["status"] == "completed")
+        heard_at = [next((t for t in started
+                          if u.start_ms - HEARD_EARLY_MS <= t <= u.start_ms + HEARD_WITHIN_MS),
+                         None) for u in self.utterances]
+        heard = sum(1 for t in heard_at if t is not None)
+        completed = [r.t_ms for r in s2c if r.type == "response.done"
+                     and r.event["response"]["status"] == "completed"]
+        responses = len(completed)
+        # answered: heard, and a response completed after its speech_started and before
+        # the next utterance begins
+        ends = [u.start_ms for u in self.utterances[1:]] + [self.duration_ms + 1]
+        answered = sum(1 for t, end in zip(heard_at, ends) if t is not None
+                       and any(t < done < end for done in completed))
         return {
             "design": self.design,
             "server": self.server,
@@ -156,6 +163,7 @@ class Trace:
             "server_events": len(s2c),
             "utterances": len(self.utterances),
             "heard": heard,
+            "answered": answered,
             "responses": responses,
             "last_server_event_ms": s2c[-1].t_ms if s2c else None,
             "errors": [r.event["error"].get("code") for r in s2c if r.type == "error"],

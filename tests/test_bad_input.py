@@ -1,7 +1,6 @@
 """Bad input fails with one line and exit code 2, never a traceback; loaders never raise
 anything but their own error; and a simulation is byte-for-byte deterministic."""
 
-import argparse
 import json
 
 import pytest
@@ -19,23 +18,8 @@ from vadlock.simulator.scenario import (CaptureFault, LatencySpike, Network, Sce
                                 Segment, Typing, Utterance)
 
 
-def _parser_with_my_commands():
-    """The CLI's own parser, plus `replay` if it is not wired yet."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "replay" not in sub.choices:
-        logreplay.add_parser(sub)
-    return parser, sub
-
-
-def audio_option_wired() -> bool:
-    _, sub = _parser_with_my_commands()
-    return any("--audio" in a.option_strings for a in sub.choices["simulate"]._actions)
-
-
-def run_cli(argv, monkeypatch) -> int:
-    parser, _ = _parser_with_my_commands()
-    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+def run_cli(argv, monkeypatch=None) -> int:
+    """The real CLI, `vadlock.cli.main`: a command it lacks fails the test."""
     try:
         return cli.main(argv)
     except SystemExit as exc:  # argparse's own usage errors
@@ -116,16 +100,11 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, monkeypatch, capsys):
     (b"", "empty"), (b"just some text, not audio\n", "not a WAV file"),
     (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a WAV file (no fmt chunk)")])
 def test_bad_audio_file(content, expected, tmp_path, monkeypatch, capsys):
-    """`simulate --audio` once wired; until then the loader it will call."""
     path = _file(tmp_path, "voice.wav", content)
-    if audio_option_wired():
-        code = run_cli(["simulate", "--audio", path], monkeypatch)
-        err = capsys.readouterr().err.strip().splitlines()
-        assert code == 2 and len(err) == 1 and err[0].startswith("vadlock simulate: error:")
-        assert expected in err[0] and "Traceback" not in err[0]
-    else:
-        with pytest.raises(RecordingError, match=expected.replace("(", r"\(").replace(")", r"\)")):
-            load_wav(path)
+    code = run_cli(["simulate", "--audio", path], monkeypatch)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("vadlock simulate: error:")
+    assert expected in err[0] and "Traceback" not in err[0]
 
 
 # -- loaders raise their own error or succeed, nothing else -------------------------------

@@ -1,7 +1,6 @@
 """Replaying session logs: vadlock's own traces, edited traces, bare GA events, and the
 field report's freeze as a log."""
 
-import argparse
 import base64
 import functools
 import json
@@ -28,16 +27,11 @@ def _b64(samples) -> str:
     return base64.b64encode(np.asarray(samples, "<i2").tobytes()).decode()
 
 
-def run_cli(argv, monkeypatch):
-    """`simulator.cli.main`, with `vadlock replay` registered if the CLI lacks it."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "replay" not in sub.choices:
-        logreplay.add_parser(sub)
-        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+def run_cli(argv, monkeypatch=None) -> int:
+    """The real CLI, `vadlock.cli.main`: a command it lacks fails the test."""
     try:
         return cli.main(argv)
-    except SystemExit as exc:
+    except SystemExit as exc:  # argparse's own usage errors
         return exc.code
 
 
@@ -229,11 +223,16 @@ def bare(lines, with_time=None):
     return out
 
 
-def test_bare_events_direction_from_the_type_time_from_the_line():
+def test_bare_events_direction_from_the_type_time_from_the_audio():
     lines = trace_lines("production", "conversation", 40_000)
     records = parse_lines(bare(lines))
     assert [r.direction for r in records] == [json.loads(t)["direction"] for t in lines]
-    assert [r.t_ms for r in records[:3]] == [0, 10, 20]  # line number x 10 ms
+    assert records.clock == "audio"
+    appends = [r for r in records if r.type == "input_audio_buffer.append"]
+    assert [r.t_ms for r in appends[:3]] == [100, 200, 300]  # 100 ms chunks of pcm16
+    timed = [json.loads(t)["t_ms"] for t in lines]
+    # the audio clock keeps to the trace's own within a chunk or so of network delay
+    assert all(abs(r.t_ms - t) <= 200 for r, t in zip(records, timed))
     report = replay(records).to_dict()
     assert report["divergences"] == [] and report["invalid"] == []
 
@@ -346,3 +345,64 @@ def test_any_known_events_replay_without_crashing(items):
     lines = [json.dumps({"t_ms": t, "event": e}) for e, t in items]
     report = report_of(lines)
     assert report["verdict"] in ("ok", "freeze") and report["events"] == len(lines)
+
+
+# -- logs as apps write them: bare, console-prefixed; the audio clock ----------------------
+@pytest.mark.parametrize("design", ["production", "production+chunk20ms"])
+@pytest.mark.parametrize("prefix", ["", "[realtime] ", "app.js:42 [realtime] "])
+def test_frozen_session_logged_without_timestamps_is_measured_on_the_audio(design, prefix):
+    """A frozen session (the field report's story: zeros after a response), logged as
+    bare events or as console lines: the silence is measured on the audio the client
+    appended, and the freeze is flagged, whatever the chunk size."""
+    lines = trace_lines(design, "field-report", 120_000)
+    timed = replay(parse_lines(list(lines)), design).to_dict()
+    console = [prefix + text for text in bare(lines)]
+    records = parse_lines(console)
+    assert records.clock == "audio"
+    report = replay(records, design).to_dict()
+    assert report["clock"] == "audio" and "audio appended" in report["clock_description"]
+    assert report["signature"] == "zeros-after-response" == timed["signature"]
+    # the stretch is the audio appended during it: the timed log's, to a chunk or so
+    assert abs(report["longest_silence_ms"] - timed["longest_silence_ms"]) <= 200
+    assert report["longest_silence_ms"] >= 60_000
+
+
+def test_console_time_of_day_is_a_clock():
+    lines = ["10:00:00.000 [realtime] " + json.dumps({"type": "session.created"}),
+             "10:00:12.500 [realtime] " + json.dumps({"type": "response.cancel"})]
+    records = parse_lines(lines)
+    assert records.clock == "timestamps" and [r.t_ms for r in records] == [0, 12_500]
+
+
+def test_without_timestamps_or_audio_nothing_is_measured():
+    lines = [json.dumps({"type": "session.created"}), json.dumps({"type": "response.cancel"})]
+    report = report_of(lines)
+    assert report["clock"] == "lines" and report["signature"] is None
+    assert report["verdict"] == "ok"
+
+
+def test_a_setting_the_model_does_not_honour_is_reported():
+    lines = list(trace_lines("production", "conversation", 40_000))
+    k = line_of(lines, "session.update")
+    record = json.loads(lines[k - 1])
+    td = record["event"]["session"]["audio"]["input"]["turn_detection"]
+    record["event"]["session"]["audio"]["input"]["turn_detection"] = {
+        "type": "semantic_vad", "eagerness": "low", "create_response": td["create_response"]}
+    record["event"]["session"]["audio"]["input"]["noise_reduction"] = {"type": "far_field"}
+    lines[k - 1] = json.dumps(record)
+    report = report_of(lines)
+    settings = [item["setting"] for item in report["unhonoured"] if item["line"] == k]
+    assert any("semantic_vad" in s for s in settings)
+    assert any("eagerness" in s for s in settings)
+    assert any("noise_reduction" in s for s in settings)
+
+
+def test_a_string_where_the_sdk_wants_an_integer_is_invalid_with_its_line():
+    lines = list(trace_lines("production", "conversation", 40_000))
+    k = line_of(lines, "input_audio_buffer.speech_started")
+    record = json.loads(lines[k - 1])
+    record["event"]["audio_start_ms"] = str(record["event"]["audio_start_ms"])
+    lines[k - 1] = json.dumps(record)
+    report = report_of(lines)
+    assert [item["line"] for item in report["invalid"]] == [k]
+    assert "audio_start_ms" in report["invalid"][0]["error"]

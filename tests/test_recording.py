@@ -2,7 +2,7 @@
 that a recording goes through frame symbols, gate and server VAD exactly like synthetic
 audio."""
 
-import argparse
+import json
 import struct
 
 import numpy as np
@@ -21,16 +21,11 @@ SCALE = get_design("production").level_scale
 CHUNK = 100 * audio.SAMPLES_PER_MS
 
 
-def run_cli(argv, monkeypatch):
-    """`simulator.cli.main`, with `vadlock recording` registered if the CLI lacks it."""
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "recording" not in sub.choices:
-        recording.add_parser(sub)
-        monkeypatch.setattr(cli, "build_parser", lambda: parser)
+def run_cli(argv, monkeypatch=None) -> int:
+    """The real CLI, `vadlock.cli.main`: a command it lacks fails the test."""
     try:
         return cli.main(argv)
-    except SystemExit as exc:  # argparse usage errors
+    except SystemExit as exc:  # argparse's own usage errors
         return exc.code
 
 
@@ -250,11 +245,84 @@ def test_recording_command_bad_file(tmp_path, monkeypatch, capsys):
 
 def test_audio_scenario_alone_or_added_to_a_scenario(tmp_path):
     path = write_wav(tmp_path / "take1.wav", TONE)
-    alone, samples = recording.audio_scenario(path)
-    assert (alone.name, alone.duration_ms, alone.utterances) == ("take1", 1_000, ())
+    alone, samples, _ = recording.audio_scenario(path)
+    tail = recording.completion_tail_ms(500, alone.response_audio_ms)
+    assert tail == 500 + 300 + 4_000 + 1_000  # the rule: a last turn has time to complete
+    assert (alone.name, alone.duration_ms, alone.utterances) == ("take1", 1_000 + tail, ())
     assert len(samples) == 24_000
     base = preset("conversation", 30_000)
-    mixed, _ = recording.audio_scenario(path, base, 12_000)
+    mixed, _, _ = recording.audio_scenario(path, base, 12_000)
     assert mixed.utterances == base.utterances and mixed.duration_ms == 12_000
+    placed, signal, _ = recording.audio_scenario(path, base, start_ms=29_500, tail_ms=200)
+    assert placed.duration_ms == 29_500 + 1_000 + 200  # longer than the scenario's own
+    at = 29_500 * audio.SAMPLES_PER_MS
+    assert not np.any(signal[:at]) and np.array_equal(signal[at:], samples)
     mic = place_recordings([(0, samples, 0.0)], 2_000)
     assert np.allclose(mic[:24_000], samples) and not np.any(mic[24_000:])
+
+
+# -- real speech through simulate --audio ------------------------------------------------
+def espeak(path, text: str):
+    """Real synthesized speech (espeak-ng, installed by the set-up) as a WAV file."""
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+def test_real_speech_through_audio_is_heard_and_answered(tmp_path, capsys):
+    path = espeak(tmp_path / "question.wav", "Hello there. Could you tell me what the "
+                  "weather will be like tomorrow in Paris?")
+    code = run_cli(["simulate", "--audio", str(path), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["violations"] == {}
+    assert summary["utterances"] >= 1  # found by the detector, not scripted
+    assert summary["heard"] == summary["utterances"] and summary["answered"] >= 1
+    # the session ran on after the recording for the answer to complete
+    samples, _ = read_wav(path)
+    assert summary["duration_ms"] > len(samples) // audio.SAMPLES_PER_MS
+
+
+def test_speech_turns_are_found_by_a_real_detector(tmp_path):
+    from vadlock.simulator.speech_turns import speech_turns
+
+    one = load_wav(espeak(tmp_path / "one.wav", "Good morning, I would like a table for two."))
+    gap = np.zeros(2 * audio.SAMPLE_RATE_HZ, np.float32)
+    turns = speech_turns(np.concatenate([one, gap, one]))
+    assert len(turns) == 2
+    second = turns[1].start_ms - (len(one) + len(gap)) // audio.SAMPLES_PER_MS
+    assert -200 <= second <= 300 and turns[0].level_dbfs > -40
+    assert speech_turns(np.zeros(audio.SAMPLE_RATE_HZ, np.float32)) == []  # silence: none
+
+
+def test_a_recording_placed_into_a_scenario_at_a_time(tmp_path, capsys):
+    path = espeak(tmp_path / "late.wav", "Are you still there? Please answer me.")
+    code = run_cli(["simulate", "--audio", str(path), "--preset", "conversation",
+                    "--duration-s", "20", "--audio-start-ms", "25000", "--audio-tail-ms", "8000",
+                    "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    scripted = [u for u in preset("conversation", 20_000).utterances]
+    assert summary["utterances"] == len(scripted)  # --duration-s wins: the recording is cut
+    code = run_cli(["simulate", "--audio", str(path), "--preset", "conversation",
+                    "--audio-start-ms", "62000", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    scripted = preset("conversation").utterances
+    assert summary["utterances"] == len(scripted) + 1 and summary["duration_ms"] > 62_000
+    assert code in (0, 1)
+
+
+@pytest.mark.parametrize("rate,seconds,expected", [
+    (24_000, 0.003, "too short to hold speech"), (1, 200, "sample rate 1 Hz"),
+    (1_000_000, 0.5, "sample rate 1000000 Hz")])
+def test_a_doubtful_wav_is_refused_in_one_line(rate, seconds, expected, tmp_path, capsys):
+    path = write_wav(tmp_path / "odd.wav", np.zeros(int(rate * seconds)), rate)
+    assert run_cli(["simulate", "--audio", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0] and "Traceback" not in err[0]
+
+
+def test_recording_command_warns_about_a_doubtful_wav(tmp_path, capsys):
+    path = write_wav(tmp_path / "blip.wav", np.zeros(72))  # 3 ms
+    assert run_cli(["recording", str(path), "--json"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "warning" in err[0] and "too short to hold speech" in err[0]

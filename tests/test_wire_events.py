@@ -1,20 +1,23 @@
-"""Every event vadlock puts on the wire validates against the official SDK types."""
+"""Every event vadlock puts on the wire validates against the official SDK types, in
+pydantic's strict mode (`logreplay.validate_event`, the one place events are validated)."""
 
 import base64
 import functools
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
 
 from vadlock.model.designs import DESIGNS, get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.simulator.engine import simulate
+from vadlock.simulator.logreplay import validate_event
 from vadlock.simulator.presets import PRESETS, preset
 from vadlock.simulator.trace import C2S, S2C
 
-openai_realtime = pytest.importorskip("openai.types.realtime")
-SERVER = TypeAdapter(openai_realtime.RealtimeServerEvent)
-CLIENT = TypeAdapter(openai_realtime.RealtimeClientEvent)
+
+
+def check(event: dict, direction: str) -> None:
+    error = validate_event(event, direction)
+    assert error is None, f"not a valid GA event: {error}"
 
 
 @functools.lru_cache(maxsize=None)
@@ -29,12 +32,9 @@ def test_every_emitted_event_is_a_valid_ga_event(design, preset_name):
     trace = trace_of(design, preset_name)
     seen = set()
     for record in trace.wire:
-        adapter = CLIENT if record.direction == C2S else SERVER
         key = (record.direction, record.type)
-        try:
-            adapter.validate_python(record.event)
-        except ValidationError as exc:  # pragma: no cover - the failure message is the point
-            pytest.fail(f"{key} at {record.t_ms} ms is not a valid GA event: {exc.errors()[:3]}")
+        error = validate_event(record.event, record.direction)
+        assert error is None, f"{key} at {record.t_ms} ms is not a valid GA event: {error}"
         seen.add(key)
     if get_design(design).transport == "webrtc":  # audio travels on media tracks
         assert (S2C, "output_audio_buffer.started") in seen
@@ -52,13 +52,13 @@ def test_error_and_clear_paths_are_valid_too():
     types = {r.type for r in trace.wire}
     assert "input_audio_buffer.clear" in types and "input_audio_buffer.cleared" in types
     for record in trace.wire:
-        (CLIENT if record.direction == C2S else SERVER).validate_python(record.event)
+        check(record.event, record.direction)
 
 
 def test_error_events_validate():
     from vadlock.model import protocol
     for code in protocol.CLIENT_ERROR_CODES:
-        SERVER.validate_python({"event_id": "event_1", **protocol.error(code, "m")})
+        check({"event_id": "event_1", **protocol.error(code, "m")}, S2C)
 
 
 def test_audio_is_base64_pcm16_at_24khz():
@@ -75,12 +75,8 @@ def test_audio_is_base64_pcm16_at_24khz():
 
 def _validate(trace):
     for record in trace.wire:
-        adapter = CLIENT if record.direction == C2S else SERVER
-        try:
-            adapter.validate_python(record.event)
-        except ValidationError as exc:  # pragma: no cover - the failure message is the point
-            pytest.fail(f"{record.type} at {record.t_ms} ms is not a valid GA event: "
-                        f"{exc.errors()[:3]}")
+        error = validate_event(record.event, record.direction)
+        assert error is None, f"{record.type} at {record.t_ms} ms is not a valid GA event: {error}"
     return {(r.direction, r.type) for r in trace.wire}
 
 
@@ -107,3 +103,11 @@ def test_recovery_paths_emit_valid_events_too():
                      (S2C, "output_audio_buffer.cleared"), (S2C, "conversation.item.truncated"),
                      (S2C, "session.updated")]:
         assert expected in seen, expected
+
+
+def test_strict_mode_refuses_a_string_where_the_sdk_wants_an_integer():
+    event = {"type": "input_audio_buffer.speech_started", "event_id": "event_1",
+             "audio_start_ms": 1700, "item_id": "item_1"}
+    check(event, S2C)
+    error = validate_event({**event, "audio_start_ms": "1700"}, S2C)  # lax mode coerces it
+    assert error is not None and "audio_start_ms" in error and "integer" in error

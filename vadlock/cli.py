@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", formatter_class=help_formatter, help="run one session and print its timeline",
         description="Simulate one session: a design, a set of server hypotheses and a scenario\n"
         "(a preset or a scenario JSON file), deterministic from the seed.\nPrints a timeline "
-        "of wire events and state changes and a summary (or one JSON object).")
+        "of wire events and state changes and a summary (or one JSON object).\n"
+        "Exit 1 when a property is violated, 0 when all hold, 2 for bad input.")
     _common_model_args(sim)
     src = sim.add_mutually_exclusive_group()
     src.add_argument("--preset", metavar="NAME", help="a named scenario (default field-report): "
@@ -67,7 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--plot", metavar="PNG", help="also draw the timeline to this image")
     sim.add_argument("--audio", metavar="FILE.wav",
                      help="a WAV recording as the microphone signal (any rate, mono or "
-                     "stereo, integer or float): alone, or added from t=0 to --scenario/--preset")
+                     "stereo, integer or float): alone, or added to --scenario/--preset at "
+                     "--audio-start-ms; its speech turns (WebRTC VAD) count as utterances")
+    sim.add_argument("--audio-start-ms", type=int, default=0, metavar="MS",
+                     help="where the recording starts in the session (default 0)")
+    sim.add_argument("--audio-tail-ms", type=int, default=None, metavar="MS",
+                     help="how long the session runs on after the recording ends (default: "
+                     "long enough for a last turn to complete: silence_duration_ms + 300 ms "
+                     "to the first response audio + the longest response + 1 s; 0: stop "
+                     "with the recording)")
     sim.set_defaults(run=cmd_simulate)
 
     se = sub.add_parser(
@@ -134,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output folder (default figures/)")
     rv.add_argument("--designs", "--design", dest="designs", metavar="NAME[,NAME...]",
                     help="only these designs (variants too: production+chunk20ms)")
+    rv.add_argument("--design-file", action="append", default=[], metavar="FILE.toml",
+                    help="a design of your own (TOML design file), reviewed next to the "
+                    "built-in ones (or to --designs); repeatable")
     rv.add_argument("--servers", metavar="HYP[;HYP...]",
                     help="only these hypothesis sets, separated by ';' (default: each "
                     "hypothesis and zero-skip,clear-keeps-vad)")
@@ -164,6 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_design_options(pl, what="design whose thresholds to draw")
     pl.set_defaults(run=cmd_plot)
 
+    de = sub.add_parser(
+        "design", formatter_class=help_formatter, help="design files: show a design, check a file",
+        description="A design as a TOML design file, for --design-file (simulate, search, "
+        "explore, review,\nsweep, diagnose, replay, recording, plot).\n"
+        "  vadlock design show NAME   prints a built-in design as a valid file to start from\n"
+        "  vadlock design check FILE  validates a file: exit 0, or 2 with one line naming "
+        "the key;\n                             parameters the model does not honour are "
+        "listed")
+    de_sub = de.add_subparsers(dest="design_command", metavar="show|check",
+                               parser_class=_Parser)
+    de.set_defaults(run=lambda args: (de.print_help(sys.stderr), EXIT_USAGE)[1])
+    show = de_sub.add_parser("show", formatter_class=help_formatter,
+                             help="print a built-in design as a design file")
+    show.add_argument("name", metavar="NAME")
+    show.set_defaults(run=cmd_design_show)
+    chk = de_sub.add_parser("check", formatter_class=help_formatter,
+                            help="validate a design file")
+    chk.add_argument("file", metavar="FILE.toml")
+    chk.add_argument("--json", action="store_true", help="print one JSON object")
+    chk.set_defaults(run=cmd_design_check)
+
     from vadlock.analysis import bench, calibrate, sweep
     from vadlock.simulator import logreplay, recording
     logreplay.add_parser(sub)
@@ -189,6 +222,34 @@ def _positive(value: int, flag: str) -> int:
     if value <= 0:
         raise UsageError(f"{flag} must be positive, got {value}")
     return value
+
+
+# -- design files --------------------------------------------------------------------
+def cmd_design_show(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vadlock.model.designs import get_design
+    from vadlock.simulator.designfile import design_toml
+
+    design = get_design(args.name)
+    print(design_toml(replace(design, name=design.name.replace("+", "-"))), end="")
+    return EXIT_OK
+
+
+def cmd_design_check(args: argparse.Namespace) -> int:
+    from vadlock.simulator.designfile import load_design
+
+    design = load_design(args.file)
+    unhonoured = design.unhonoured()
+    if args.json:
+        print(json.dumps({"file": args.file, "design": design.name, "valid": True,
+                          "unhonoured": unhonoured}, indent=2))
+    else:
+        print(f"{args.file}: valid design {design.name!r} (chunk {design.chunk_ms} ms, gate "
+              f"{design.gate.mode}, {len(design.watchdog_rules)} generic watchdog(s))")
+        for line in unhonoured:
+            print(f"  not modelled: {line}")
+    return EXIT_OK
 
 
 # -- search --------------------------------------------------------------------------
@@ -258,6 +319,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
     hypotheses = ServerVadHypotheses.parse(args.server)
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
+    if design.watchdog_rules:
+        print(f"vadlock: warning: design {design.name}: explore does not fire its "
+              f"{len(design.watchdog_rules)} generic watchdog rule(s) (only the built-in "
+              "watchdogs' timers); simulate and search run them", file=sys.stderr)
     bar = Progress("vadlock explore", enabled=not args.json)
     result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
                      out_dir=args.out,
@@ -327,14 +392,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
     scenario = load_scenario(args)
-    recording = None
+    recording, turns = None, ()
     if args.audio:
         from vadlock.simulator.recording import audio_scenario
-        scenario, recording = audio_scenario(
+        scenario, recording, turns = audio_scenario(
             args.audio, scenario if (args.scenario or args.preset) else None,
-            scenario.duration_ms if args.duration_s is not None else None)
+            scenario.duration_ms if args.duration_s is not None else None,
+            start_ms=args.audio_start_ms, tail_ms=args.audio_tail_ms,
+            silence_duration_ms=design.silence_duration_ms)
+    elif args.audio_start_ms or args.audio_tail_ms is not None:
+        raise UsageError("--audio-start-ms and --audio-tail-ms need --audio")
     seed = args.seed if args.seed is not None else (scenario.seed or 0)
-    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording)
+    trace = simulate(design, hypotheses, scenario, seed, args.tick_ms, recording=recording,
+                     recording_turns=turns)
     summary = trace.summary()
     from vadlock.properties.checks import check
     violations: dict[str, str] = {}
@@ -353,7 +423,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if not args.quiet:
             print_timeline(trace)
         print_summary(summary)
-    return EXIT_OK
+    return EXIT_VIOLATION if violations else EXIT_OK
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -411,11 +481,19 @@ def cmd_review(args: argparse.Namespace) -> int:
     from vadlock.analysis.review import run_review
     from vadlock.simulator.progress import Progress
 
+    from vadlock.model.designs import DESIGNS
+    from vadlock.simulator.options import file_designs, warn_unhonoured
+
     designs = None
     if args.designs:
         designs = [get_design(n.strip()).name for n in args.designs.split(",") if n.strip()]
         if not designs:
             raise UsageError("--designs: no design given")
+    extra = [d.name for d in file_designs(args.design_file)]
+    if extra:
+        designs = list(dict.fromkeys([*(designs or DESIGNS), *extra]))
+    for name in designs or DESIGNS:
+        warn_unhonoured(get_design(name))
     servers = None
     if args.servers:
         servers = [ServerVadHypotheses.parse(h).label for h in args.servers.split(";")

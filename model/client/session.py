@@ -17,6 +17,7 @@ from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
 from vadlock.model.client.playback import Playback
+from vadlock.model.client.rules import WatchdogRule
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import Design
 
@@ -30,9 +31,7 @@ class ClientSession:
         scale = design.level_scale
         self.scale = scale
         self.webrtc = design.transport == "webrtc"
-        self.turn_detection = protocol.turn_detection_config(
-            silence_duration_ms=design.silence_duration_ms,
-            idle_timeout_ms=design.idle_timeout_ms)
+        self.turn_detection = design.turn_detection()
         self.capture = Capture()
         self.gate = VadGate(
             "off" if self.webrtc else design.gate.mode, scale.threshold_level("gate"),
@@ -47,6 +46,8 @@ class ClientSession:
         self.health = (CaptureHealthWatchdog(design.capture_health_ms,
                                              scale.threshold_level("near_silent"))
                        if design.capture_health_ms else None)
+        self.rules = tuple(self._rule(i, spec) for i, spec in enumerate(design.watchdog_rules))
+        self.near_silent_level = scale.threshold_level("near_silent")
         self.speech_level = scale.threshold_level("gate")
         self.preroll_chunks = 0 if self.gate.mode == "off" else design.gate.preroll_chunks
         # (level, tag, duration_ms) of the chunks not sent yet
@@ -61,11 +62,24 @@ class ClientSession:
         self.changes: list[tuple[str, str, str, str]] = []
         self.outbox: list[Any] = []  # shared by the machines: outputs in the order emitted
         self.machines = tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
-                                          self.beliefs, self.liveness, self.health)
+                                          self.beliefs, self.liveness, self.health,
+                                          *self.rules)
                               if m is not None)
         for machine in self.machines:
             machine.changes = self.changes
             machine.outbox = self.outbox
+
+    def _rule(self, index: int, spec) -> WatchdogRule:
+        rule = WatchdogRule(spec.condition, spec.after_ms, tuple(spec.actions),
+                            self.turn_detection)
+        rule.NAME = f"watchdog_rule_{index + 1}"  # one name per rule in traces
+        return rule
+
+    def _rules_see(self, condition: str, holds: bool) -> None:
+        """The generic watchdogs watching `condition`: it began (holds) or ended."""
+        for rule in self.rules:
+            if rule.condition == condition:
+                rule.condition_began() if holds else rule.condition_ended()
 
     # -- inputs ------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -77,6 +91,8 @@ class ClientSession:
         sent now — with a pre-roll line, an earlier one — or None, events to send)."""
         if self.health is not None:
             self.health.chunk(level, duration_ms)
+        if self.rules:
+            self._rules_see("near_silent_input", level is None or level < self.near_silent_level)
         out = self._collect()
         if level is None:
             return None, out
@@ -89,6 +105,8 @@ class ClientSession:
         mode = self.gate.chunk(max(entry[0] for entry in line))
         self.appended_since_commit_ms += sent_ms
         out.append(protocol.append(protocol.AudioPayload("mic", sent_ms, mode, tag=sent_tag)))
+        if self.rules:
+            self._rules_see("no_server_event_while_sending", True)
         if self.liveness is not None:
             self.liveness.audio_sent(
                 sent_ms, mode == "raw" and sent_level >= self.speech_level
@@ -100,6 +118,12 @@ class ClientSession:
         kind = event["type"]
         if self.liveness is not None:
             self.liveness.server_event(kind)
+        if self.rules:
+            self._rules_see("no_server_event_while_sending", False)
+            if kind == "input_audio_buffer.speech_started":
+                self._rules_see("speech_not_stopped", True)
+            elif kind in ("input_audio_buffer.speech_stopped", "input_audio_buffer.cleared"):
+                self._rules_see("speech_not_stopped", False)
         if kind == "input_audio_buffer.speech_started":
             self.beliefs.speech_started()
             if self.watchdog is not None:
@@ -143,6 +167,8 @@ class ClientSession:
             self.playback.advance(elapsed_ms)
         if self.watchdog is not None:
             self.watchdog.advance(elapsed_ms)
+        for rule in self.rules:
+            rule.advance(elapsed_ms)
         return self._collect()
 
     def quiet_ms(self) -> int | None:
@@ -154,6 +180,10 @@ class ClientSession:
         if self.watchdog is not None and self.watchdog.state == "armed":
             left = self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
             quiet = left if quiet is None else min(quiet, left)
+        for rule in self.rules:
+            left = rule.left_ms()
+            if left is not None:
+                quiet = left - 1 if quiet is None else min(quiet, left - 1)
         return quiet
 
     # -- internals ---------------------------------------------------------------------
@@ -177,23 +207,26 @@ class ClientSession:
                     self.requests.append(output)
         return out
 
-    def reconnected(self) -> list[dict[str, Any]]:
+    def reconnected(self, replay: bool = True) -> list[dict[str, Any]]:
         """After a reconnect: fresh beliefs, playback and stuck-VAD watchdog, the session
         re-configured, and the conversation so far replayed as items (its last
         REPLAY_MAX_ITEMS turns). The liveness ladder stays on its last rung until the new
         session shows a turn event (a new session that stalls too is reconnected again);
         the capture-health watchdog watches the microphone, which a reconnect leaves as
-        it is."""
+        it is. Without `replay` (a watchdog rule's plain `reconnect`) the history is not
+        sent."""
         self.beliefs.reset()
         self.playback.flush()
         if self.watchdog is not None:
             self.watchdog.speech_stopped()
         self.appended_since_commit_ms = 0
-        replay = self.conversation[-REPLAY_MAX_ITEMS:]
-        self.replaying = len(replay)
+        for rule in self.rules:
+            rule.condition_ended()
+        history = self.conversation[-REPLAY_MAX_ITEMS:] if replay else []
+        self.replaying = len(history)
         return [protocol.session_update(self.turn_detection),
                 *(protocol.item_create(role, f"({role} turn {i + 1}, replayed)")
-                  for i, role in enumerate(replay))]
+                  for i, role in enumerate(history))]
 
 
 def _pcm16_ms(b64: str) -> int:

@@ -206,12 +206,12 @@ class ServerSession:
                 out.append(self._stamp({"type": "input_audio_buffer.speech_started",
                                         "audio_start_ms": output[1],
                                         "item_id": self.user_item_id}))
-                if self.turn_detection.get("interrupt_response") and \
-                        self.response.state == "in_progress":
-                    self.response.cancel("turn_detected")
-                    out += self._collect()
-                if self.out_playing:
-                    out += self._cut_output()
+                if self._interrupts():
+                    if self.response.state == "in_progress":
+                        self.response.cancel("turn_detected")
+                        out += self._collect()
+                    if self.out_playing:
+                        out += self._cut_output()
             else:
                 out.append(self._stamp({"type": "input_audio_buffer.speech_stopped",
                                         "audio_end_ms": output[1],
@@ -242,6 +242,12 @@ class ServerSession:
                 self.last_item_id = self.response.item_id
                 self._arm_idle_timeout()
         return out
+
+    def _interrupts(self) -> bool:
+        """turn_detection.interrupt_response: speech_started cancels the response in
+        progress and (WebRTC) cuts the audio playing; false: neither (create_response is
+        read in `_committed`)."""
+        return bool(self.turn_detection.get("interrupt_response", True))
 
     def stop_output(self) -> list[dict[str, Any]]:
         """WebRTC: the output buffer has drained."""

@@ -1,0 +1,94 @@
+"""Watchdogs as clients in the field write them: "after N ms of CONDITION do ACTIONS".
+
+One `WatchdogRule` machine per rule of a design (`designs.WatchdogSpec`). The session tells
+it when its condition begins and ends; while the condition holds, simulated time counts
+(`elapsed_ms`, its timer); when `after_ms` have passed it performs its actions and starts
+counting again (a condition that persists fires again every `after_ms`).
+
+Conditions (`CONDITIONS`):
+- `no_server_event_while_sending`: audio is being appended and no server event of any
+  kind has arrived since (begins at an append, ends at any server event);
+- `speech_not_stopped`: `speech_started` with no `speech_stopped` (nor a clear) since;
+- `near_silent_input`: the raw captured input is near-silent (int16 peaks under ~50) or
+  no chunk arrives at all.
+
+Actions (`ACTIONS`), in the order listed by the rule: `session_update` (re-apply
+`turn_detection`), `clear`, `commit`, `commit_or_clear` (commit when >= 100 ms are
+buffered, else clear), `reconnect` (a new session, no history), `reconnect_with_replay`
+(a new session with the conversation replayed), `reacquire_microphone`, `notify` (a
+notice to the UI).
+"""
+
+from __future__ import annotations
+
+from vadlock.model import protocol
+from vadlock.model.machine import ProtocolMachine
+
+CONDITIONS = ("no_server_event_while_sending", "speech_not_stopped", "near_silent_input")
+ACTIONS = ("session_update", "clear", "commit", "commit_or_clear", "reconnect",
+           "reconnect_with_replay", "reacquire_microphone", "notify")
+
+
+class WatchdogRule(ProtocolMachine):
+    NAME = "watchdog_rule"
+    STATES = ("quiet", "counting")
+    INITIAL = "quiet"
+    TRANSITIONS = (
+        {"trigger": "condition_began", "source": "quiet", "dest": "counting",
+         "after": "_restart"},
+        {"trigger": "condition_began", "source": "counting", "dest": None},
+        {"trigger": "condition_ended", "source": "*", "dest": "quiet", "after": "_restart"},
+        {"trigger": "expire", "source": "counting", "dest": None, "after": "_act"},
+    )
+    DATA = ("elapsed_ms",)
+    TIMERS = ("elapsed_ms",)
+
+    def __init__(self, condition: str, after_ms: int, actions: tuple[str, ...],
+                 turn_detection: dict) -> None:
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown watchdog condition {condition!r}")
+        unknown = [a for a in actions if a not in ACTIONS]
+        if unknown or not actions:
+            raise ValueError(f"unknown watchdog action {unknown[0] if unknown else None!r}")
+        if after_ms <= 0:
+            raise ValueError(f"watchdog after_ms must be positive, got {after_ms}")
+        self.condition = condition
+        self.after_ms = after_ms
+        self.actions = actions
+        self.turn_detection = turn_detection
+        self.elapsed_ms = 0
+        super().__init__()
+
+    def advance(self, elapsed_ms: int) -> None:
+        if self.state == "counting":
+            self.elapsed_ms += elapsed_ms
+            if self.elapsed_ms >= self.after_ms:
+                self.expire()
+
+    def left_ms(self) -> int | None:
+        """Time until it fires (None: not counting)."""
+        return self.after_ms - self.elapsed_ms if self.state == "counting" else None
+
+    def _restart(self, event) -> None:
+        self.elapsed_ms = 0
+
+    def _act(self, event) -> None:
+        self.elapsed_ms = 0
+        for action in self.actions:
+            if action == "session_update":
+                self.emit(protocol.session_update(self.turn_detection))
+            elif action == "clear":
+                self.emit(protocol.clear())
+            elif action == "commit":
+                self.emit(protocol.commit())
+            elif action == "commit_or_clear":
+                self.emit(("commit_or_clear",))
+            elif action == "reconnect":
+                self.emit(("reconnect", False))
+            elif action == "reconnect_with_replay":
+                self.emit(("reconnect", True))
+            elif action == "reacquire_microphone":
+                self.emit(("reacquire",))
+            else:
+                self.emit(("notice", f"watchdog: {self.after_ms} ms of "
+                           f"{self.condition.replace('_', ' ')}"))
