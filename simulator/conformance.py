@@ -24,6 +24,7 @@ client there (or the client has a bug). None means the client conforms on that r
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import json
@@ -237,3 +238,46 @@ def journal_from_trace(trace, chunk_ms: int) -> list[dict[str, Any]]:
             for rec in trace.wire]
     merged = sorted(captures + wire, key=lambda entry: (entry[0], entry[1]))
     return [record for _, _, record in merged]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from vadlock.simulator.options import add_design_options, help_formatter
+
+    p = subparsers.add_parser(
+        "conform", formatter_class=help_formatter,
+        help="does a real client do what the model's client does? (a client's journal)",
+        description="Drive the model's client with a real client's journal (its captured "
+        "chunk levels, the\nserver events it received, the time between them) and compare "
+        "what it sends with what\nthe real client sent: each append (zeros / the raw chunk / "
+        "comfort noise) and every other\nevent in order. The reference browser client keeps "
+        "its journal as client.journal.\nJournal lines: {\"t_ms\", \"direction\", \"event\"} "
+        "wire records and {\"t_ms\", \"capture\":\n{\"rms\", \"exact_zero\", \"ms\"} | null} "
+        "chunk records.\nExit 0 when it conforms, 1 on a divergence, 2 for bad input.")
+    p.add_argument("journal", metavar="JOURNAL.jsonl")
+    add_design_options(p, what="design the client was configured with")
+    p.add_argument("--truncate-tolerance-ms", type=int, default=TRUNCATE_TOLERANCE_MS,
+                   metavar="MS", help="accepted difference of a truncate's audio_end_ms "
+                   f"(default {TRUNCATE_TOLERANCE_MS})")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from vadlock.model.designs import get_design
+    from vadlock.simulator.options import design_name
+
+    design = get_design(design_name(args))
+    if args.truncate_tolerance_ms < 0:
+        raise JournalError("--truncate-tolerance-ms must be >= 0")
+    result = check(design, read_journal(args.journal), args.truncate_tolerance_ms)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(f"{args.journal}: {result.appends} appends and {result.other_events} other "
+              f"client events against the model's {design.name} client, "
+              f"{result.reconnects} reconnects")
+        for divergence in result.divergences:
+            print(f"  divergence {divergence}")
+        print("conforms" if result.conforms else f"{len(result.divergences)} divergences")
+    return 0 if result.conforms else 1

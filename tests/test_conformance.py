@@ -56,3 +56,21 @@ def test_a_missing_client_event_is_a_divergence():
     result = check(design, journal)
     assert not result.conforms
     assert any(d.what == "event count" for d in result.divergences)
+
+
+def test_conform_command(tmp_path, capsys):
+    import json as _json
+
+    from vadlock import cli
+
+    design, journal = _journal("recommended")
+    path = tmp_path / "journal.jsonl"
+    path.write_text("".join(_json.dumps(r) + "\n" for r in journal))
+    assert cli.main(["conform", str(path), "--design", "recommended", "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["conforms"] is True
+    # the same journal against another design's client diverges: exit 1
+    assert cli.main(["conform", str(path), "--design", "production"]) == 1
+    assert "divergence" in capsys.readouterr().out
+    path.write_text("not json\n")
+    assert cli.main(["conform", str(path), "--design", "production"]) == 2
+    assert "journal.jsonl:1: not JSON" in capsys.readouterr().err

@@ -198,8 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(run=cmd_design_check)
 
     from vadlock.analysis import bench, calibrate, sweep
-    from vadlock.simulator import logreplay, recording
+    from vadlock.simulator import conformance, logreplay, recording
     logreplay.add_parser(sub)
+    conformance.add_parser(sub)
     recording.add_parser(sub)
     calibrate.add_parser(sub)
     sweep.add_parser(sub)
