@@ -10,10 +10,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: review test demo figures bench clean
 
+# Debian packages: espeak-ng (real speech for calibration), libc++1 (the TEN VAD library);
+# installed only when missing. Silero's ONNX model ships in the silero-vad wheel, whose torch
+# dependency is not needed: it is installed on its own, without dependencies.
+DEBIAN_PACKAGES := espeak-ng libc++1
+SILERO_WHEEL    := silero-vad==6.2.3
+
 $(STAMP): pyproject.toml
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	  | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --no-deps '$(SILERO_WHEEL)'
 	@touch $(STAMP)
 
 review: $(STAMP)

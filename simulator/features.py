@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from vadlock.model.symbols import ZERO, FrameSymbol, Kind, LevelScale
+from vadlock.model.symbols import ZERO, Detection, FrameSymbol, Kind, LevelScale
 from vadlock.simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, quantize_pcm16
 
 FRAME_MS = 10
@@ -124,6 +124,12 @@ def _symbol(level: int, kind: int) -> FrameSymbol:
     return FrameSymbol(level, _KINDS[kind]) if level else ZERO
 
 
+@lru_cache(maxsize=None)
+def detected(symbol: FrameSymbol, detection: Detection) -> FrameSymbol:
+    """`symbol` carrying a detector engine's verdict (shared, like `_symbol`)."""
+    return FrameSymbol(symbol.level, symbol.kind, detection)
+
+
 class SignalFrames:
     """The 10 ms frames of a signal known before the run, as a receiver decodes them.
 
@@ -155,6 +161,12 @@ class SignalFrames:
         """Frame k as the receiver decodes it."""
         frame = self.samples(k * FRAME_N, (k + 1) * FRAME_N)
         return quantize_pcm16(frame) if self.quantize else frame
+
+    def frames(self, k0: int, n_frames: int) -> np.ndarray:
+        """Frames k0 .. k0 + n - 1 as the receiver decodes them, shape (n, FRAME_N)."""
+        part = self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N)
+        part = quantize_pcm16(part) if self.quantize else part
+        return part.reshape(n_frames, FRAME_N)
 
     def symbol(self, k: int) -> FrameSymbol:
         batch = self._symbols.get(k // BATCH_FRAMES)

@@ -31,7 +31,7 @@ class ClientSession:
         self.scale = scale
         self.webrtc = design.transport == "webrtc"
         self.turn_detection = protocol.turn_detection_config(
-            silence_duration_ms=design.silence_duration_ms,
+            threshold=design.vad_threshold, silence_duration_ms=design.silence_duration_ms,
             idle_timeout_ms=design.idle_timeout_ms)
         self.capture = Capture()
         self.gate = VadGate(
