@@ -63,9 +63,10 @@ HYPOTHESES: dict[str, Hypothesis] = {
         ),
         Hypothesis(
             "floor-adapt",
-            "An adaptive noise floor: speech must stand one band above it; the floor "
-            "falls to quieter non-speech audio within 200 ms, climbs one band per 2 s of "
-            "louder non-speech audio, and exact zeros freeze it.",
+            "An adaptive noise floor: speech must stand one band above it, up to the base "
+            "edge (speech at or above -40 dBFS always counts); the floor falls to quieter "
+            "non-speech audio within 200 ms, climbs one band per 2 s of louder non-speech "
+            "audio, and exact zeros freeze it.",
             "WebRTC VAD minimum tracker with asymmetric smoothing 0.2/0.99 and its "
             "kMinEnergy skip (vad_sp.c, vad_core.c).",
         ),
@@ -79,7 +80,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         Hypothesis(
             "clear-keeps-vad",
             "input_audio_buffer.clear empties the buffer but leaves the VAD in speech.",
-            "UNCONFIRMED; the docs say clear empties the buffer and say nothing of VAD.",
+            "SPECULATIVE; the docs say clear empties the buffer and say nothing of VAD; "
+            "openai-agents-js#1346 says clear resets the server's timers (evidence against).",
         ),
         Hypothesis(
             "noise-as-speech",
@@ -211,7 +213,9 @@ class ServerVadHypotheses:
                 return FrameClass.HOLD
             return FrameClass.SILENCE
         if self.speech_like(symbol):
-            edge = floor_band + 1 if self.has("floor-adapt") else 4
+            # an adaptive floor raises the bar for quiet speech, never above the base
+            # edge: no real detector is deaf to speech at or above -40 dBFS
+            edge = min(floor_band + 1, 4) if self.has("floor-adapt") else 4
             if band >= max(edge, 2):
                 return FrameClass.SPEECH
         if in_speech and self.has("deadband") and band >= 3 and symbol.kind is not Kind.STATIONARY:

@@ -164,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_design_options(pl, what="design whose thresholds to draw")
     pl.set_defaults(run=cmd_plot)
 
+    hy = sub.add_parser(
+        "hypotheses", formatter_class=help_formatter,
+        help="list server behaviours, hypotheses and detector engines with evidence grades",
+        description="Every server behaviour the model implements, every server hypothesis "
+        "(--server NAME) and\nevery detector engine (--server ENGINE), each with its "
+        "evidence grade: documented,\nmeasured (a real detector does it here; the source "
+        "names the test), reported,\nanalogy or speculative, a summary and its sources.")
+    hy.add_argument("--json", action="store_true",
+                    help="print a JSON list of {name, grade, summary, sources}")
+    hy.set_defaults(run=cmd_hypotheses)
+
     from vadlock.analysis import bench, calibrate, sweep
     from vadlock.simulator import logreplay, recording
     logreplay.add_parser(sub)
@@ -187,6 +198,23 @@ def _positive(value: int, flag: str) -> int:
     if value <= 0:
         raise UsageError(f"{flag} must be positive, got {value}")
     return value
+
+
+# -- hypotheses ----------------------------------------------------------------------
+def cmd_hypotheses(args: argparse.Namespace) -> int:
+    from vadlock.model.evidence import SECTIONS, entries
+
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries()], indent=2))
+        return 0
+    for title, section in SECTIONS:
+        print(f"{title}:")
+        for e in section:
+            print(f"  {e.name:36} {e.grade:11} {e.summary}")
+            for source in e.sources:
+                print(f"  {'':36} {'':11} - {source}")
+        print()
+    return 0
 
 
 # -- search --------------------------------------------------------------------------
