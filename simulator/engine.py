@@ -154,6 +154,7 @@ class ServerAudioDecoder:
         # against the session's current threshold
         self.detector = detector
         self.threshold = threshold
+        self.since_voiced = features.VOICED_HANGOVER_FRAMES  # the classifier's voicing state
 
     def _detect(self, symbols: list[FrameSymbol], frames: np.ndarray) -> list[FrameSymbol]:
         if self.detector is None:
@@ -172,13 +173,15 @@ class ServerAudioDecoder:
         if usable == 0:
             return []
         frames = samples[:usable].reshape(-1, self.frame_n)
-        symbols = features.symbols(frames, self.scale, self._last(), self.kind_from_level)
-        self.context, self._follows = frames[-1], None
+        symbols, since = features.judge(frames, self.scale, self._last(), self.kind_from_level,
+                                        self.since_voiced)
+        self.context, self._follows, self.since_voiced = frames[-1], None, since[-1]
         return _merge([], self._detect(symbols, frames), self.frame_ms)
 
     def zeros(self, n_frames: int) -> Runs:
         """Frames of exact digital silence (what a zeroing gate sends)."""
         self.context, self._follows = np.zeros(self.frame_n, np.float32), None
+        self.since_voiced = min(features.VOICED_HANGOVER_FRAMES, self.since_voiced + n_frames)
         if self.detector is not None and n_frames:
             frames = np.zeros((n_frames, self.frame_n), np.float32)
             return _merge([], self._detect([ZERO] * n_frames, frames), self.frame_ms)
@@ -189,10 +192,18 @@ class ServerAudioDecoder:
         if n_frames <= 0:
             return []
         symbols = [signal.symbol(k) for k in range(k0, k0 + n_frames)]
-        if self._follows != (signal, k0 - 1):  # the first frame's context is something else
-            symbols[0] = features.symbols(signal.frame(k0)[None, :], self.scale, self._last(),
-                                          self.kind_from_level)[0]
-        self._follows = (signal, k0 + n_frames - 1)
+        since_after = signal.since_voiced(k0 + n_frames - 1)
+        if self._follows != (signal, k0 - 1) or self.since_voiced != signal.since_voiced(k0 - 1):
+            # the first frame's context, or the voicing before it, is something else: the
+            # frames within the hangover's reach are judged anew (beyond it they are the
+            # signal's own; so is the voicing state after them)
+            reach = min(n_frames, features.VOICED_HANGOVER_FRAMES + 1)
+            symbols[:reach], since = features.judge(
+                signal.frames(k0, reach), self.scale, self._last(), self.kind_from_level,
+                self.since_voiced)
+            if reach == n_frames:
+                since_after = since[-1]
+        self._follows, self.since_voiced = (signal, k0 + n_frames - 1), since_after
         if self.detector is not None:
             symbols = self._detect(symbols, signal.frames(k0, n_frames))
         return _merge([], symbols, self.frame_ms)

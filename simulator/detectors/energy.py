@@ -1,8 +1,8 @@
 """`energy`: the base model's server VAD as a speech probability.
 
 The symbolic base (`ServerVadHypotheses.classify`) calls a frame speech when it is
-speech-like (periodic: `simulator.features.kinds`, over the frame and the one before it)
-and at or above -40 dBFS. To let the API's `threshold` act on it, that rule is mapped to a
+speech-like (`simulator.features.judge`: periodic over the frame and the one before it, or
+within its voicing hangover) and at or above -40 dBFS. To let the API's `threshold` act on it, that rule is mapped to a
 probability. The mapping is an ASSUMPTION (nobody outside OpenAI knows the server's scale):
 - a speech-like frame: p = 0.5 + 0.15 x (level - (-40 dBFS)) / 16 dB, clipped to [0, 1],
   so p = 0.5 exactly at -40 dBFS (the base edge at the default threshold 0.5) and
@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from vadlock.model.hypotheses import SERVER_SPEECH_RMS
-from vadlock.model.symbols import NEAR_SILENT_RMS, Kind
+from vadlock.model.symbols import NEAR_SILENT_RMS, Kind, LevelScale
 from vadlock.simulator import features
 from vadlock.simulator.detectors import FRAME_N, Detector
 
 DB_PER_DEADBAND = 16.0  # -56 .. -40 dBFS spans the 0.15 below the threshold
 DEADBAND = 0.15
 CLICK_P = 0.425
+SCALE = LevelScale.build(server_speech=SERVER_SPEECH_RMS)
 
 
 def check_available() -> None:
@@ -40,15 +41,16 @@ class EnergyDetector(Detector):
 
     def __init__(self) -> None:
         self._context = np.zeros(FRAME_N, np.float32)
+        self._since_voiced = features.VOICED_HANGOVER_FRAMES
 
     def feed(self, frames: np.ndarray) -> np.ndarray:
         frames = np.atleast_2d(frames).astype(np.float32, copy=False)
         if not len(frames):
             return np.zeros(0)
-        before = np.concatenate([self._context[None, :], frames[:-1]])
-        self._context = frames[-1].copy()
+        judged, since = features.judge(frames, SCALE, self._context, 1, self._since_voiced)
+        self._context, self._since_voiced = frames[-1].copy(), since[-1]
         level = features.rms(frames)
-        kind = features.kinds(np.concatenate([before, frames], axis=1))
+        kind = np.array([int(s.kind) for s in judged])
         zero = (frames.max(axis=1) == 0) & (frames.min(axis=1) == 0)
         with np.errstate(divide="ignore"):
             db_over = 20 * np.log10(np.maximum(level, 1e-12) / SERVER_SPEECH_RMS)
