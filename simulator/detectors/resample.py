@@ -24,7 +24,11 @@ def _taps() -> np.ndarray:
 
 
 TAPS = _taps()
-HISTORY = len(TAPS) // UP + 1  # input samples a new output can reach back to
+# polyphase: output 2q is sum_j TAPS[2j] x[3q - j]; output 2q + 1 is sum_j TAPS[2j + 1] x[3q + 1 - j]
+_LENGTH = -(-len(TAPS) // 2)
+_EVEN = TAPS[0::2].copy()
+_ODD = np.concatenate([TAPS[1::2], np.zeros(_LENGTH - len(TAPS[1::2]))])
+HISTORY = _LENGTH  # input samples a new output can reach back to
 
 
 class StreamResampler:
@@ -37,17 +41,18 @@ class StreamResampler:
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         x = np.concatenate([self._history, np.asarray(samples, np.float64)])
+        base = self._consumed - HISTORY  # the input index of x[0]
         self._consumed += len(samples)
         total = 2 * self._consumed // 3  # outputs due after this many inputs
         m = np.arange(self._produced, total, dtype=np.int64)
-        # y[m] = sum_k h[k] u[3m - k], u the up-sampled input (x[n] at 2n, zeros between)
-        t = 3 * m  # position in the up-sampled signal
-        parity = t % 2
-        k = parity[:, None] + 2 * np.arange(-(-len(TAPS) // 2))[None, :]
-        valid = k < len(TAPS)
-        n_index = (t[:, None] - k) // 2 - (self._consumed - len(samples)) + HISTORY
-        taps = np.where(valid, TAPS[np.minimum(k, len(TAPS) - 1)], 0.0)
-        out = np.einsum("ij,ij->i", x[np.clip(n_index, 0, len(x) - 1)], taps)
+        newest = 3 * (m // 2) + (m % 2) - base  # x index of the newest input each output uses
+        out = np.empty(len(m))
+        odd = (m % 2).astype(bool)
+        for phase, taps in ((~odd, _EVEN), (odd, _ODD)):
+            rows = newest[phase] - _LENGTH + 1
+            if len(rows):  # np.convolve's `valid` part: row r ends at sample r + _LENGTH - 1
+                part = x[rows[0]:rows[-1] + _LENGTH]
+                out[phase] = np.convolve(part, taps, "valid")[rows - rows[0]]
         self._produced = total
         self._history = x[-HISTORY:]
         return out.astype(np.float32)
