@@ -282,6 +282,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
+    if hypotheses.engine is not None or design.vad_threshold != 0.5:
+        raise UsageError(f"explore works on symbols: it has no measured abstraction of engine "
+                         f"{hypotheses.engine or 'energy'} (or of a threshold other than 0.5) "
+                         "yet; use search or simulate, which run the engine on the audio")
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
     bar = Progress("vadlock explore", enabled=not args.json)
