@@ -27,12 +27,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common_model_args(p: argparse.ArgumentParser) -> None:
-    from vadlock.model.hypotheses import HYPOTHESES
+    from vadlock.model.hypotheses import ENGINES, HYPOTHESES
 
     add_design_options(p)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="server VAD hypotheses, combinable (default energy): "
-                   + ", ".join(HYPOTHESES))
+                   + ", ".join(HYPOTHESES) + "; or a detector engine ("
+                   + ", ".join(e for e in ENGINES if e != "energy")
+                   + ", webrtc-vad:MODE) with zero-skip, deadband, clear-keeps-vad; "
+                   "grades: vadlock hypotheses")
 
 
 def build_parser() -> argparse.ArgumentParser:
