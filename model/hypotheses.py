@@ -9,8 +9,14 @@ silence (p < threshold, advances the silence timer), held (neither ends speech n
 advances the timer) or — for the adaptive floor — also moves the noise floor.
 
 The server_vad `threshold` goes on the wire as configured (0.5, the documented default, in
-every design); the base hypothesis's -40 dBFS edge stands for it. No design changes it, so
-how another threshold would move the edge is not modelled.
+every design); the base hypothesis's -40 dBFS edge stands for it.
+
+Instead of the symbolic base, a real detector engine can decide (`ENGINES`: `silero`,
+`webrtc-vad[:MODE]`, `ten`, and `energy`, the base as a probability): the simulator runs it
+on the audio the server received and each frame then carries the engine's verdict against
+the session's threshold (`FrameSymbol.detection`). The modifiers that say something about
+the server around its detector combine with an engine (`silero,zero-skip`); `floor-adapt`
+and `noise-as-speech` describe the energy detector itself, so a real engine replaces them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import enum
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
+from vadlock.model.symbols import Detection, FrameSymbol, Kind, LevelScale
 
 SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
 FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio
@@ -57,9 +63,10 @@ HYPOTHESES: dict[str, Hypothesis] = {
         ),
         Hypothesis(
             "floor-adapt",
-            "An adaptive noise floor: speech must stand one band above it; the floor "
-            "falls to quieter non-speech audio within 200 ms, climbs one band per 2 s of "
-            "louder non-speech audio, and exact zeros freeze it.",
+            "An adaptive noise floor: speech must stand one band above it, up to the base "
+            "edge (speech at or above -40 dBFS always counts); the floor falls to quieter "
+            "non-speech audio within 200 ms, climbs one band per 2 s of louder non-speech "
+            "audio, and exact zeros freeze it.",
             "WebRTC VAD minimum tracker with asymmetric smoothing 0.2/0.99 and its "
             "kMinEnergy skip (vad_sp.c, vad_core.c).",
         ),
@@ -73,7 +80,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
         Hypothesis(
             "clear-keeps-vad",
             "input_audio_buffer.clear empties the buffer but leaves the VAD in speech.",
-            "UNCONFIRMED; the docs say clear empties the buffer and say nothing of VAD.",
+            "SPECULATIVE; the docs say clear empties the buffer and say nothing of VAD; "
+            "openai-agents-js#1346 says clear resets the server's timers (evidence against).",
         ),
         Hypothesis(
             "noise-as-speech",
@@ -85,8 +93,25 @@ HYPOTHESES: dict[str, Hypothesis] = {
 }
 
 
+ENGINES = ("energy", "silero", "webrtc-vad", "ten")
+ENGINE_MODIFIERS = frozenset({"zero-skip", "deadband", "clear-keeps-vad"})
+
+
 class UnknownHypothesis(ValueError):
     pass
+
+
+def _parse_engine(name: str) -> tuple[str, int | None] | None:
+    """(engine, option) for an engine token (`webrtc-vad:3` carries WebRTC VAD's mode)."""
+    engine, _, option = name.partition(":")
+    if engine not in ENGINES or engine == "energy" and option:
+        return None
+    if not option:
+        return engine, None
+    if engine != "webrtc-vad" or option not in ("0", "1", "2", "3"):
+        raise UnknownHypothesis(f"engine option {name!r}: only webrtc-vad takes one, a mode "
+                                "0-3 (webrtc-vad:3)")
+    return engine, int(option)
 
 
 @dataclass(frozen=True)
@@ -94,21 +119,46 @@ class ServerVadHypotheses:
     """A combination of hypothesis flags (`energy` is always the base)."""
 
     flags: frozenset[str] = frozenset()
+    engine: str | None = None  # a real detector decides (None: the symbolic base)
+    engine_option: int | None = None  # webrtc-vad's mode
 
     @classmethod
     def parse(cls, text: str) -> "ServerVadHypotheses":
         names = [n.strip() for n in text.split(",") if n.strip()]
         if not names:
             raise UnknownHypothesis("no server hypothesis given")
+        engines = []
         for n in names:
-            if n not in HYPOTHESES:
+            parsed = _parse_engine(n)
+            if parsed is not None:
+                if parsed[0] != "energy":
+                    engines.append(parsed)
+            elif n not in HYPOTHESES:
                 raise UnknownHypothesis(
-                    f"unknown server hypothesis {n!r} (known: {', '.join(HYPOTHESES)})"
-                )
-        return cls(frozenset(n for n in names if n != "energy"))
+                    f"unknown server hypothesis {n!r} (hypotheses: {', '.join(HYPOTHESES)}; "
+                    f"engines: {', '.join(ENGINES)})")
+        flags = frozenset(n for n in names if _parse_engine(n) is None)
+        if len(engines) > 1:
+            raise UnknownHypothesis(f"{text!r}: give at most one detector engine")
+        if engines:
+            engine, option = engines[0]
+            for flag in sorted(flags - ENGINE_MODIFIERS):
+                raise UnknownHypothesis(
+                    f"{flag!r} describes the energy detector; with engine {engine} the "
+                    f"detector decides (combine it with: {', '.join(sorted(ENGINE_MODIFIERS))})")
+            return cls(flags, engine, option)
+        return cls(flags)
+
+    @property
+    def engine_label(self) -> str | None:
+        if self.engine is None:
+            return None
+        return self.engine + ("" if self.engine_option is None else f":{self.engine_option}")
 
     @property
     def label(self) -> str:
+        if self.engine is not None:
+            return ",".join([self.engine_label, *sorted(self.flags)])
         return ",".join(["energy", *sorted(self.flags)]) if not self.flags else ",".join(sorted(self.flags))
 
     def has(self, flag: str) -> bool:
@@ -129,6 +179,8 @@ class ServerVadHypotheses:
         under `floor-adapt` speech never moves the floor and counts from one band above it,
         which can be as low as -70 dBFS."""
         trace, near_silent, speech = _band_levels(scale)
+        if self.engine is not None:  # the engine judges the audio itself
+            return scale.count
         if self.has("floor-adapt"):
             return trace
         if self.has("deadband"):
@@ -154,8 +206,16 @@ class ServerVadHypotheses:
         band = self.server_band(symbol, scale)
         if band == 0 and self.has("zero-skip"):
             return FrameClass.HOLD
+        if symbol.detection is not None:  # a detector engine's verdict against threshold
+            if symbol.detection is Detection.SPEECH:
+                return FrameClass.SPEECH
+            if in_speech and self.has("deadband") and symbol.detection is Detection.DEAD_BAND:
+                return FrameClass.HOLD
+            return FrameClass.SILENCE
         if self.speech_like(symbol):
-            edge = floor_band + 1 if self.has("floor-adapt") else 4
+            # an adaptive floor raises the bar for quiet speech, never above the base
+            # edge: no real detector is deaf to speech at or above -40 dBFS
+            edge = min(floor_band + 1, 4) if self.has("floor-adapt") else 4
             if band >= max(edge, 2):
                 return FrameClass.SPEECH
         if in_speech and self.has("deadband") and band >= 3 and symbol.kind is not Kind.STATIONARY:

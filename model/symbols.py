@@ -81,15 +81,35 @@ class LevelScale:
         return float((lo * hi) ** 0.5)
 
 
+class Detection(enum.IntEnum):
+    """A detector engine's verdict on a frame against the session's `threshold` (the
+    simulator's real detectors; the explorer's symbols carry none)."""
+
+    BELOW = 0  # p < threshold - 0.15
+    DEAD_BAND = 1  # threshold - 0.15 <= p < threshold (Silero's hysteresis band)
+    SPEECH = 2  # p >= threshold
+
+    @classmethod
+    def of(cls, probability: float, threshold: float) -> "Detection":
+        if probability >= threshold:
+            return cls.SPEECH
+        return cls.DEAD_BAND if probability >= threshold - DEAD_BAND_WIDTH else cls.BELOW
+
+
+DEAD_BAND_WIDTH = 0.15  # silero-vad's neg_threshold = threshold - 0.15
+
+
 @dataclass(frozen=True, order=True)
 class FrameSymbol:
-    """One frame as a machine sees it."""
+    """One frame as a machine sees it; `detection`: a detector engine's verdict, if any."""
 
     level: int
     kind: Kind
+    detection: Detection | None = None
 
     def __repr__(self) -> str:
-        return f"<{self.level}:{self.kind.name.lower()}>"
+        heard = "" if self.detection is None else f":{self.detection.name.lower()}"
+        return f"<{self.level}:{self.kind.name.lower()}{heard}>"
 
 
 ZERO = FrameSymbol(0, Kind.STATIONARY)

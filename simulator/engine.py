@@ -30,10 +30,11 @@ from vadlock.model import protocol
 from vadlock.model.client.capture import ATTENUATION_DB, through_capture
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
-from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.hypotheses import ENGINE_MODIFIERS, ServerVadHypotheses
 from vadlock.model.server.session import ServerSession
-from vadlock.model.symbols import ZERO, FrameSymbol, LevelScale
-from vadlock.simulator import audio, features
+from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
+from vadlock.simulator import audio, detectors, features
+from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
 from vadlock.simulator.scenario import Scenario
 from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
@@ -46,6 +47,7 @@ DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
 HEALTHY_MIN_MS = 400
 HEALTHY_MIN_DBFS = -35.0
+DEFAULT_THRESHOLD = 0.5  # server_vad's documented default, where the symbolic base applies
 
 Runs = list[tuple[FrameSymbol, int]]
 
@@ -140,13 +142,26 @@ class ServerAudioDecoder:
     as samples, or as "frame k of a known signal" (whose symbols are precomputed)."""
 
     def __init__(self, scale: LevelScale, frame_ms: int = FRAME_MS,
-                 kind_from_level: int = 1) -> None:
+                 kind_from_level: int = 1, detector: Detector | None = None,
+                 threshold: Callable[[], float] = lambda: 0.5) -> None:
         self.scale = scale
         self.kind_from_level = kind_from_level
         self.frame_ms = frame_ms
         self.frame_n = frame_ms * SPM
         self.context = np.zeros(self.frame_n, np.float32)
         self._follows: tuple[SignalFrames, int] | None = None
+        # a detector engine: it hears the same samples, and each frame carries its verdict
+        # against the session's current threshold
+        self.detector = detector
+        self.threshold = threshold
+        self.since_voiced = features.VOICED_HANGOVER_FRAMES  # the classifier's voicing state
+
+    def _detect(self, symbols: list[FrameSymbol], frames: np.ndarray) -> list[FrameSymbol]:
+        if self.detector is None:
+            return symbols
+        threshold = self.threshold()
+        return [features.detected(s, Detection.of(p, threshold))
+                for s, p in zip(symbols, self.detector.feed(frames).tolist())]
 
     def frames(self, b64_audio: str) -> Runs:
         """Frames of a base64 pcm16 `append` payload."""
@@ -158,13 +173,18 @@ class ServerAudioDecoder:
         if usable == 0:
             return []
         frames = samples[:usable].reshape(-1, self.frame_n)
-        symbols = features.symbols(frames, self.scale, self._last(), self.kind_from_level)
-        self.context, self._follows = frames[-1], None
-        return _merge([], symbols, self.frame_ms)
+        symbols, since = features.judge(frames, self.scale, self._last(), self.kind_from_level,
+                                        self.since_voiced)
+        self.context, self._follows, self.since_voiced = frames[-1], None, since[-1]
+        return _merge([], self._detect(symbols, frames), self.frame_ms)
 
     def zeros(self, n_frames: int) -> Runs:
         """Frames of exact digital silence (what a zeroing gate sends)."""
         self.context, self._follows = np.zeros(self.frame_n, np.float32), None
+        self.since_voiced = min(features.VOICED_HANGOVER_FRAMES, self.since_voiced + n_frames)
+        if self.detector is not None and n_frames:
+            frames = np.zeros((n_frames, self.frame_n), np.float32)
+            return _merge([], self._detect([ZERO] * n_frames, frames), self.frame_ms)
         return [(ZERO, n_frames * self.frame_ms)] if n_frames else []
 
     def known(self, signal: SignalFrames, k0: int, n_frames: int) -> Runs:
@@ -172,10 +192,20 @@ class ServerAudioDecoder:
         if n_frames <= 0:
             return []
         symbols = [signal.symbol(k) for k in range(k0, k0 + n_frames)]
-        if self._follows != (signal, k0 - 1):  # the first frame's context is something else
-            symbols[0] = features.symbols(signal.frame(k0)[None, :], self.scale, self._last(),
-                                          self.kind_from_level)[0]
-        self._follows = (signal, k0 + n_frames - 1)
+        since_after = signal.since_voiced(k0 + n_frames - 1)
+        if self._follows != (signal, k0 - 1) or self.since_voiced != signal.since_voiced(k0 - 1):
+            # the first frame's context, or the voicing before it, is something else: the
+            # frames within the hangover's reach are judged anew (beyond it they are the
+            # signal's own; so is the voicing state after them)
+            reach = min(n_frames, features.VOICED_HANGOVER_FRAMES + 1)
+            symbols[:reach], since = features.judge(
+                signal.frames(k0, reach), self.scale, self._last(), self.kind_from_level,
+                self.since_voiced)
+            if reach == n_frames:
+                since_after = since[-1]
+        self._follows, self.since_voiced = (signal, k0 + n_frames - 1), since_after
+        if self.detector is not None:
+            symbols = self._detect(symbols, signal.frames(k0, n_frames))
         return _merge([], symbols, self.frame_ms)
 
     def _last(self) -> np.ndarray:
@@ -324,7 +354,11 @@ class Engine:
         self.client = ClientSession(design)
         self.server = self._new_server()
         self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
-        self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
+        # a real detector as the server's engine (the energy rule too, as a probability,
+        # when the session's threshold is not the 0.5 its symbolic edge stands for)
+        self._detector_factory = detector_factory(hypotheses,
+                                                  self.client.turn_detection["threshold"])
+        self.decoder = self._new_decoder()
         self._playing_index = 0
         self._item_response: dict[str, int] = {}
         self.trace = Trace(design.name, hypotheses.label, scenario.name, seed, tick_ms,
@@ -350,6 +384,14 @@ class Engine:
                self.kind_from_level,
                self.design.gate.comfort_noise_dbfs if source == "comfort" else None)
         return _cached(key, make)
+
+    def _new_decoder(self) -> ServerAudioDecoder:
+        """What a new server connection hears with (a fresh detector: its state is the
+        session's)."""
+        factory = self._detector_factory
+        return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
+                                  detector=None if factory is None else factory(),
+                                  threshold=lambda: self.server.turn_detection["threshold"])
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -619,7 +661,7 @@ class Engine:
                     (t, "server", m.NAME, "reconnect", before.state, m.state)
                     for m, before in zip(self.server.machines, old.machines)
                     if m.state != before.state)
-                self.decoder = ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level)
+                self.decoder = self._new_decoder()
                 self._to_client(t, self.server.start())
                 replay = request[1] if len(request) > 1 else True  # ("reconnect", replay)
                 self._to_server(t, self.client.reconnected(replay))
@@ -653,6 +695,21 @@ class Engine:
         if self.client.notices:
             self.trace.notices.extend((t, n) for n in self.client.notices)
             self.client.notices.clear()
+
+
+def detector_factory(hypotheses: ServerVadHypotheses, threshold: float
+                     ) -> Callable[[], object] | None:
+    """What makes a session's server detector: the hypotheses' engine, or the energy rule as
+    a probability when the session's threshold is not the 0.5 its symbolic edge stands for;
+    None when the symbols decide (the base hypotheses at 0.5). Shared by the simulator and
+    `vadlock serve`, so both hear with the same engine."""
+    engine = hypotheses.engine or ("energy" if threshold != DEFAULT_THRESHOLD else None)
+    if engine == "energy" and hypotheses.flags - ENGINE_MODIFIERS:
+        raise SimulationError(f"threshold {threshold}: the energy engine cannot combine "
+                              f"with {', '.join(sorted(hypotheses.flags - ENGINE_MODIFIERS))}")
+    return None if engine is None else detectors.factory(
+        engine, **({} if hypotheses.engine_option is None
+                   else {"mode": hypotheses.engine_option}))
 
 
 def simulate(design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,

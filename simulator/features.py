@@ -7,8 +7,12 @@ with a normalised cross-correlation of at least 0.7, over the overlap only (voic
 0.2 %, two clicks close together); otherwise TRANSIENT when its loudest 2 ms block holds at
 least 20 times the energy of its median block (clicks; pink room noise stays under 17,
 but the glottal pulses of a low voice do not, hence periodicity first); else STATIONARY.
-The thresholds are calibrated on the synthetic audio by `tests/test_features.py`. An all-zero frame has no kind: it is always
-`ZERO` (exact digital silence, stationary), whatever came before it.
+The thresholds are calibrated on the synthetic audio by `tests/test_features.py`. On
+real speech (espeak-ng) a third of the frames at or above -40 dBFS are not periodic within
+20 ms (unvoiced consonants, plosives, voicing transitions), so a voicing hangover follows:
+a frame within 80 ms after a voiced one (periodic, at or above -40 dBFS) is SPEECH too
+(`judge`; noise never starts it). An all-zero frame has no kind: it is always `ZERO`
+(exact digital silence, stationary), whatever came before it.
 
 Everything is vectorised over frames with numpy. `SignalFrames` holds the per-frame
 features of a signal known before the run (the environment's audio, a comfort-noise
@@ -22,7 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from vadlock.model.symbols import ZERO, FrameSymbol, Kind, LevelScale
+from vadlock.model.hypotheses import SERVER_SPEECH_RMS
+from vadlock.model.symbols import ZERO, Detection, FrameSymbol, Kind, LevelScale
 from vadlock.simulator.audio import SAMPLE_RATE_HZ, SAMPLES_PER_MS, quantize_pcm16
 
 FRAME_MS = 10
@@ -36,6 +41,12 @@ _RATE = SAMPLE_RATE_HZ // _DECIMATE
 _MIN_LAG = _RATE // 250
 _MAX_LAG = _RATE // 80
 BATCH_FRAMES = 100  # numpy's sweet spot for (frames x FFT) work on this machine
+# Voicing hangover: unvoiced consonants, plosives and voicing transitions of real speech are
+# not periodic within 20 ms (a third of espeak-ng's speech frames at or above -40 dBFS),
+# but they follow voiced frames closely; WebRTC VAD holds its decision 8 frames of 10 ms
+# after speech in mode 0 (kOverHangMax1), and so does this classifier: a frame within 80 ms
+# after a voiced one is speech. Noise never starts it (it is never periodic).
+VOICED_HANGOVER_FRAMES = 8
 _KINDS = (Kind.SPEECH, Kind.TRANSIENT, Kind.STATIONARY)
 
 
@@ -99,29 +110,65 @@ def _impulsive(block_energy: np.ndarray) -> np.ndarray:
 
 
 def symbols(frames: np.ndarray, scale: LevelScale, context: np.ndarray | None = None,
-            kind_from_level: int = 1) -> list[FrameSymbol]:
-    """One symbol per row of `frames`. A frame's kind is judged over it and the frame before
-    it (`context` before the first; without a context, over the frame alone), and only for
-    frames of at least `kind_from_level` (below it: STATIONARY, unjudged)."""
+            kind_from_level: int = 1, since_voiced: int | None = None) -> list[FrameSymbol]:
+    """One symbol per row of `frames` (`judge` without the state it hands on)."""
+    return judge(frames, scale, context, kind_from_level, since_voiced)[0]
+
+
+def judge(frames: np.ndarray, scale: LevelScale, context: np.ndarray | None = None,
+          kind_from_level: int = 1, since_voiced: int | None = None
+          ) -> tuple[list[FrameSymbol], list[int]]:
+    """One symbol per row of `frames`, and the voicing state after each row.
+
+    A frame's kind is judged over it and the frame before it (`context` before the first;
+    without a context, over the frame alone), and only for frames of at least
+    `kind_from_level` (below it: STATIONARY, unjudged). Then the voicing hangover: a judged
+    frame within VOICED_HANGOVER_FRAMES after a voiced frame (periodic, at or above the
+    server's -40 dBFS speech edge) is SPEECH too. `since_voiced` is the state before the
+    first row: frames since the last voiced one, VOICED_HANGOVER_FRAMES meaning none
+    within reach (the default)."""
     frames = np.atleast_2d(frames)
-    levels = np.searchsorted(scale.values, rms(frames), side="right") + 1
+    n = len(frames)
+    since = VOICED_HANGOVER_FRAMES if since_voiced is None else since_voiced
+    if n == 0:
+        return [], []
+    energy = rms(frames)
+    levels = np.searchsorted(scale.values, energy, side="right") + 1
     levels[(frames.max(axis=1) == 0) & (frames.min(axis=1) == 0)] = 0
-    kind = np.full(len(frames), int(Kind.STATIONARY))
-    judged = np.flatnonzero(levels >= max(kind_from_level, 1))
-    if len(judged):
+    kind = np.full(n, int(Kind.STATIONARY))
+    judged = levels >= max(kind_from_level, 1)
+    # voiced frames can start a hangover wherever some kind is judged at all
+    voiced_candidate = ((energy >= SERVER_SPEECH_RMS) & (levels > 0)
+                        & (kind_from_level < scale.count))
+    computed = np.flatnonzero(judged | voiced_candidate)
+    if len(computed):
         if context is None:
-            windows = frames[judged]
+            windows = frames[computed]
         else:
-            before = np.concatenate([context[None, :], frames[:-1]])[judged]
-            windows = np.concatenate([before, frames[judged]], axis=1)
-        kind[judged] = kinds(windows)
-    return [_symbol(level, k) for level, k in zip(levels.tolist(), kind.tolist())]
+            before = np.concatenate([context[None, :], frames[:-1]])[computed]
+            windows = np.concatenate([before, frames[computed]], axis=1)
+        kind[computed] = kinds(windows)
+    voiced = voiced_candidate & (kind == int(Kind.SPEECH))
+    position = np.arange(n)
+    last_voiced = np.maximum.accumulate(np.where(voiced, position, -1 - since))
+    since_after = np.minimum(position - last_voiced, VOICED_HANGOVER_FRAMES)
+    since_before = np.concatenate([[since], since_after[:-1]])
+    kind[judged & (since_before < VOICED_HANGOVER_FRAMES)] = int(Kind.SPEECH)
+    kind[~judged] = int(Kind.STATIONARY)
+    return ([_symbol(level, k) for level, k in zip(levels.tolist(), kind.tolist())],
+            since_after.tolist())
 
 
 @lru_cache(maxsize=None)
 def _symbol(level: int, kind: int) -> FrameSymbol:
     """One shared FrameSymbol per (level, kind): frames repeat a handful of them."""
     return FrameSymbol(level, _KINDS[kind]) if level else ZERO
+
+
+@lru_cache(maxsize=None)
+def detected(symbol: FrameSymbol, detection: Detection) -> FrameSymbol:
+    """`symbol` carrying a detector engine's verdict (shared, like `_symbol`)."""
+    return FrameSymbol(symbol.level, symbol.kind, detection)
 
 
 class SignalFrames:
@@ -143,7 +190,7 @@ class SignalFrames:
         self.quantize = quantize
         self.kind_from_level = kind_from_level
         self.count = len(source) // FRAME_N
-        self._symbols: dict[int, list[FrameSymbol]] = {}
+        self._symbols: dict[int, tuple[list[FrameSymbol], list[int]]] = {}
         self._stats: dict[tuple[int, int], tuple[list, list, list]] = {}
 
     def samples(self, start: int, stop: int) -> np.ndarray:
@@ -156,22 +203,41 @@ class SignalFrames:
         frame = self.samples(k * FRAME_N, (k + 1) * FRAME_N)
         return quantize_pcm16(frame) if self.quantize else frame
 
+    def frames(self, k0: int, n_frames: int) -> np.ndarray:
+        """Frames k0 .. k0 + n - 1 as the receiver decodes them, shape (n, FRAME_N)."""
+        part = self.samples(k0 * FRAME_N, (k0 + n_frames) * FRAME_N)
+        part = quantize_pcm16(part) if self.quantize else part
+        return part.reshape(n_frames, FRAME_N)
+
     def symbol(self, k: int) -> FrameSymbol:
+        return self._batch(k)[0][k % BATCH_FRAMES]
+
+    def since_voiced(self, k: int) -> int:
+        """The voicing state after frame k (`judge`), in the signal's own history."""
+        return VOICED_HANGOVER_FRAMES if k < 0 else self._batch(k)[1][k % BATCH_FRAMES]
+
+    def _batch(self, k: int) -> tuple[list[FrameSymbol], list[int]]:
         batch = self._symbols.get(k // BATCH_FRAMES)
         if batch is None:
             batch = self._symbols[k // BATCH_FRAMES] = self._compute(k // BATCH_FRAMES)
-        return batch[k % BATCH_FRAMES]
+        return batch
 
-    def _compute(self, index: int) -> list[FrameSymbol]:
+    def _compute(self, index: int) -> tuple[list[FrameSymbol], list[int]]:
+        """The batch's symbols, judged after the VOICED_HANGOVER_FRAMES frames before it (the
+        voicing they leave) and the frame before those (their context)."""
         first = index * BATCH_FRAMES
         last = min(self.count, first + BATCH_FRAMES)
-        signal = self.samples(max(0, first - 1) * FRAME_N, last * FRAME_N)
+        lead = VOICED_HANGOVER_FRAMES + 1
+        start = max(0, first - lead)
+        signal = self.samples(start * FRAME_N, last * FRAME_N)
         if self.quantize:
             signal = quantize_pcm16(signal)
-        if first == 0:
-            signal = np.concatenate([np.zeros(FRAME_N, signal.dtype), signal])
+        if start > first - lead:  # before the signal: exact zeros
+            signal = np.concatenate([np.zeros((start - first + lead) * FRAME_N, signal.dtype),
+                                     signal])
         frames = signal.reshape(-1, FRAME_N)
-        return symbols(frames[1:], self.scale, frames[0], self.kind_from_level)
+        judged, since = judge(frames[1:], self.scale, frames[0], self.kind_from_level)
+        return judged[lead - 1:], since[lead - 1:]
 
     def chunk_stats(self, k0: int, n_frames: int) -> tuple[float, bool, int]:
         """(RMS, all exact zeros, int16 peak) of the chunk of frames k0 .. k0 + n - 1."""

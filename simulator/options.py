@@ -25,7 +25,7 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
     parser.add_argument(
         "--design", default=None, metavar="NAME[,NAME...]" if many else "NAME",
         help=f"{what}{'s, or all' if many else ''} (default {default}): {names}; "
-        "a variant is NAME+chunk20ms, +silence200ms, +lag1")
+        "a variant is NAME+chunk20ms, +silence200ms, +lag1, +threshold0.7")
     parser.add_argument(
         "--design-file", action="append", default=[], metavar="FILE.toml",
         help="a design of your own, as a TOML design file ('vadlock design show NAME' "
@@ -38,6 +38,9 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
     group.add_argument("--silence-duration-ms", type=int, metavar="MS",
                        help="server_vad silence_duration_ms (documented 500; 200 is seen in "
                        "real session.created events)")
+    group.add_argument("--threshold", type=float, metavar="P",
+                       help="server_vad threshold on the detector's speech probability "
+                       "(documented default 0.5; 0.01-0.99)")
     group.add_argument("--gate-lag-chunks", type=int, metavar="0|1",
                        help="1: the gate decides on the previous chunk's energy (if "
                        "lastMicrophoneEnergy lags); 0: on the chunk's own")
@@ -62,7 +65,9 @@ def design_names(args: argparse.Namespace, one: bool = False) -> list[str]:
         suffix = "".join(
             f"+{key}{value}{unit}" for key, value, unit in (
                 ("chunk", args.chunk_ms, "ms"), ("silence", args.silence_duration_ms, "ms"),
-                ("lag", args.gate_lag_chunks, "")) if value is not None)
+                ("lag", args.gate_lag_chunks, ""),
+                ("threshold", None if getattr(args, "threshold", None) is None
+                 else f"{args.threshold:g}", "")) if value is not None)
         out.append(get_design(name + suffix).name)
     if one and len(out) != 1:
         raise ValueError("--design / --design-file: give one design")

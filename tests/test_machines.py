@@ -233,20 +233,33 @@ def test_deadband_holds_speech_on_quiet_speech_like_frames():
 
 
 def test_floor_adapt_climbs_on_loud_noise_and_zeros_freeze_it():
+    near = SCALE.threshold_level("near_silent")  # -56 .. -40 dBFS: under the base edge
     v = vad("floor-adapt")
     start = v.floor_band
-    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 10_000, 0)
-    assert v.floor_band > start
+    v.feed(speech(near), 100, 0)
+    assert v.state == "speech"  # a low floor lets quiet speech count
+    v.feed(FrameSymbol(1, Kind.STATIONARY), 500, 100)
+    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 10_000, 600)
+    assert v.state == "silence" and v.floor_band > start
     high = v.floor_band
-    v.feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 10_000)
+    v.feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 10_600)
     assert v.floor_band == high  # exact zeros never bring it down
-    v.feed(speech(MID), 1_000, 70_000)
-    assert v.state == "silence"  # speech no longer stands above the floor
-    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 71_000)
+    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_600)
     assert v.floor_band == high  # a short quiet moment does not
-    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 71_100)
-    assert v.floor_band == 2  # 200 ms of real quiet audio brings it down
-    v.feed(speech(MID), 100, 71_200)
+    v.feed(speech(near), 50, 70_700)
+    assert v.state == "silence"  # quiet speech no longer stands above the floor
+    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_750)
+    assert v.floor_band == 2  # 200 ms of quieter audio brings it down
+    v.feed(speech(near), 100, 70_850)
+    assert v.state == "speech"
+
+
+def test_floor_adapt_is_never_deaf_to_speech_at_the_base_edge():
+    """The artefact fixed: a floor at the top band no longer makes loud speech inaudible."""
+    v = vad("floor-adapt")
+    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 20_000, 0)
+    assert v.floor_band >= QUIET  # the floor is at the top band
+    v.feed(speech(MID), 100, 20_000)
     assert v.state == "speech"
 
 

@@ -27,12 +27,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common_model_args(p: argparse.ArgumentParser) -> None:
-    from vadlock.model.hypotheses import HYPOTHESES
+    from vadlock.model.hypotheses import ENGINES, HYPOTHESES
 
     add_design_options(p)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="server VAD hypotheses, combinable (default energy): "
-                   + ", ".join(HYPOTHESES))
+                   + ", ".join(HYPOTHESES) + "; or a detector engine ("
+                   + ", ".join(e for e in ENGINES if e != "energy")
+                   + ", webrtc-vad:MODE) with zero-skip, deadband, clear-keeps-vad; "
+                   "grades: vadlock hypotheses")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +200,17 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--json", action="store_true", help="print one JSON object")
     chk.set_defaults(run=cmd_design_check)
 
+    hy = sub.add_parser(
+        "hypotheses", formatter_class=help_formatter,
+        help="list server behaviours, hypotheses and detector engines with evidence grades",
+        description="Every server behaviour the model implements, every server hypothesis "
+        "(--server NAME) and\nevery detector engine (--server ENGINE), each with its "
+        "evidence grade: documented,\nmeasured (a real detector does it here; the source "
+        "names the test), reported,\nanalogy or speculative, a summary and its sources.")
+    hy.add_argument("--json", action="store_true",
+                    help="print a JSON list of {name, grade, summary, sources}")
+    hy.set_defaults(run=cmd_hypotheses)
+
     from vadlock.analysis import bench, calibrate, sweep
     from vadlock.simulator import conformance, logreplay, recording
     logreplay.add_parser(sub)
@@ -251,6 +265,22 @@ def cmd_design_check(args: argparse.Namespace) -> int:
         for line in unhonoured:
             print(f"  not modelled: {line}")
     return EXIT_OK
+
+# -- hypotheses ----------------------------------------------------------------------
+def cmd_hypotheses(args: argparse.Namespace) -> int:
+    from vadlock.model.evidence import SECTIONS, entries
+
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries()], indent=2))
+        return 0
+    for title, section in SECTIONS:
+        print(f"{title}:")
+        for e in section:
+            print(f"  {e.name:36} {e.grade:11} {e.summary}")
+            for source in e.sources:
+                print(f"  {'':36} {'':11} - {source}")
+        print()
+    return 0
 
 
 # -- search --------------------------------------------------------------------------
@@ -318,6 +348,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
+    if hypotheses.engine is not None or design.vad_threshold != 0.5:
+        raise UsageError(f"explore works on symbols: it has no measured abstraction of engine "
+                         f"{hypotheses.engine or 'energy'} (or of a threshold other than 0.5) "
+                         "yet; use search or simulate, which run the engine on the audio")
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
     if design.watchdog_rules:

@@ -37,7 +37,7 @@ from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession
 from vadlock.simulator import audio
-from vadlock.simulator.engine import ServerAudioDecoder
+from vadlock.simulator.engine import ServerAudioDecoder, detector_factory
 from vadlock.simulator.logreplay import CLIENT_TYPES
 from vadlock.simulator.serve import CLOCKS
 from vadlock.simulator.serve.faults import SESSION_EXPIRED_MESSAGE, FaultBoard
@@ -86,8 +86,11 @@ class ServedSession:
                                     response_ms=voice.response_ms)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
         # simulator's engine does)
+        factory = detector_factory(hypotheses, self.turn_detection["threshold"])
         self.decoder = ServerAudioDecoder(
-            design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale))
+            design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale),
+            detector=None if factory is None else factory(),
+            threshold=lambda: self.server.turn_detection["threshold"])
         self._decoded: np.ndarray | None = None  # the append audio `_check` decoded
         self._pending = np.zeros(0, np.float32)  # audio short of a whole 10 ms frame
         self.samples_received = 0
