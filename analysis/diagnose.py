@@ -187,7 +187,7 @@ def diagnosis_jobs(design: str = "production", variant: Story = Story(), seeds=S
     if design.split("+")[0] == "development":
         raise ValueError("diagnose compares a build with development: choose another design")
     jobs = []
-    for cause in only or causes():
+    for cause in causes() if only is None else only:
         jobs += cause_jobs(cause, design, variant, seeds, probes).values()
     return list(dict.fromkeys(jobs))
 
@@ -348,7 +348,7 @@ def conclude(design: str, runs: dict[Job, tuple], params: Params = Params(),
              variant: Story = Story(), seeds=SEEDS, only=None) -> list[CauseResult]:
     """Judge and rank every cause from the results of its runs (keyed by job)."""
     out = []
-    for cause in only or causes():
+    for cause in causes() if only is None else only:
         roles = cause_jobs(cause, design, variant, seeds)
         out.append(judge(cause, {role: runs[job] for role, job in roles.items()
                                  if job in runs}, params, seeds))
@@ -364,7 +364,7 @@ def the_cause(results: list[CauseResult]) -> CauseResult | None:
 
 
 # -- sensitivity ---------------------------------------------------------------------------
-ATTENUATIONS_DB = (-50.0, -52.0, -56.0, -58.0, -60.0)  # around the default
+ATTENUATIONS_DB = (-50.0, -52.0, -53.0, -55.0, -56.0, -58.0, -60.0)  # around the default
 TYPING_PEAKS_DBFS = (-18.0, 0.0)
 O6_RANGES = ((30, 120),)
 SENSITIVITY_SEEDS = SEEDS[:1]

@@ -173,6 +173,7 @@ def _cost(job: tuple) -> float:
 def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
                examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
+               with_sensitivity: bool = True,
                variants=VARIANTS, progress: Callable[[str], None] | None = None) -> dict:
     from vadlock.analysis.diagnose import assemble, diagnosis_all_jobs
     from vadlock.analysis.outcomes import story_jobs
@@ -191,7 +192,7 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     # the report's story: every cause with every design, and the diagnosis' runs (one
     # simulation serves both where they meet)
     stories = story_jobs(designs) if with_diagnosis else []
-    diagnosed = diagnosis_all_jobs() if with_diagnosis else []
+    diagnosed = diagnosis_all_jobs(with_sensitivity=with_sensitivity) if with_diagnosis else []
     jobs += [("story", *job) for job in dict.fromkeys([*stories, *diagnosed])]
     jobs.append(("calibration",))
     jobs.sort(key=_order)
@@ -218,8 +219,8 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
         group.sort(key=lambda c: (order[c.design], hypotheses.index(c.server),
                                   fault_classes.index(c.fault_class)))
     outcomes = [story_runs[job][1] for job in stories]
-    diagnosis = (assemble("production", {job: story_runs[job] for job in diagnosed})
-                 if with_diagnosis else None)
+    diagnosis = (assemble("production", {job: story_runs[job] for job in diagnosed},
+                          with_sensitivity=with_sensitivity) if with_diagnosis else None)
     results = {"seed": seed, "search_examples": examples, "designs": designs,
                "hypotheses": hypotheses, "fault_classes": list(fault_classes),
                "variants": list(variants),

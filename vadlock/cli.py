@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--workers", type=int, default=None, metavar="K",
                     help="processes (default: the number of cores)")
     rv.add_argument("--no-diagnosis", action="store_true", help="skip the diagnosis")
+    rv.add_argument("--no-sensitivity", action="store_true",
+                    help="skip the diagnosis' sensitivity runs")
     rv.set_defaults(run=cmd_review)
 
     di = sub.add_parser(
@@ -459,7 +461,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = run_review(args.out, designs=designs, hypotheses=servers, seed=args.seed,
                          workers=workers, examples=args.examples,
-                         with_diagnosis=not args.no_diagnosis, progress=bar)
+                         with_diagnosis=not args.no_diagnosis,
+                         with_sensitivity=not args.no_sensitivity, progress=bar)
     bar.done()
     freezes = sum(1 for c in results["cells"] if c["verdict"] == "freeze")
     print(f"vadlock review: {len(results['cells'])} cells, {freezes} freeze, in "
