@@ -20,7 +20,8 @@ they fail, then by evidence grade; ties stay ties.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import Callable
 
 from vadlock.analysis.causes import GRADES, Cause, causes
@@ -118,6 +119,9 @@ class FreezeFacts:
     loud_rms_max: float | None  # the loudest of those chunks (RMS)
     started_after: int
     heard: bool = False  # any speech_started at all (the run after a restart)
+    # median raw peaks after the freeze while the user speaks and in the pauses
+    speech_peak_median: float | None = None
+    pause_peak_median: float | None = None
 
 
 def facts(trace: Trace) -> FreezeFacts:
@@ -140,6 +144,10 @@ def facts(trace: Trace) -> FreezeFacts:
     loud_rows = [i for i, t in enumerate(trace.chunks["t_ms"]) for u in loud
                  if u.start_ms <= t < u.start_ms + u.duration_ms]
     peaks = [trace.chunks["peak_int16"][i] for i in loud_rows]
+    spoken = set(loud_rows)
+    pauses = [p for i, (t, p) in enumerate(zip(trace.chunks["t_ms"], trace.chunks["peak_int16"]))
+              if freeze_ms is not None and t > freeze_ms and i not in spoken and not any(
+                  u.start_ms - 500 <= t < u.start_ms + u.duration_ms + 500 for u in loud)]
     return FreezeFacts(
         frozen=bool(violations), freeze_ms=freeze_ms, good_turns=good,
         last_progress_type=last_type,
@@ -150,7 +158,9 @@ def facts(trace: Trace) -> FreezeFacts:
         loud_rms_max=max(trace.chunks["rms"][i] for i in loud_rows) if loud_rows else None,
         started_after=sum(1 for r in after if r.type == "input_audio_buffer.speech_started"),
         heard=any(r.direction == S2C and r.type == "input_audio_buffer.speech_started"
-                  for r in trace.wire))
+                  for r in trace.wire),
+        speech_peak_median=float(median(peaks)) if peaks else None,
+        pause_peak_median=float(median(pauses)) if pauses else None)
 
 
 def o6_holds(f: FreezeFacts, params: Params) -> bool:
@@ -271,9 +281,30 @@ def _raw_input(peaks: tuple[int, int] | None) -> str:
         f"audible (peaks up to {peaks[1]})"
 
 
+def _raw_kind(peaks: tuple[int, int] | None) -> str:
+    """The raw input's kind, without the model's made-up levels."""
+    return _raw_input(peaks).split(" (")[0]
+
+
+VOICE_FOLLOWS_RATIO = 2.0  # speech peaks this many times the pauses' (6 dB): a voice in it
+
+
+def _voice_in_raw(f: FreezeFacts) -> str:
+    if f.speech_peak_median is None:
+        return "no chunks"
+    if not f.speech_peak_median:
+        return "all zero"
+    if f.pause_peak_median is None:
+        return "no pauses logged"
+    follows = f.speech_peak_median >= VOICE_FOLLOWS_RATIO * max(f.pause_peak_median, 1.0)
+    return "follows the voice" if follows else "flat: no voice in it"
+
+
 PROBES = {
     "raw_input": "log the raw int16 peak of every captured chunk (before the gate) while "
                  "the user speaks after the freeze",
+    "voice_in_raw": "compare the raw int16 peaks while the user speaks with those in the "
+                    "pauses, after the freeze",
     "ungated": "send the same audio un-gated (as the development build does): does "
                "speech_started come?",
     "restart": "after a full restart, speak loudly: is the user heard?",
@@ -310,7 +341,8 @@ def judge(cause: Cause, runs: dict[str, tuple], params: Params = Params(),
     }
     obs = {o: value == params.holds(o) for o, value in obs.items()}
     probes = {
-        "raw_input": _raw_input(full.loud_peaks) if full.frozen else "no freeze",
+        "raw_input": _raw_kind(full.loud_peaks) if full.frozen else "no freeze",
+        "voice_in_raw": _voice_in_raw(full) if full.frozen else "no freeze",
         "ungated": "heard" if not dev.frozen else "not heard",
         "restart": "heard" if restart.heard else "not heard",
         "without_typing": "freezes" if r_no_typing > 0 else "no freeze",

@@ -173,6 +173,12 @@ class _Results:
         return design in self.designs
 
 
+def _lasting(causes: list[str]) -> list[str]:
+    """The causes whose capture fault survives re-acquiring the microphone."""
+    return [c for c in causes if (fault := Cause.parse(c).capture_cause) is not None
+            and fault.survives != "nothing"]
+
+
 def _grades_of(servers) -> str:
     """The evidence behind claims that hold under these server hypotheses."""
     from vadlock.analysis.causes import server_grade
@@ -402,7 +408,7 @@ def _summary_section(r: _Results) -> list[str]:
         out.append(f"- **Fix:** `recommended` freezes in {len(left)} of {r.total} cells "
                    f"(evidence: {states} states explored, {searched} scenarios searched, "
                    "bounded).")
-    lasting = [c for c in r.causes if "held" in c or "volume-low" in c or "gain-stuck" in c]
+    lasting = _lasting(r.causes)
     if lasting and r.outcomes:
         fates = {d_: [r.outcomes[(c, d_)] for c in lasting if (c, d_) in r.outcomes]
                  for d_ in r.designs}
@@ -550,7 +556,7 @@ def _answer_recovery(r: _Results) -> list[str]:
                           f"{len(reconnects)} cause(s) needed a reconnect, which opens a new "
                           "session and replays the conversation as items: a restart the user "
                           "does not see, but a restart."))
-    lasting = [c for c in r.causes if "held" in c or "volume-low" in c or "gain-stuck" in c]
+    lasting = _lasting(r.causes)
     if lasting and "recommended" in r.designs:
         fates = [r.outcomes[(c, "recommended")] for c in lasting
                  if (c, "recommended") in r.outcomes]

@@ -232,7 +232,7 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
     from vadlock.analysis.report import draw_matrix, draw_sensitivity, write_report
     draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
-    if diagnosis is not None:
+    if diagnosis is not None and diagnosis.sensitivity:
         draw_sensitivity(diagnosis, out / "diagnosis_sensitivity.png")
     write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")
     return results
