@@ -173,21 +173,40 @@ def o6_holds(f: FreezeFacts, params: Params) -> bool:
 Job = tuple  # (design, cause, story variant, seed): what one simulation needs
 
 
+def _canonical(cause: Cause, variant: Story, development: bool) -> Story:
+    """The variant with the parameters that cannot change this run at their defaults (so
+    runs they do not change are made once)."""
+    capture = cause.capture_cause
+    attenuated = capture is not None and capture.fault == "attenuated" and not (
+        development and capture.production_only) and not (
+        variant.restart and capture.survives != "restart")
+    if not attenuated:
+        variant = replace(variant, attenuation_db=ATTENUATION_DB)
+    if not variant.typing or variant.restart:
+        variant = replace(variant, typing_peak_dbfs=TYPING_PEAK_DBFS)
+    return variant
+
+
 def cause_jobs(cause: Cause, design: str, variant: Story = Story(), seeds=SEEDS,
                probes: bool = True) -> dict[str, Job]:
     """The runs one cause needs, by role: "build:T:S:seed" (typing, switch), "development",
     "restart", and the separating experiments' designs."""
     build = design + cause.design_suffix
+    shared = design[len(design.split("+")[0]):]  # variants every build shares (+chunk20ms)
+
+    def job(name: str, v: Story, seed: int) -> Job:
+        return name, cause, _canonical(cause, v, name.startswith("development")), seed
+
     jobs = {}
     for typing, switch in ((True, True), (False, True), (True, False)):
         for seed in seeds:
-            jobs[f"build:{typing:d}:{switch:d}:{seed}"] = (
-                build, cause, replace(variant, typing=typing, switch=switch), seed)
-    jobs["development"] = ("development", cause, variant, seeds[0])
-    jobs["restart"] = (build, cause, replace(variant, restart=True), seeds[0])
+            jobs[f"build:{typing:d}:{switch:d}:{seed}"] = job(
+                build, replace(variant, typing=typing, switch=switch), seed)
+    jobs["development"] = job("development" + shared, variant, seeds[0])
+    jobs["restart"] = job(build, replace(variant, restart=True), seeds[0])
     if probes:
         for probe in PROBE_DESIGNS:
-            jobs[probe] = (probe, cause, variant, seeds[0])
+            jobs[probe] = job(probe + shared, variant, seeds[0])
     return jobs
 
 
@@ -398,7 +417,8 @@ def the_cause(results: list[CauseResult]) -> CauseResult | None:
 # -- sensitivity ---------------------------------------------------------------------------
 ATTENUATIONS_DB = (-50.0, -52.0, -53.0, -55.0, -56.0, -58.0, -60.0)  # around the default
 TYPING_PEAKS_DBFS = (-18.0, 0.0)
-O6_RANGES = ((30, 120),)
+O6_RANGES = ((30, 120),)  # the tolerance the previous review used
+GOOD_TURNS = (4,)  # "several" read as more than two
 SENSITIVITY_SEEDS = SEEDS[:1]
 
 
@@ -419,6 +439,8 @@ def settings(design: str = "production") -> list[Setting]:
     base = Story()
     out = [Setting("o6_peak_range", f"{lo}-{hi}", design, base, Params((lo, hi)))
            for lo, hi in O6_RANGES]
+    out += [Setting("good_turns_min", str(n), design, base, Params(good_turns_min=n))
+            for n in GOOD_TURNS]
     out += [Setting("attenuation_db", f"{db:g}", design, replace(base, attenuation_db=db),
                     Params(), only_attenuated=True) for db in ATTENUATIONS_DB]
     out += [Setting("typing_peak_dbfs", f"{db:g}", design,
@@ -440,6 +462,8 @@ def setting_causes(setting: Setting) -> list[Cause]:
 def sensitivity_jobs(design: str = "production") -> list[Job]:
     jobs = []
     for s in settings(design):
+        if s.design == design and s.variant == Story():
+            continue
         jobs += diagnosis_jobs(s.design, s.variant, SENSITIVITY_SEEDS, probes=False,
                                only=setting_causes(s))
     return list(dict.fromkeys(jobs))
@@ -452,7 +476,7 @@ def sensitivity(design: str, runs: dict[Job, tuple],
     rows = []
     for s in settings(design):
         moved = setting_causes(s)
-        if s.parameter == "o6_peak_range":
+        if s.design == design and s.variant == Story():  # acceptance only: no new runs
             judged = conclude(design, runs, s.params, s.variant, SEEDS)
         else:
             same = [c for c in causes() if c not in moved]
