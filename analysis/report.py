@@ -320,7 +320,8 @@ def _diagnosis_section(r: _Results) -> list[str]:
     d = r.diagnosis
     if d is None:
         return []
-    from vadlock.analysis.diagnose import OBSERVATIONS, PROBES, conclusion, sensitivity_lines
+    from vadlock.analysis.diagnose import OBSERVATIONS, conclusion
+    from vadlock.analysis.sensitivity import sensitivity_lines
     low, high = d.params.o6_peak_range
     out = ["## Diagnosis: a ranked differential of the field report's freeze", "",
            "Each cause runs the report's story with the production design, its variants "
@@ -372,7 +373,8 @@ def _summary_section(r: _Results) -> list[str]:
     out = ["## Summary", ""]
     d = r.diagnosis
     if d is not None:
-        from vadlock.analysis.diagnose import sensitivity_lines, the_cause
+        from vadlock.analysis.diagnose import the_cause
+        from vadlock.analysis.sensitivity import sensitivity_lines
         low, high = d.params.o6_peak_range
         fits = [c for c in d.causes if c.reproduces_all]
         leading = [c for c in d.causes if c.rank == 1]
@@ -560,7 +562,7 @@ def _answer_recovery(r: _Results) -> list[str]:
     if lasting and "recommended" in r.designs:
         fates = [r.outcomes[(c, "recommended")] for c in lasting
                  if (c, "recommended") in r.outcomes]
-        out.append(f"How sure: the 'ok' cells are bounded evidence (states explored, scenarios "
+        out.append("How sure: the 'ok' cells are bounded evidence (states explored, scenarios "
                    "searched, shown in each cell), and they assume re-acquiring the microphone "
                    "brings capture back. Where it does not ("
                    + ", ".join(lasting) + f"), `recommended` hears the user again in "

@@ -153,7 +153,8 @@ def test_diagnose_json_keys_and_bad_ranges(capsys, monkeypatch):
 
 def test_the_review_renders_the_differential_from_its_results(tmp_path):
     from vadlock.analysis import report
-    from vadlock.analysis.diagnose import Diagnosis, default_row
+    from vadlock.analysis.diagnose import Diagnosis
+    from vadlock.analysis.sensitivity import default_row
 
     muted, disabled = _result("muted", ("O10",)), _result("disabled", ("O6", "O10"))
     attenuated = _result("attenuated", ("O6",))

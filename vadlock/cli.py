@@ -376,8 +376,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 # -- diagnose, review, diagrams, plot -------------------------------------------------------
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from vadlock.analysis.diagnose import (OBSERVATIONS, Params, conclusion, diagnose,
-                                           sensitivity_lines)
+    from vadlock.analysis.diagnose import OBSERVATIONS, Params, conclusion, diagnose
+    from vadlock.analysis.sensitivity import sensitivity_lines
     from vadlock.simulator.progress import Progress
 
     design = design_name(args)
