@@ -73,9 +73,12 @@ def sensitivity_jobs(design: str = "production") -> list[Job]:
 
 def sensitivity(design: str, runs: dict[Job, tuple],
                 baseline: list[CauseResult]) -> list[dict]:
-    """Per setting, what each cause fails (causes a setting cannot change keep their
-    baseline judgement, judged on the sensitivity's single seed like the rest)."""
-    rows = []
+    """Per setting, what each cause fails. Settings that need new runs are judged on the
+    sensitivity's single seed (causes a setting cannot change on that seed's baseline
+    runs), and compared with the defaults judged on that seed too (the first row)."""
+    reference = conclude(design, runs, Params(), Story(), SENSITIVITY_SEEDS)
+    rows = [_row("defaults", f"seeds {_seeds(SENSITIVITY_SEEDS)}", reference,
+                 SENSITIVITY_SEEDS)]
     for s in settings(design):
         moved = setting_causes(s)
         if s.design == design and s.variant == Story():  # acceptance only: no new runs
@@ -85,18 +88,25 @@ def sensitivity(design: str, runs: dict[Job, tuple],
             judged = conclude(s.design, runs, s.params, s.variant, SENSITIVITY_SEEDS, moved)
             judged = rank(judged + conclude(design, runs, s.params, Story(),
                                             SENSITIVITY_SEEDS, same))
-        rows.append({"parameter": s.parameter, "value": s.value,
-                     "explained": [r.cause.name for r in judged if r.reproduces_all],
-                     "leading": [r.cause.name for r in judged if r.rank == 1],
-                     "fails": {r.cause.name: r.ruled_out_by for r in judged}})
+        rows.append(_row(s.parameter, s.value, judged, SEEDS if s.design == design
+                         and s.variant == Story() else SENSITIVITY_SEEDS))
     return rows
 
 
+def _seeds(seeds) -> str:
+    return ",".join(str(s) for s in seeds)
+
+
+def _row(parameter: str, value: str, judged: list[CauseResult], seeds) -> dict:
+    return {"parameter": parameter, "value": value, "seeds": list(seeds),
+            "explained": [r.cause.name for r in judged if r.reproduces_all],
+            "leading": [r.cause.name for r in judged if r.rank == 1],
+            "fails": {r.cause.name: r.ruled_out_by for r in judged}}
+
+
 def default_row(baseline: list[CauseResult]) -> dict:
-    return {"parameter": "defaults", "value": "report's numbers",
-            "explained": [r.cause.name for r in baseline if r.reproduces_all],
-            "leading": [r.cause.name for r in baseline if r.rank == 1],
-            "fails": {r.cause.name: r.ruled_out_by for r in baseline}}
+    """The differential at the defaults (the diagnosis' own seeds)."""
+    return _row("defaults", f"seeds {_seeds(SEEDS)}", baseline, SEEDS)
 
 
 def sensitivity_lines(d: Diagnosis) -> tuple[list[str], list[str]]:
@@ -104,15 +114,20 @@ def sensitivity_lines(d: Diagnosis) -> tuple[list[str], list[str]]:
     the causes that explain everything in every row."""
     if not d.sensitivity:
         return [], []
-    base = set(d.sensitivity[0]["explained"])
+    # each setting against the defaults judged on the same seeds
+    reference = {tuple(row.get("seeds", ())): set(row["explained"]) for row in d.sensitivity
+                 if row["parameter"] == "defaults"}
     lines = []
-    for row in d.sensitivity[1:]:
+    for row in d.sensitivity:
+        if row["parameter"] == "defaults":
+            continue
+        base = reference.get(tuple(row.get("seeds", ())), set(d.sensitivity[0]["explained"]))
         now = set(row["explained"])
         if now != base:
             gained, lost = sorted(now - base), sorted(base - now)
             lines.append(f"{row['parameter']} = {row['value']}: "
                          + "; ".join(([f"now explained: {', '.join(gained)}"] if gained else [])
                                      + ([f"no longer: {', '.join(lost)}"] if lost else [])))
-    steady = [r.cause.name for r in d.causes if r.reproduces_all and all(
+    steady = [r.cause.name for r in d.causes if all(
         r.cause.name in row["explained"] for row in d.sensitivity)]
     return lines, steady
