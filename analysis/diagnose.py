@@ -406,8 +406,11 @@ def conclude(design: str, runs: dict[Job, tuple], params: Params = Params(),
     return rank(out)
 
 
-def the_cause(results: list[CauseResult]) -> CauseResult | None:
-    """The cause, if one alone explains everything with documented or measured behaviour."""
+def the_cause(results: list[CauseResult], params: Params = Params()) -> CauseResult | None:
+    """The cause, if one alone explains everything at the report's literal numbers with
+    documented or measured behaviour."""
+    if params.o6_peak_range != Params().o6_peak_range:
+        return None
     fits = [r for r in results if r.reproduces_all]
     if len(fits) == 1 and fits[0].grade in ("documented", "measured"):
         return fits[0]
@@ -446,7 +449,8 @@ class Diagnosis:
                 "observations": OBSERVATIONS,
                 "discriminating": self.discriminating,
                 "causes": [r.to_dict() for r in self.causes],
-                "the_cause": (c.cause.name if (c := the_cause(self.causes)) else None),
+                "the_cause": (c.cause.name if (c := the_cause(self.causes, self.params))
+                              else None),
                 "sensitivity": self.sensitivity, "experiments": self.experiments}
 
     @classmethod
@@ -499,7 +503,7 @@ def conclusion(d: Diagnosis) -> list[str]:
         lines.append("Every modelled cause reproduces " + ", ".join(blind) + ": these "
                      "observations cannot tell the causes apart and weigh nothing in the "
                      "ranking.")
-    only = the_cause(results)
+    only = the_cause(results, d.params)
     if only:
         lines.append(f"{only.cause.name} alone reproduces all of O1-O10 at the report's "
                      f"numbers (O6 peaks {low}-{high}), with {only.grade} behaviour.")

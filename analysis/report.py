@@ -378,7 +378,7 @@ def _summary_section(r: _Results) -> list[str]:
         low, high = d.params.o6_peak_range
         fits = [c for c in d.causes if c.reproduces_all]
         leading = [c for c in d.causes if c.rank == 1]
-        only = the_cause(d.causes)
+        only = the_cause(d.causes, d.params)
         if only:
             out.append(f"- **Known:** {only.cause.name} alone explains every observation at "
                        f"the report's numbers, with {only.grade} behaviour.")

@@ -174,3 +174,8 @@ def test_the_review_renders_the_differential_from_its_results(tmp_path):
     for c in results:
         assert f"| {c.rank} | {c.grade} | {c.cause.name} |" in text
     assert report.draw_sensitivity(again, tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_no_cause_is_called_the_cause_at_a_widened_range():
+    documented = _result("disabled", ())
+    assert the_cause(rank([documented]), Params(o6_peak_range=(30, 120))) is None
