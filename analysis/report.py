@@ -390,8 +390,9 @@ def _summary_section(r: _Results) -> list[str]:
         else:
             out.append(f"- **Known:** no modelled cause explains every observation at the "
                        f"report's numbers (O6 peaks {low}-{high}); the closest (rank 1): "
-                       + ", ".join(f"{c.cause.name} ({c.grade}, fails "
-                                   f"{', '.join(c.failed)})" for c in leading) + ".")
+                       + "; ".join(f"{c.cause.name} ({c.grade}, fails "
+                                   f"{', '.join(c.failed)}: {c.cause.summary})"
+                                   for c in leading) + ".")
         moved, steady = sensitivity_lines(d)
         if d.sensitivity:
             out.append(f"- **How sure:** {len(moved)} of {len(d.sensitivity) - 1} "
