@@ -274,6 +274,9 @@ class CauseResult:
                 "summary": self.cause.summary,
                 "observations": self.observations, "explained": self.reproduces_all,
                 "fails": self.ruled_out_by,
+                # the previous keys, kept
+                "reproduces_all": self.reproduces_all, "ruled_out_by": self.ruled_out_by,
+                "capture_fault": (c.fault if (c := self.cause.capture_cause) else None),
                 "server": self.cause.server, "capture": self.cause.capture,
                 "client": self.cause.client,
                 "build_frozen": self.build_frozen,
