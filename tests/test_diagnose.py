@@ -179,3 +179,14 @@ def test_the_review_renders_the_differential_from_its_results(tmp_path):
 def test_no_cause_is_called_the_cause_at_a_widened_range():
     documented = _result("disabled", ())
     assert the_cause(rank([documented]), Params(o6_peak_range=(30, 120))) is None
+
+
+def test_a_parameter_that_cannot_change_a_run_does_not_repeat_it():
+    louder = Story(attenuation_db=-60.0, typing_peak_dbfs=0.0)
+    muted = Cause("energy", capture="muted")
+    base, moved = cause_jobs(muted, "production"), cause_jobs(muted, "production", louder)
+    for role in base:  # the attenuation never reaches a muted capture; typing level does
+        assert (base[role] == moved[role]) == (role.startswith("build:0") or role == "restart")
+    attenuated = Cause("energy", capture="attenuated")
+    assert cause_jobs(attenuated, "production")["build:0:1:0"] != \
+        cause_jobs(attenuated, "production", louder)["build:0:1:0"]
