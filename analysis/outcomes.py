@@ -1,22 +1,25 @@
 """What each design does under each cause: the field report's story, replayed per design.
 
-For every cause of the diagnosis (a server VAD hypothesis set, optionally with the capture
-fault an application switch brings on) and every design, the report's story runs once
-(seed 0) and its outcome is recorded: whether the session froze (the `recovery`
-property), whether an utterance after the incident (the capture fault, or the typing for
-a cause without one) was heard, and how the client got there — the path its recovery took, read from its notices, its reconnects and the
-server's idle-timeout prompts. This is the evidence behind the review's answers to "which
-recovery pattern works without a restart" and "would WebRTC fix it, per cause".
+For every cause of the diagnosis (`analysis/causes.py`) and every design, the report's
+story runs once (seed 0) and its outcome is recorded: whether the session froze (the
+`recovery` property), whether an utterance after the incident (the capture fault, or the
+typing for a cause without one) was heard, whether the client told the user (a notice
+after the incident: a surfaced failure, not a silent one), and how the client got there —
+the path its recovery took, read from its notices, its reconnects and the server's
+idle-timeout prompts. This is the evidence behind the review's answers to "which recovery
+pattern works without a restart" and "would WebRTC fix it, per cause"; the diagnosis'
+separating experiments read the same outcomes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from vadlock.analysis.causes import Cause, causes
+from vadlock.analysis.diagnose import FreezeFacts, Story, facts, story
 from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.properties.checks import FREEZE_PROPERTY, check
-from vadlock.analysis.diagnose import Cause, FreezeFacts, causes, facts, story
 from vadlock.simulator.engine import simulate
 from vadlock.simulator.trace import HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
 
@@ -38,14 +41,16 @@ class Outcome:
     path: list[str] = field(default_factory=list)  # recovery steps, in the order taken
     reconnects: int = 0
     prompts: int = 0  # the server's idle-timeout prompts after the fault began
+    surfaced: bool = False  # the client told the user (a notice) after the incident
 
     @property
     def label(self) -> str:
         """A short cell text for the review's table."""
         if self.frozen:
-            return "**frozen**"
+            return "**frozen**" + (" (surfaced)" if self.surfaced else "")
         if not self.heard_again:
-            return "not heard; server prompts" if self.prompts else "not heard"
+            return ("not heard; server prompts" if self.prompts else "not heard") + (
+                "; surfaced" if self.surfaced else "; silent")
         return "heard: " + ("; ".join(self.path) if self.path else "without intervention")
 
     def to_dict(self) -> dict:
@@ -73,14 +78,16 @@ def outcome_of(trace: Trace, cause: Cause, design: str, incident_ms: int) -> Out
         cause.name, design, frozen=bool(check(trace, (FREEZE_PROPERTY,))),
         heard_again=heard_again, path=path, reconnects=trace.reconnects,
         prompts=sum(1 for r in trace.wire if r.direction == S2C and r.t_ms >= incident_ms
-                    and r.type == "input_audio_buffer.timeout_triggered"))
+                    and r.type == "input_audio_buffer.timeout_triggered"),
+        surfaced=any(t >= incident_ms for t, _ in trace.notices))
 
 
 def run_story(job: tuple) -> tuple[FreezeFacts, Outcome]:
-    """One run of the report's story: (design, cause, typing, app switch, seed), as the
+    """One run of the report's story: (design, cause, story variant, seed), as the
     diagnosis schedules them. Returns the diagnosis' facts and the outcome, from one trace."""
-    design, cause, typing, switch, seed = job
-    scenario = story(cause, typing, switch)
+    design, cause, variant, seed = job
+    development = design.split("+")[0] == "development"
+    scenario = story(cause, variant.typing, variant.switch, variant, development)
     incident_ms = min([f.start_ms for f in scenario.capture_faults] or
                       [t.start_ms for t in scenario.typing] or [scenario.duration_ms])
     trace = simulate(get_design(design), ServerVadHypotheses.parse(cause.server), scenario,
@@ -90,4 +97,4 @@ def run_story(job: tuple) -> tuple[FreezeFacts, Outcome]:
 
 def story_jobs(designs: list[str]) -> list[tuple]:
     """The whole story (typing and the application switch), seed 0, per cause and design."""
-    return [(design, cause, True, True, 0) for cause in causes() for design in designs]
+    return [(design, cause, Story(), 0) for cause in causes() for design in designs]

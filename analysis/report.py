@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vadlock.analysis.causes import GRADES, Cause
 from vadlock.model.designs import DESIGNS, FILE_DESIGNS, get_design
 from vadlock.model.hypotheses import HYPOTHESES
 
@@ -66,14 +67,44 @@ def write_report(results: dict, cells, variant_cells, outcomes, diagnosis, path:
 def render_from_json(results: dict) -> str:
     """review.md as the generator makes it from a review.json (a committed review's
     report can be checked against its own results)."""
-    from vadlock.analysis.diagnose import CauseResult
+    from vadlock.analysis.diagnose import Diagnosis
     from vadlock.analysis.outcomes import Outcome
     from vadlock.analysis.review import Cell
 
+    diagnosis = results.get("diagnosis")
     return render_report(results, [Cell(**c) for c in results["cells"]],
                          [Cell(**c) for c in results.get("variant_cells", [])],
                          [Outcome.from_dict(o) for o in results.get("outcomes", [])],
-                         [CauseResult.from_dict(d) for d in results.get("diagnosis", [])])
+                         Diagnosis.from_dict(diagnosis) if diagnosis else None)
+
+
+def draw_sensitivity(diagnosis, path: Path) -> Path:
+    """Which causes fit where: per sensitivity setting (columns) and cause (rows), the
+    number of observations it fails (0: it explains every one)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = diagnosis.sensitivity
+    names = [r.cause.name for r in diagnosis.causes]
+    grid = [[len(row["fails"].get(n, [])) for row in rows] for n in names]
+    fig, ax = plt.subplots(figsize=(2.5 + 0.55 * len(rows), 1.2 + 0.3 * len(names)))
+    image = ax.imshow(grid, cmap="RdYlGn_r", vmin=0, vmax=len(diagnosis.causes[0].observations),
+                      aspect="auto")
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    ax.set_xticks(range(len(rows)), [f"{r['parameter']}\n{r['value']}" for r in rows],
+                  rotation=90, fontsize=7)
+    for i, line in enumerate(grid):
+        for j, v in enumerate(line):
+            ax.text(j, i, "fit" if v == 0 else str(v), ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="observations failed")
+    ax.set_title("vadlock diagnosis: observations each cause fails, one parameter moved at "
+                 "a time", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return path
 
 
 def _calibration_section(r: "_Results") -> list[str]:
@@ -117,6 +148,7 @@ def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> s
              "explored and scenarios searched (search budget "
              f"{results['search_examples']} scenarios per cell, seed {results['seed']}).", "",
              "![verdict matrix](verdicts.png)", ""]
+    lines += _summary_section(r)
     for section in (_designs_section, _matrix_section, _fixes_section, _stories_section,
                     _variants_section, _diagnosis_section, _calibration_section,
                     _answers_section, _method_section):
@@ -153,6 +185,20 @@ class _Results:
 
     def has(self, design: str) -> bool:
         return design in self.designs
+
+
+def _lasting(causes: list[str]) -> list[str]:
+    """The causes whose capture fault survives re-acquiring the microphone."""
+    return [c for c in causes if (fault := Cause.parse(c).capture_cause) is not None
+            and fault.survives != "nothing"]
+
+
+def _grades_of(servers) -> str:
+    """The evidence behind claims that hold under these server hypotheses."""
+    from vadlock.analysis.causes import server_grade
+    if not servers:
+        return "no hypothesis is involved"
+    return "it rests on " + ", ".join(f"`{h}` ({server_grade(h)})" for h in servers)
 
 
 def _codes(names) -> str:
@@ -292,22 +338,112 @@ def _variants_section(r: _Results) -> list[str]:
 
 
 def _diagnosis_section(r: _Results) -> list[str]:
-    if not r.diagnosis:
+    d = r.diagnosis
+    if d is None:
         return []
     from vadlock.analysis.diagnose import OBSERVATIONS, conclusion
-    out = ["## Diagnosis: which causes fit the field report", "",
+    from vadlock.analysis.sensitivity import sensitivity_lines
+    low, high = d.params.o6_peak_range
+    out = ["## Diagnosis: a ranked differential of the field report's freeze", "",
            "Each cause runs the report's story with the production design, its variants "
-           "without typing and without the switch (two seeds each), and once with the "
-           "development design; observations O1-O10 are predicates over those traces "
-           "(`properties/diagnose.py`). `vadlock diagnose` prints the same table.", ""]
-    out += conclusion(r.diagnosis)
-    out += ["", "| cause | " + " | ".join(OBSERVATIONS) + " | all |",
-            "| --- |" + " :-: |" * (len(OBSERVATIONS) + 1)]
-    for d in r.diagnosis:
-        marks = " | ".join("yes" if d.observations[o] else "**no**" for o in OBSERVATIONS)
-        out.append(f"| {d.cause.name} | {marks} | {'**yes**' if d.reproduces_all else 'no'} |")
+           "without typing and without the switch (two seeds each), once with the "
+           "development design and once as the session after a full restart; observations "
+           "O1-O10 are predicates over those traces (`analysis/diagnose.py`). O6 accepts "
+           f"raw int16 peaks {low}-{high} (the report's own numbers unless stated). Causes "
+           "are ranked by the discriminating observations they fail, then by evidence "
+           "grade; equal ranks are ties. Grades: " + ", ".join(GRADES) + " (strongest "
+           "first); a combination is as strong as its weakest part. `vadlock diagnose` "
+           "prints the same.", ""]
+    out += conclusion(d)
+    out += ["", "| rank | grade | cause | " + " | ".join(OBSERVATIONS) + " | all |",
+            "| ---: | --- | --- |" + " :-: |" * (len(OBSERVATIONS) + 1)]
+    for c in d.causes:
+        marks = " | ".join("yes" if c.observations[o] else "**no**" for o in OBSERVATIONS)
+        out.append(f"| {c.rank} | {c.grade} | {c.cause.name} | {marks} | "
+                   f"{'**yes**' if c.reproduces_all else 'no'} |")
     out += ["", "Observations: " + "; ".join(f"{k} {v}" for k, v in OBSERVATIONS.items())
-            + ".", ""]
+            + ".", "", "What each cause is: " + "; ".join(
+                f"{c.cause.name}: {c.cause.summary}" for c in d.causes) + ".", ""]
+    if d.sensitivity:
+        moved, steady = sensitivity_lines(d)
+        out += ["### Sensitivity: which causes explain everything where", "",
+                "One free parameter moved at a time from the defaults (seed 0 only, so O3 "
+                "and O9 are judged on one run each); the server VAD's threshold is not "
+                "varied, as the base detector has none to vary until real detector engines "
+                "are modelled. ![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
+                "| parameter | value | causes explaining all | rank 1 |", "| --- | --- | --- | --- |"]
+        out += [f"| {row['parameter']} | {row['value']} | {', '.join(row['explained']) or 'none'} "
+                f"| {', '.join(row['leading'])} |" for row in d.sensitivity]
+        out += ["", ("What moves: " + "; ".join(moved) + ".") if moved else
+                "No setting changes which causes explain everything.",
+                "Explaining everything in every setting: " + (", ".join(steady) or "no cause")
+                + ".", ""]
+    if d.experiments:
+        out += ["### Experiments that tell the leading causes apart", "",
+                "What the team could log or try in their own app, and what each leading cause "
+                "predicts (from the model's runs of each cause):", ""]
+        for e in d.experiments:
+            out.append(f"- **{e['measure']}** " + "; ".join(
+                f"{cause}: {prediction}" for cause, prediction in e["predictions"].items()) + ".")
+        out.append("")
+    return out
+
+
+def _summary_section(r: _Results) -> list[str]:
+    """What is known, how sure, what to do next, under which assumptions."""
+    out = ["## Summary", ""]
+    d = r.diagnosis
+    if d is not None:
+        from vadlock.analysis.diagnose import the_cause
+        from vadlock.analysis.sensitivity import sensitivity_lines
+        low, high = d.params.o6_peak_range
+        fits = [c for c in d.causes if c.reproduces_all]
+        leading = [c for c in d.causes if c.rank == 1]
+        only = the_cause(d.causes, d.params)
+        if only:
+            out.append(f"- **Known:** {only.cause.name} alone explains every observation at "
+                       f"the report's numbers, with {only.grade} behaviour.")
+        elif fits:
+            out.append(f"- **Known:** {len(fits)} modelled cause(s) explain every observation "
+                       f"at the report's numbers (O6 peaks {low}-{high}): " + ", ".join(
+                           f"{c.cause.name} ({c.grade})" for c in fits) + "; none is known to "
+                       "be *the* cause.")
+        else:
+            out.append(f"- **Known:** no modelled cause explains every observation at the "
+                       f"report's numbers (O6 peaks {low}-{high}); the closest (rank 1): "
+                       + "; ".join(f"{c.cause.name} ({c.grade}, fails "
+                                   f"{', '.join(c.failed)}: {c.cause.summary})"
+                                   for c in leading) + ".")
+        moved, steady = sensitivity_lines(d)
+        if d.sensitivity:
+            out.append(f"- **How sure:** {len(moved)} of {len(d.sensitivity) - 1} "
+                       "parameter settings change which causes explain everything"
+                       + (f" ({'; '.join(moved)})" if moved else "") + "; "
+                       + (f"{', '.join(steady)} explain(s) everything in every setting."
+                          if steady else "no cause explains everything in every setting."))
+        if d.experiments:
+            out.append("- **Next:** tell the leading causes apart in the app itself: "
+                       + "; ".join(e["measure"] for e in d.experiments) + " (predictions "
+                       "per cause in the diagnosis).")
+    if r.has("recommended") and r.cells:
+        left = r.freezes("recommended")
+        states = sum(c.states or 0 for (d_, _, _), c in r.cells.items() if d_ == "recommended")
+        searched = sum(c.searched for (d_, _, _), c in r.cells.items() if d_ == "recommended")
+        out.append(f"- **Fix:** `recommended` freezes in {len(left)} of {r.total} cells "
+                   f"(evidence: {states} states explored, {searched} scenarios searched, "
+                   "bounded).")
+    lasting = _lasting(r.causes)
+    if lasting and r.outcomes:
+        fates = {d_: [r.outcomes[(c, d_)] for c in lasting if (c, d_) in r.outcomes]
+                 for d_ in r.designs}
+        told = [d_ for d_, fs in fates.items() if fs and all(o.heard_again or o.surfaced
+                                                             for o in fs)]
+        out.append("- **Assumptions:** the model's server is an approximation (every "
+                   "behaviour graded); capture faults that survive re-acquiring the "
+                   f"microphone ({', '.join(lasting)}) defeat every recovery in the client; "
+                   "designs that at least tell the user there: "
+                   + (", ".join(f"`{x}`" for x in told) or "none") + ".")
+    out.append("")
     return out
 
 
@@ -338,6 +474,9 @@ def _answer_silent_state(r: _Results) -> list[str]:
            "at all reaches the client once the freeze begins, while it keeps appending audio "
            "— the report's symptom; the socket is never closed. The shortest ways in "
            "(exploration, replayed and confirmed in the full simulator):"]
+    out[0] += (" How sure: " + _grades_of(list(dict.fromkeys(h for h, _ in prod)))
+               + "; exploration is exhaustive within its abstraction, and every freeze is "
+               "replayed in the full simulator.")
     shown = set()
     for h, f in prod:
         c = r.cells[(BASELINE, h, f)]
@@ -369,8 +508,8 @@ def _answer_zeros(r: _Results) -> list[str]:
     else:
         out = ["Not in the model: under no hypothesis does a live microphone behind the "
                "zeroing gate freeze where the same client without the gate does not."]
-    theory = next((d for d in r.diagnosis if d.cause.server == "zero-skip,clear-keeps-vad"
-                   and d.cause.capture_fault is None), None)
+    theory = next((d for d in (r.diagnosis.causes if r.diagnosis else [])
+                   if d.cause == Cause("zero-skip,clear-keeps-vad")), None)
     if theory is not None:
         if theory.reproduces_all:
             out.append("The report's own theory (zeros hold the VAD in speech and the "
@@ -380,9 +519,11 @@ def _answer_zeros(r: _Results) -> list[str]:
             out.append("The report's own theory (zeros hold the VAD in speech and the "
                        "watchdog's clear does not reset it: `zero-skip,clear-keeps-vad`) does "
                        "not fit what the report saw: it fails "
-                       + ", ".join(theory.ruled_out_by) + " (see the diagnosis).")
-    out.append("Whether OpenAI's server VAD behaves like any of these hypotheses cannot be "
-               "known from outside; each hypothesis above carries its source.")
+                       + ", ".join(theory.ruled_out_by) + f" (rank {theory.rank} of "
+                       f"{len(r.diagnosis.causes)}; see the diagnosis).")
+    out.append("How sure: " + _grades_of(zeros) + ". Whether OpenAI's server VAD behaves "
+               "like any of these hypotheses cannot be known from outside; each hypothesis "
+               "above carries its source.")
     return out
 
 
@@ -439,6 +580,16 @@ def _answer_recovery(r: _Results) -> list[str]:
                           f"{len(reconnects)} cause(s) needed a reconnect, which opens a new "
                           "session and replays the conversation as items: a restart the user "
                           "does not see, but a restart."))
+    lasting = _lasting(r.causes)
+    if lasting and "recommended" in r.designs:
+        fates = [r.outcomes[(c, "recommended")] for c in lasting
+                 if (c, "recommended") in r.outcomes]
+        out.append("How sure: the 'ok' cells are bounded evidence (states explored, scenarios "
+                   "searched, shown in each cell), and they assume re-acquiring the microphone "
+                   "brings capture back. Where it does not ("
+                   + ", ".join(lasting) + f"), `recommended` hears the user again in "
+                   f"{sum(o.heard_again for o in fates)} of {len(fates)} stories and tells the "
+                   f"user (a surfaced failure) in {sum(o.surfaced for o in fates)}.")
     return out
 
 
@@ -478,6 +629,9 @@ def _answer_webrtc(r: _Results) -> list[str]:
                        "only in the transport, whose media path the model sends audio "
                        f"quieter than {rms_to_dbfs(DTX_RMS):.0f} dBFS as Opus DTX comfort "
                        "noise).")
+    out.append("How sure: the cells " + _grades_of(list(dict.fromkeys(
+        x.split("/")[0] for x in fixed))).replace("it rests", "WebRTC fixes rest")
+        + "; the per-cause answers carry each cause's grade in the diagnosis.")
     out.append("From the reference, not a result of this review: over WebRTC the server owns "
                "the output buffer, truncates on interruption itself and reports "
                "`output_audio_buffer.started/stopped/cleared`; OpenAI recommends it for "

@@ -10,7 +10,8 @@ Four kinds of work, run together on a process pool, longest first:
   (`properties.outcomes`): frozen or not, heard again or not, and how it recovered;
 - *variants*: the production design with 20 ms chunks, a 200 ms silence duration and a
   lagging gate, explored under every hypothesis (does a verdict hang on those values?);
-- the *diagnosis* (`properties.diagnose`), and the calibration of the base server VAD
+- the *diagnosis* (`analysis.diagnose`: the ranked differential, its sensitivity runs and
+  its separating experiments), and the calibration of the base server VAD
   against WebRTC VAD (`properties.calibrate`).
 `review.md`, `review.json` and `verdicts.png` are generated from these results only.
 """
@@ -172,8 +173,9 @@ def _cost(job: tuple) -> float:
 def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
                examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
+               with_sensitivity: bool = True,
                variants=VARIANTS, progress: Callable[[str], None] | None = None) -> dict:
-    from vadlock.analysis.diagnose import conclude, diagnosis_jobs
+    from vadlock.analysis.diagnose import assemble, diagnosis_all_jobs
     from vadlock.analysis.outcomes import story_jobs
 
     out = Path(out_dir)
@@ -190,7 +192,7 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     # the report's story: every cause with every design, and the diagnosis' runs (one
     # simulation serves both where they meet)
     stories = story_jobs(designs) if with_diagnosis else []
-    diagnosed = diagnosis_jobs() if with_diagnosis else []
+    diagnosed = diagnosis_all_jobs(with_sensitivity=with_sensitivity) if with_diagnosis else []
     jobs += [("story", *job) for job in dict.fromkeys([*stories, *diagnosed])]
     jobs.append(("calibration",))
     jobs.sort(key=_order)
@@ -220,18 +222,21 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
         group.sort(key=lambda c: (order[c.design], hypotheses.index(c.server),
                                   fault_classes.index(c.fault_class)))
     outcomes = [story_runs[job][1] for job in stories]
-    diagnosis = conclude("production", {job: story_runs[job][0] for job in diagnosed})
+    diagnosis = (assemble("production", {job: story_runs[job] for job in diagnosed},
+                          with_sensitivity=with_sensitivity) if with_diagnosis else None)
     results = {"seed": seed, "search_examples": examples, "designs": designs,
                "hypotheses": hypotheses, "fault_classes": list(fault_classes),
                "variants": list(variants),
                "cells": [asdict(c) for c in cells],
                "variant_cells": [asdict(c) for c in variant_cells],
                "outcomes": [o.to_dict() for o in outcomes],
-               "diagnosis": [r.to_dict() for r in diagnosis],
+               "diagnosis": diagnosis.to_dict() if diagnosis else None,
                "calibration": [asdict(row) for row in calibration]}
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
-    from vadlock.analysis.report import draw_matrix, write_report
+    from vadlock.analysis.report import draw_matrix, draw_sensitivity, write_report
     draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
+    if diagnosis is not None and diagnosis.sensitivity:
+        draw_sensitivity(diagnosis, out / "diagnosis_sensitivity.png")
     write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")
     return results
 

@@ -41,7 +41,7 @@ from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
-ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture
+ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by default
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
@@ -335,6 +335,7 @@ class Engine:
                     else _cached(self._env_key, lambda: environment_audio(scenario, seed)))
         self.env_frames = self._signal(lambda: self.env)
         self._attenuated_frames: SignalFrames | None = None
+        self.attenuation_gain = 10 ** (scenario.attenuation_db / 20)
         self.capture_rng = _rng(seed, 4)
         net = scenario.network
         self.uplink = Link(net.uplink_latency_ms, net.uplink_jitter_ms, net.spikes, _rng(seed, 6))
@@ -453,6 +454,9 @@ class Engine:
         self._to_server(0, self.client.start())
         notes: list[tuple] = []  # this chunk's ticks that are not plain environment audio
         fault_events = self._fault_schedule()
+        # faults whose cause outlives a re-acquisition: (start, end or None, kind)
+        lasting = [(f.start_ms, None if f.duration_ms is None else f.start_ms + f.duration_ms,
+                    f.kind) for f in self.scenario.capture_faults if f.survives_reacquire]
         client, uplink, downlink, media = self.client, self.uplink, self.downlink, self.media
         end_ms = self.scenario.duration_ms
         audio_context = self.design.audio_context
@@ -500,6 +504,8 @@ class Engine:
             if (i + 1) % ticks_per_chunk == 0:
                 self._chunk(t + tick - chunk_ms, notes)
                 notes = []
+                if lasting and client.capture.state == "live":  # re-acquired on the chunk
+                    self._reimpose(t, lasting)
             if client.requests:
                 self._handle_requests(t)
             if client.changes or self.server.changes or client.notices:
@@ -520,6 +526,14 @@ class Engine:
                 i, t = i + skip, t + skip * tick
         self._record_transitions(end_ms)
         return self.trace
+
+    def _reimpose(self, t: int, lasting: list[tuple]) -> None:
+        """A re-acquired capture comes back with a fault whose cause outlives it."""
+        for start, end, kind in lasting:
+            if start <= t and (end is None or t < end):
+                self.trace.faults.append((t, "start", kind))
+                self.client.capture.start_fault(kind)
+                return
 
     def _quiet_ticks(self, i: int, t: int, fault_events: list, ticks_per_chunk: int) -> int:
         """How many ticks from tick `i` (at `t`) can be skipped: none of them ends a chunk,
@@ -583,7 +597,7 @@ class Engine:
                 run = [k, index, played_from, played_from + played_ms]
         self._add_echo(samples, run, echo_gain)
         if "attenuated" in by_state:
-            rows[by_state["attenuated"]] *= ATTENUATION_GAIN
+            rows[by_state["attenuated"]] *= self.attenuation_gain
         if "disabled" in by_state:
             rows[by_state["disabled"]] = 0.0
         if "suspended" in by_state:
@@ -596,7 +610,8 @@ class Engine:
     def attenuated_frames(self) -> SignalFrames:
         """The environment through an attenuated capture (known before the run too)."""
         if self._attenuated_frames is None:
-            self._attenuated_frames = self._signal(lambda: self.env, gain=ATTENUATION_GAIN)
+            self._attenuated_frames = self._signal(lambda: self.env,
+                                                   gain=self.attenuation_gain)
         return self._attenuated_frames
 
     def _known_signal(self, notes: list[tuple]) -> SignalFrames | None:

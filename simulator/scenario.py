@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from vadlock.model.client.capture import FAULTS
+from vadlock.model.client.capture import ATTENUATION_DB, FAULTS
 
 SCHEMA_VERSION = 1
 
@@ -40,12 +40,16 @@ class Typing:
 
 @dataclass(frozen=True)
 class CaptureFault:
-    """A capture fault; `duration_ms` null means until the end. `cause`: fault | app_switch."""
+    """A capture fault; `duration_ms` null means until the end. `cause`: fault | app_switch.
+    `survives_reacquire`: the fault's cause outlives the client's own re-acquisition (the OS
+    input volume stays down, another application keeps the microphone): a re-acquired
+    capture comes back with the same fault while it lasts."""
 
     start_ms: int
     kind: str
     duration_ms: int | None = None
     cause: str = "fault"
+    survives_reacquire: bool = False
 
 
 SEGMENT_KINDS = ("speech", "typing", "noise")
@@ -92,6 +96,8 @@ class Scenario:
     segments: tuple[Segment, ...] = ()
     description: str = ""
     seed: int | None = None  # the audio seed it was found with (replay uses it by default)
+    attenuation_db: float = ATTENUATION_DB  # the gain of an "attenuated" capture
+
 
     def response_ms(self, index: int) -> int:
         return self.response_audio_ms[index % len(self.response_audio_ms)]
@@ -183,6 +189,10 @@ def _value(name: str, type_text: str, value: Any, path: str):
                 not math.isfinite(value):
             raise ScenarioError(f"{path}: expected a number, got {value!r}")
         return float(value)
+    if type_text.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ScenarioError(f"{path}: expected true or false, got {value!r}")
+        return value
     if type_text.startswith("str"):
         if not isinstance(value, str):
             raise ScenarioError(f"{path}: expected a string, got {value!r}")
@@ -219,6 +229,7 @@ def _check_semantics(s: Scenario) -> None:
              "must be > 0 or null")
         need(c.cause in ("fault", "app_switch"), f"capture_faults[{i}].cause",
              "must be fault or app_switch")
+    need(-120 <= s.attenuation_db <= 0, "attenuation_db", "must be in -120..0")
     for i, seg in enumerate(s.segments):
         need(seg.start_ms >= 0, f"segments[{i}].start_ms", "must be >= 0")
         need(seg.duration_ms > 0, f"segments[{i}].duration_ms", "must be > 0")

@@ -3,17 +3,21 @@
 - `live`: the microphone signal.
 - `muted`: the track is muted or another application holds the microphone; the worklet
   gets near-silent samples (int16 peaks about 41-96), whatever the user does.
-- `attenuated`: the user's signal arrives 54 dB down (the OS input volume pulled down, a
-  clamped AGC, communications ducking). The gain is calibrated to the report's log: loud
-  speech (-12 dBFS) then peaks at int16 ~51-80, inside its "max: 41..96", and room noise
-  rounds to zero.
+- `attenuated`: the user's signal arrives attenuated (the OS input volume pulled down, a
+  clamped AGC, communications ducking): by ATTENUATION_DB unless the scenario's
+  `attenuation_db` says otherwise. The value is a free parameter, not a measurement: the
+  diagnosis shows over which attenuations loud speech logs the report's "max: 41..96".
 - `disabled`: `track.enabled = false`; every sample is exactly 0.
 - `suspended`: the AudioContext is suspended or interrupted; no chunks at all. Only a
   client whose audio goes through an AudioContext (the WebSocket worklet) is affected:
   a WebRTC client hands the track to the peer connection directly.
 
 Faults are driven by the environment; `reacquire` is the client's own recovery (the
-capture-health watchdog re-acquires the microphone / resumes the AudioContext).
+capture-health watchdog re-acquires the microphone / resumes the AudioContext). The
+machine assumes nothing about whether that works: `reacquire` returns to `live`, and a
+fault whose cause outlives the re-acquisition (the OS input volume stays at zero, another
+application keeps the microphone) is the environment's to re-impose — a scenario's
+capture fault with `survives_reacquire` comes back at once while it lasts.
 """
 
 from vadlock.model.machine import ProtocolMachine
