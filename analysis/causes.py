@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vadlock.model.evidence import GRADES  # strongest first
+from vadlock.model.evidence import ENGINE_EVIDENCE, GRADES, HYPOTHESIS_EVIDENCE, Evidence
 
-def server_evidence(part: str):
+
+def server_evidence(part: str) -> Evidence:
     """The evidence registry's entry (`model/evidence.py`) for one part of a `--server`
-    string: a hypothesis, or an engine (`webrtc-vad:2` is the engine `webrtc-vad`)."""
-    from vadlock.model.evidence import ENGINE_EVIDENCE, HYPOTHESIS_EVIDENCE
-
+    string: a hypothesis, or an engine (`webrtc-vad:2` is the engine `webrtc-vad`);
+    GRADES are ordered strongest first."""
     name = part.strip()
     entry = HYPOTHESIS_EVIDENCE.get(name) or ENGINE_EVIDENCE.get(name.split(":")[0])
     if entry is None:
