@@ -27,6 +27,13 @@ def rms_to_dbfs(rms: float) -> float:
     return float(20.0 * np.log10(max(rms, 1e-12)))
 
 
+def energy(samples: np.ndarray) -> float:
+    """The sum of the squares, accumulated in float64 by numpy itself: the same bits on every
+    machine. (`np.dot` hands the sum to the BLAS, whose kernel, and so its summation order
+    and last bits, depends on the CPU: it made a fresh clone's figures differ by a pixel.)"""
+    return float(np.einsum("i,i->", samples, samples, dtype=np.float64))
+
+
 def _generator_key(rng: np.random.Generator) -> tuple:
     state = rng.bit_generator.state
     return (state["bit_generator"], repr(state["state"]), state.get("has_uint32"),
@@ -93,7 +100,7 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
     envelope = _syllabic_envelope(n, rng)
     signal *= envelope
     active = signal[envelope > 0.2]
-    level = float(np.sqrt(np.dot(active, active) / len(active))) if len(active) else 1.0
+    level = float(np.sqrt(energy(active) / len(active))) if len(active) else 1.0
     signal *= np.float32(active_rms / level)
     return signal
 

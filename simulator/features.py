@@ -51,6 +51,8 @@ _KINDS = (Kind.SPEECH, Kind.TRANSIENT, Kind.STATIONARY)
 
 
 def rms(frames: np.ndarray) -> np.ndarray:
+    """RMS per row, its squares summed in float64 by numpy itself (never the BLAS, whose
+    CPU-dependent kernels change the last bits: see `audio.energy`)."""
     frames = np.atleast_2d(frames)
     return np.sqrt(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frames.shape[1])
 
@@ -95,7 +97,7 @@ def chunk_stats_of(samples: np.ndarray) -> tuple[float, bool, int]:
     """(RMS, all exact zeros, int16 peak clipped to int16) of one chunk's samples."""
     high, low = float(samples.max()), float(samples.min())
     peak = int(np.round(np.float32(max(high, -low)) * np.float32(32767.0)))
-    return (float(np.sqrt(np.dot(samples, samples.astype(np.float64)) / len(samples))),
+    return (float(rms(samples)[0]),  # the same bits as a batch's (`SignalFrames.chunk_stats`)
             high == low == 0.0, min(32767, peak))
 
 
