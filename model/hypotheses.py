@@ -28,6 +28,18 @@ from functools import lru_cache
 from vadlock.model.symbols import Detection, FrameSymbol, Kind, LevelScale
 
 SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
+# The energy rule as a probability (simulator/detectors/energy.py) -- an ASSUMPTION: p rises
+# by ENERGY_DEADBAND per ENERGY_DB_PER_DEADBAND dB, 0.5 at SERVER_SPEECH_RMS.
+ENERGY_DEADBAND = 0.15
+ENERGY_DB_PER_DEADBAND = 16.0
+
+
+def speech_edge_rms(threshold: float) -> float:
+    """The RMS at which the energy rule's probability reaches `threshold` (-40 dBFS at 0.5,
+    about -29 dBFS at 0.6): the server-speech edge of a design's level scale, so that the
+    symbols decide as the energy engine does at any threshold."""
+    return SERVER_SPEECH_RMS * 10 ** ((threshold - 0.5) / ENERGY_DEADBAND
+                                      * ENERGY_DB_PER_DEADBAND / 20)
 FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio
 FLOOR_FALL_MS = 200  # ... and falls to quieter non-speech audio that lasts this long
 

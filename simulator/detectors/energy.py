@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from vadlock.model.hypotheses import SERVER_SPEECH_RMS
+from vadlock.model.hypotheses import ENERGY_DB_PER_DEADBAND, ENERGY_DEADBAND, SERVER_SPEECH_RMS
 from vadlock.model.symbols import NEAR_SILENT_RMS, Kind, LevelScale
 from vadlock.simulator import features
 from vadlock.simulator.detectors import FRAME_N, Detector
 
-DB_PER_DEADBAND = 16.0  # -56 .. -40 dBFS spans the 0.15 below the threshold
-DEADBAND = 0.15
+DB_PER_DEADBAND = ENERGY_DB_PER_DEADBAND  # -56 .. -40 dBFS spans the 0.15 below the threshold
+DEADBAND = ENERGY_DEADBAND
 CLICK_P = 0.425
 SCALE = LevelScale.build(server_speech=SERVER_SPEECH_RMS)
 
