@@ -1,6 +1,7 @@
 """The design review: every design x server hypothesis x fault class, with evidence.
 
-Four kinds of work, run together on a process pool, longest first:
+Four kinds of work, run together longest first, on local processes or a Dask cluster
+(`analysis.executor`; the same results either way):
 - *cells*: for the acoustic and capture fault classes a cell is decided by exhaustive
   exploration (a freeze counts once the full simulator confirms it) and, where
   exploration finds none, also by search; the network class by search alone. Every freeze
@@ -13,6 +14,12 @@ Four kinds of work, run together on a process pool, longest first:
 - the *diagnosis* (`properties.diagnose`), and the calibration of the base server VAD
   against WebRTC VAD (`properties.calibrate`).
 `review.md`, `review.json` and `verdicts.png` are generated from these results only.
+
+What repeats is done once: a process makes a scenario's audio and its decodings once for
+every design and hypothesis (`simulator.engine`; the jobs are grouped so that searches
+drawing the same scenarios meet in one process), and a freeze's timeline and replay facts
+come from the trace that found it (the explorer's confirming replay, or the search's
+failing example) instead of a new simulation.
 """
 
 from __future__ import annotations
@@ -90,6 +97,7 @@ def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
             cell.method = f"{cell.method}+search" if cell.method else "search"
             if found.scenario is not None:
                 cell.verdict, saved = "freeze", found.saved
+                trace = found.trace  # the failing example's, the replay's trace
                 cell.violation = found.violations[0].explanation
                 cell.method = "search"
         if saved is not None:

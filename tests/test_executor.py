@@ -130,3 +130,24 @@ def test_a_review_on_a_command_line_cluster_survives_a_lost_worker(tmp_path):
             _stop(process)
     assert (remote / "review.json").read_bytes() == (local / "review.json").read_bytes()
     assert _files(remote) == _files(local)  # review.md, verdicts.png, evidence, timelines
+
+
+def test_the_search_hands_over_the_trace_a_replay_of_its_counterexample_gives(tmp_path):
+    """What the review no longer simulates twice: the failing example's trace is the trace
+    of the saved counterexample replayed (`vadlock simulate --scenario`), byte for byte."""
+    from vadlock.model.designs import get_design
+    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.properties.search import search
+    from vadlock.simulator.engine import simulate
+    from vadlock.simulator.scenario import Scenario
+
+    design, hypotheses = get_design("production"), ServerVadHypotheses.parse("energy")
+    found = search(design, hypotheses, max_examples=10, seed=3, fault_classes=("capture",),
+                   out_dir=tmp_path, shrink=False)
+    assert found.scenario is not None and found.trace is not None
+    replayed = Scenario.load(found.saved)
+    again = simulate(design, hypotheses, replayed, seed=replayed.seed or 3)
+    assert found.trace.jsonl_bytes() == again.jsonl_bytes()
+    for name in ("transitions", "notices", "utterances", "chunks", "frames", "faults",
+                 "reconnects", "initial_states", "scenario_name", "seed", "duration_ms"):
+        assert getattr(found.trace, name) == getattr(again, name), name
