@@ -368,10 +368,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="freeze rate per hour over many random realistic sessions",
         description="Run N random sessions per design from a realistic distribution (turns "
         "every 8-20 s,\ntyping, room noise, application switches that fault the capture, "
-        "loud noise,\nlatency spikes; see properties/sweep.py), check each for a freeze "
+        "loud noise,\nlatency spikes; see analysis/sweep.py), check each for a freeze "
         "(recovery),\nand report per design the freeze rate per hour with an exact 95% "
         "confidence\ninterval and the time to the first freeze. Deterministic from the "
-        "seed for any\nnumber of workers. Exit 1 when any session froze, 0 otherwise.")
+        "seed for any\nnumber of workers, locally or on a Dask cluster (--scheduler). Exit 1 "
+        "when any session\nfroze, 0 otherwise.")
     add_design_options(p, many=True)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="one server VAD hypothesis set, flags combined (default energy): "
