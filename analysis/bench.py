@@ -286,7 +286,9 @@ def _print_yardstick(result: dict) -> None:
     stick = result["yardstick"]
     print(f"  yardstick: one transitions trigger {stick['trigger_us']:.2f} µs, numpy "
           f"workload {stick['numpy_workload_ms']:.2f} ms (after / before the run: "
-          f"{stick['trigger_us_drift']:.2f}x, {stick['numpy_workload_ms_drift']:.2f}x)")
+          f"{stick['trigger_us_drift']:.2f}x, {stick['numpy_workload_ms_drift']:.2f}x); "
+          f"share of a core {stick['cpu_share_before']:.2f} before, "
+          f"{stick['cpu_share_after']:.2f} after")
     for key, value in result["normalised"].items():
         print(f"    {key:34} {value['per_trigger']:12.4g} per trigger, "
               f"{value['per_numpy_workload']:12.4g} per numpy workload")

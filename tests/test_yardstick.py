@@ -34,11 +34,19 @@ def test_a_slower_machine_gives_the_same_normalised_figure():
 
 
 def test_combine_takes_the_median_of_both_passes_and_reports_the_drift():
-    before = {"trigger_us": 10.0, "trigger_us_values": [9.0, 10.0, 11.0],
+    before = {"trigger_us": 10.0, "trigger_us_values": [9.0, 10.0, 11.0], "cpu_share": 1.0,
               "numpy_workload_ms": 2.0, "numpy_workload_ms_values": [2.0, 2.0, 2.0]}
-    after = {"trigger_us": 20.0, "trigger_us_values": [19.0, 20.0, 21.0],
+    after = {"trigger_us": 20.0, "trigger_us_values": [19.0, 20.0, 21.0], "cpu_share": 0.5,
              "numpy_workload_ms": 2.0, "numpy_workload_ms_values": [2.0, 2.0, 2.0]}
     stick = yardstick.combine(before, after)
     assert stick["trigger_us"] == pytest.approx(15.0)
     assert stick["trigger_us_drift"] == pytest.approx(2.0)
     assert stick["numpy_workload_ms_drift"] == pytest.approx(1.0)
+    assert (stick["cpu_share_before"], stick["cpu_share_after"]) == (1.0, 0.5)
+
+
+def test_measure_reports_each_timing_and_the_share_of_a_core():
+    measured = yardstick.measure(repeat=2)
+    assert len(measured["trigger_us_values"]) == len(measured["numpy_workload_ms_values"]) == 2
+    assert measured["trigger_us"] > 0 and measured["numpy_workload_ms"] > 0
+    assert 0 < measured["cpu_share"] <= 1.05
