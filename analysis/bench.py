@@ -18,7 +18,8 @@ with `time.perf_counter` (the only wall clock in vadlock; the model never reads 
 - `sweep_speedup_2_workers`: the median wall time of a sweep with 1 worker over the
   median with 2 workers; the sweep is sized by wall time, not by a fixed session count:
   enough 1-minute sessions for about `SWEEP_S_PER_WORKER` (3) seconds per worker, from
-  the time of one session measured first (`sweep_size`);
+  the time of one session measured first (`sweep_size`); each repetition runs 2 workers
+  before 1 (forked workers would otherwise inherit the audio the 1-worker run just made);
 - `yardstick` (`analysis/yardstick.py`): the cost of one `transitions` trigger and of a
   fixed numpy workload, measured before and after the other figures in the same run, and
   `normalised`: every duration and rate in yardstick units, so runs on different machines
@@ -152,15 +153,16 @@ def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[
     return {"review_s": _stats(values)}, note
 
 
-def sweep_sessions_for(s_per_worker: float, workers: int, minutes: float,
+def sweep_sessions_for(s_per_worker: float, workers: int, minutes: float, seed: int,
                        say: Callable[[str], None]) -> tuple[int, float]:
     """Sessions for about `s_per_worker` wall seconds per worker (at least 2 per worker),
-    from the time of one session (seed 0, session 0); returns (sessions, that time)."""
+    from the time of one session (of `seed`, one the timed sweeps do not use); returns
+    (sessions, that time)."""
     from vadlock.analysis.sweep import sweep
 
     say("sweep: timing one session to size the sweep")
     started = time.perf_counter()
-    sweep(["production"], "energy", 1, minutes, workers=1, seed=0)
+    sweep(["production"], "energy", 1, minutes, workers=1, seed=seed)
     one = time.perf_counter() - started
     return max(2 * workers, round(s_per_worker * workers / one)), one
 
@@ -169,10 +171,12 @@ def bench_sweep(repeat: int, s_per_worker: float, minutes: float,
                 say: Callable[[str], None]) -> dict:
     from vadlock.analysis.sweep import sweep
 
-    sessions, one = sweep_sessions_for(s_per_worker, 2, minutes, say)
+    sessions, one = sweep_sessions_for(s_per_worker, 2, minutes, repeat, say)
     times: dict[int, list[float]] = {1: [], 2: []}
     for i in range(repeat):
-        for workers in (1, 2):
+        # 2 workers first: forked workers inherit what this process has made (a session's
+        # audio), so the 1-worker run of the same seed must come after, not before
+        for workers in (2, 1):
             say(f"sweep {i + 1}/{repeat}: {workers} worker(s), {sessions} sessions")
             started = time.perf_counter()
             sweep(["production"], "energy", sessions, minutes, workers=workers, seed=i)
