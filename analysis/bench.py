@@ -16,8 +16,15 @@ with `time.perf_counter` (the only wall clock in vadlock; the model never reads 
   once (`--memory-repeat` to repeat it);
 - `review_s`: the whole review (`properties.review.run_review`) into a temporary folder;
   it is repeated `--review-repeat` times (default 1), and `--skip-review` leaves it out;
-- `sweep_speedup_2_workers`: the median wall time of a small sweep (4 sessions x 3 min)
-  with 1 worker over the median with 2 workers.
+- `sweep_speedup_2_workers`: the median wall time of a sweep with 1 worker over the
+  median with 2 workers; the sweep is sized by wall time, not by a fixed session count:
+  enough 1-minute sessions for about `SWEEP_S_PER_WORKER` (3) seconds per worker, from
+  the time of one session measured first (`sweep_size`); each repetition runs 2 workers
+  before 1 (forked workers would otherwise inherit the audio the 1-worker run just made);
+- `yardstick` (`analysis/yardstick.py`): the cost of one `transitions` trigger and of a
+  fixed numpy workload, measured before and after the other figures in the same run, and
+  `normalised`: every duration and rate in yardstick units, so runs on different machines
+  compare.
 The simulator, search and explorer figures are for `--design` (default production).
 `--quick` makes every run small and does each once (a smoke test, not a measurement).
 """
@@ -35,9 +42,13 @@ import time
 import tracemalloc
 from typing import Any, Callable
 
+from vadlock.analysis import yardstick
 from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.simulator.progress import Progress
+
+SWEEP_S_PER_WORKER = 3.0
+SWEEP_MINUTES = 1.0
 
 KEYS = ("simulator_rtf", "simulator_rtf_silero", "search_first_counterexample_s", "search_shrink_s",
         "explorer_states_per_s", "explorer_peak_mib", "review_s", "sweep_speedup_2_workers")
@@ -144,22 +155,46 @@ def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[
     return {"review_s": _stats(values)}, note
 
 
-def bench_sweep(repeat: int, sessions: int, minutes: float, say: Callable[[str], None]) -> dict:
+def sweep_sessions_for(s_per_worker: float, workers: int, minutes: float, seed: int,
+                       say: Callable[[str], None]) -> tuple[int, float]:
+    """Sessions for about `s_per_worker` wall seconds per worker (at least 2 per worker),
+    from the time of one session (of `seed`, one the timed sweeps do not use); returns
+    (sessions, that time)."""
     from vadlock.analysis.sweep import sweep
 
+    say("sweep: timing one session to size the sweep")
+    started = time.perf_counter()
+    sweep(["production"], "energy", 1, minutes, workers=1, seed=seed)
+    one = time.perf_counter() - started
+    return max(2 * workers, round(s_per_worker * workers / one)), one
+
+
+def bench_sweep(repeat: int, s_per_worker: float, minutes: float,
+                say: Callable[[str], None]) -> dict:
+    from vadlock.analysis.sweep import sweep
+
+    sessions, one = sweep_sessions_for(s_per_worker, 2, minutes, repeat, say)
     times: dict[int, list[float]] = {1: [], 2: []}
     for i in range(repeat):
-        for workers in (1, 2):
-            say(f"sweep {i + 1}/{repeat}: {workers} worker(s)")
+        # 2 workers first: forked workers inherit what this process has made (a session's
+        # audio), so the 1-worker run of the same seed must come after, not before
+        for workers in (2, 1):
+            say(f"sweep {i + 1}/{repeat}: {workers} worker(s), {sessions} sessions")
             started = time.perf_counter()
             sweep(["production"], "energy", sessions, minutes, workers=workers, seed=i)
             times[workers].append(time.perf_counter() - started)
-    one, two = statistics.median(times[1]), statistics.median(times[2])
+    one_worker, two = statistics.median(times[1]), statistics.median(times[2])
     ratios = [a / b for a, b in zip(times[1], times[2])]
     return {"sweep_1_worker_s": _stats(times[1]), "sweep_2_workers_s": _stats(times[2]),
-            "sweep_speedup_2_workers": {**_stats(ratios), "median": one / two,
+            "sweep_speedup_2_workers": {**_stats(ratios), "median": one_worker / two,
                                         "median_of_ratios": statistics.median(ratios)},
-            "sweep_size": {"sessions": sessions, "minutes": minutes}}
+            "sweep_size": {"sessions": sessions, "minutes": minutes,
+                           "target_s_per_worker": s_per_worker, "one_session_s": one}}
+
+
+def bench_yardstick(repeat: int, say: Callable[[str], None], when: str) -> dict:
+    say(f"yardstick ({when})")
+    return yardstick.measure(repeat)
 
 
 def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
@@ -175,6 +210,7 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
     say = progress or (lambda text: None)
     runs: dict[str, Any] = {}
     notes: list[str] = []
+    before = bench_yardstick(max(repeat, 5), say, "before")
     runs.update(bench_simulator(design, repeat, 1.0 if quick else 10.0, say))
     from vadlock.simulator import detectors
     if detectors.available("silero"):
@@ -194,13 +230,19 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
     else:
         runs["review_s"] = _stats([None])
         notes.append("review skipped (--skip-review)")
-    runs.update(bench_sweep(repeat, 2 if quick else 4, 1.0 if quick else 3.0, say))
+    runs.update(bench_sweep(repeat, 0.5 if quick else SWEEP_S_PER_WORKER,
+                            0.2 if quick else SWEEP_MINUTES, say))
+    measured = yardstick.combine(before, bench_yardstick(max(repeat, 5), say, "after"))
     if runs["search_first_counterexample_s"]["median"] is None:
         notes.append("search found no counterexample within its budget")
     if (os.cpu_count() or 1) < 2:
         notes.append("one CPU: the 2-worker speed-up cannot exceed 1")
     out: dict[str, Any] = {key: runs[key]["median"] for key in KEYS}
     out["explorer_states"] = runs["explorer_states"]["median"]
+    out["yardstick"] = measured
+    out["normalised"] = yardstick.normalise(
+        {**out, "sweep_1_worker_s": runs["sweep_1_worker_s"]["median"],
+         "sweep_2_workers_s": runs["sweep_2_workers_s"]["median"]}, measured)
     out.update({"design": design, "repeat": repeat,
                 "review_repeat": review_repeat if review else 0,
                 "memory_repeat": memory_repeat, "quick": quick, "cpu_count": os.cpu_count(),
@@ -249,8 +291,21 @@ def print_bench(result: dict) -> None:
     print(_line("sweep: speed-up of 2 workers", runs["sweep_speedup_2_workers"], "x")
           + f"  (1 worker {runs['sweep_1_worker_s']['median']:.1f} s, "
           f"2 workers {runs['sweep_2_workers_s']['median']:.1f} s)")
+    _print_yardstick(result)
     for note in result["notes"]:
         print(f"  note: {note}")
+
+
+def _print_yardstick(result: dict) -> None:
+    stick = result["yardstick"]
+    print(f"  yardstick: one transitions trigger {stick['trigger_us']:.2f} µs, numpy "
+          f"workload {stick['numpy_workload_ms']:.2f} ms (after / before the run: "
+          f"{stick['trigger_us_drift']:.2f}x, {stick['numpy_workload_ms_drift']:.2f}x); "
+          f"share of a core {stick['cpu_share_before']:.2f} before, "
+          f"{stick['cpu_share_after']:.2f} after")
+    for key, value in result["normalised"].items():
+        print(f"    {key:34} {value['per_trigger']:12.4g} per trigger, "
+              f"{value['per_numpy_workload']:12.4g} per numpy workload")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -280,8 +335,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description="Measure on this machine, each as the median of --repeat runs with min "
         "and max:\nthe simulator's real-time factor, search time to a first "
         "counterexample and to\nshrink it, the explorer's states per second and peak "
-        "memory, the whole review's\nwall time, and the speed-up of a sweep on 2 workers. "
-        "Progress goes to stderr.")
+        "memory, the whole review's\nwall time, and the speed-up of a sweep on 2 workers; "
+        "with a yardstick measured in\nthe same run (one transitions trigger, a fixed numpy "
+        "workload) and every figure\nnormalised by it, so runs on different machines "
+        "compare. Progress goes to stderr.")
     add_design_options(p, what="design whose simulator, search and explorer to time")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
                    help="repetitions of each timing (default 5; 1 with --quick)")

@@ -1,6 +1,7 @@
 """The design review: every design x server hypothesis x fault class, with evidence.
 
-Four kinds of work, run together on a process pool, longest first:
+Four kinds of work, run together longest first, on local processes or a Dask cluster
+(`analysis.executor`; the same results either way):
 - *cells*: for the acoustic and capture fault classes a cell is decided by exhaustive
   exploration (a freeze counts once the full simulator confirms it) and, where
   exploration finds none, also by search; the network class by search alone. Every freeze
@@ -14,6 +15,12 @@ Four kinds of work, run together on a process pool, longest first:
   its separating experiments), and the calibration of the base server VAD
   against WebRTC VAD (`properties.calibrate`).
 `review.md`, `review.json` and `verdicts.png` are generated from these results only.
+
+What repeats is done once: a process makes a scenario's audio and its decodings once for
+every design and hypothesis (`simulator.engine`; the jobs are grouped so that searches
+drawing the same scenarios meet in one process), and a freeze's timeline and replay facts
+come from the trace that found it (the explorer's confirming replay, or the search's
+failing example) instead of a new simulation.
 """
 
 from __future__ import annotations
@@ -22,11 +29,11 @@ import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from vadlock.analysis.executor import run_jobs
 from vadlock.model.designs import DESIGNS, get_design
 from vadlock.model.hypotheses import HYPOTHESES, ServerVadHypotheses
 
@@ -91,6 +98,7 @@ def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
             cell.method = f"{cell.method}+search" if cell.method else "search"
             if found.scenario is not None:
                 cell.verdict, saved = "freeze", found.saved
+                trace = found.trace  # the failing example's, the replay's trace
                 cell.violation = found.violations[0].explanation
                 cell.method = "search"
         if saved is not None:
@@ -136,15 +144,23 @@ def _replay(cell: Cell, design, hypotheses, scenario_path: Path, out_dir: str, s
 
 
 def _run(job: tuple):
-    """A pool job of any kind: ("cell", ...), ("variant", ...), ("story", ...) or
-    ("calibration",)."""
+    """A job of any kind: ("cell", ...), ("variant", ...), ("story", ...) or
+    ("calibration",). A cell writes its evidence into a scratch folder of its own and
+    returns it as `{path relative to the review's folder: bytes}`, so a worker needs no
+    file system shared with the client (a Dask worker on another machine)."""
     kind, args = job[0], job[1:]
     if kind == "story":
         from vadlock.analysis.outcomes import run_story
         return kind, (args, *run_story(args))
     if kind == "calibration":
         return kind, _calibration()
-    return kind, run_cell(args)
+    design, server, fault_class, seed, examples, draw = args
+    with tempfile.TemporaryDirectory(prefix="vadlock-evidence-") as scratch:
+        (Path(scratch) / "counterexamples").mkdir()
+        cell = run_cell((design, server, fault_class, scratch, seed, examples, draw))
+        files = {str(path.relative_to(scratch)): path.read_bytes()
+                 for path in sorted(Path(scratch).rglob("*")) if path.is_file()}
+    return kind, (cell, files)
 
 
 def _order(job: tuple) -> tuple:
@@ -174,7 +190,10 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
                examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
                with_sensitivity: bool = True,
-               variants=VARIANTS, progress: Callable[[str], None] | None = None) -> dict:
+               variants=VARIANTS, progress: Callable[[str], None] | None = None,
+               scheduler: str | None = None) -> dict:
+    """Run the review into `out_dir`, on local processes (`workers`, default one per CPU)
+    or on the Dask cluster whose scheduler is at `scheduler`; the same results either way."""
     from vadlock.analysis.diagnose import assemble, diagnosis_all_jobs
     from vadlock.analysis.outcomes import story_jobs
 
@@ -185,9 +204,9 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     designs = list(designs or DESIGNS)
     hypotheses = list(hypotheses or REVIEW_HYPOTHESES)
     workers = workers or os.cpu_count() or 1
-    jobs = [("cell", d, h, f, str(out), seed, examples, True) for d in designs
+    jobs = [("cell", d, h, f, seed, examples, True) for d in designs
             for h in hypotheses for f in fault_classes]
-    jobs += [("variant", v, h, f, str(out), seed, 0, False) for v in variants
+    jobs += [("variant", v, h, f, seed, 0, False) for v in variants
              for h in hypotheses for f in EXPLORED_CLASSES if f in fault_classes]
     # the report's story: every cause with every design, and the diagnosis' runs (one
     # simulation serves both where they meet)
@@ -197,26 +216,24 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     jobs.append(("calibration",))
     jobs.sort(key=_order)
     cells, variant_cells, story_runs, calibration = [], [], {}, []
-    from vadlock.model.designs import FILE_DESIGNS, register_designs
-
-    with ProcessPoolExecutor(workers, initializer=register_designs,  # design files
-                             initargs=(tuple(FILE_DESIGNS.values()),)) as pool:
-        futures = [pool.submit(_run, job) for job in jobs]
-        for i, future in enumerate(as_completed(futures)):
-            kind, result = future.result()
-            if kind == "story":
-                job, freeze_facts, outcome = result
-                story_runs[job] = (freeze_facts, outcome)
-                what = f"story {outcome.cause} / {outcome.design} -> {outcome.label}"
-            elif kind == "calibration":
-                calibration = result
-                what = "the base server VAD against WebRTC VAD"
-            else:
-                (cells if kind == "cell" else variant_cells).append(result)
-                what = (f"{result.design} / {result.server} / {result.fault_class} -> "
-                        f"{result.verdict}")
-            if progress:
-                progress(f"{i + 1}/{len(jobs)} {kind}: {what}")
+    for i, (_, (kind, result)) in enumerate(run_jobs(_run, jobs, workers, scheduler)):
+        if kind == "story":
+            job, freeze_facts, outcome = result
+            story_runs[job] = (freeze_facts, outcome)
+            what = f"story {outcome.cause} / {outcome.design} -> {outcome.label}"
+        elif kind == "calibration":
+            calibration = result
+            what = "calibration of every detector engine"
+        else:
+            result, files = result
+            for relative, data in files.items():
+                (out / relative).parent.mkdir(parents=True, exist_ok=True)
+                (out / relative).write_bytes(data)
+            (cells if kind == "cell" else variant_cells).append(result)
+            what = (f"{result.design} / {result.server} / {result.fault_class} -> "
+                    f"{result.verdict}")
+        if progress:
+            progress(f"{i + 1}/{len(jobs)} {kind}: {what}")
     order = {d: i for i, d in enumerate([*designs, *variants])}
     for group in (cells, variant_cells):
         group.sort(key=lambda c: (order[c.design], hypotheses.index(c.server),

@@ -33,16 +33,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
+from vadlock.analysis.executor import cluster_workers, run_jobs
 from vadlock.model.designs import Design, get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.properties.checks import FREEZE_PROPERTY, check
@@ -273,15 +272,6 @@ def run_session(job: tuple[Design, ServerVadHypotheses, int, int, int, float]
                           sum(1 for r in trace.wire if r.direction == S2C))
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork") if "fork" in methods else None
-    from vadlock.model.designs import FILE_DESIGNS, register_designs
-
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=register_designs,
-                               initargs=(tuple(FILE_DESIGNS.values()),))  # design files
-
-
 def _designs(designs: Sequence[str | Design]) -> list[Design]:
     out: list[Design] = []
     for d in designs:
@@ -295,8 +285,10 @@ def _designs(designs: Sequence[str | Design]) -> list[Design]:
 
 def sweep(designs: Sequence[str | Design], hypotheses: str | ServerVadHypotheses,
           sessions: int, minutes: float, workers: int | None = None, seed: int = 0,
-          progress: Callable[[str], None] | None = None) -> SweepResult:
-    """Run `sessions` random sessions of `minutes` per design; identical for any `workers`."""
+          progress: Callable[[str], None] | None = None,
+          scheduler: str | None = None) -> SweepResult:
+    """Run `sessions` random sessions of `minutes` per design; identical for any `workers`
+    and on a Dask cluster (`scheduler`, its address; then `workers` is the cluster's)."""
     chosen = _designs(designs)
     hyp = (hypotheses if isinstance(hypotheses, ServerVadHypotheses)
            else ServerVadHypotheses.parse(hypotheses))
@@ -304,6 +296,9 @@ def sweep(designs: Sequence[str | Design], hypotheses: str | ServerVadHypotheses
         raise ValueError(f"--sessions must be positive, got {sessions}")
     if not 0 < minutes <= MAX_MINUTES or round(minutes * 60_000) < 1:
         raise ValueError(f"--minutes must be in (0, {MAX_MINUTES:g}], got {minutes:g}")
+    if scheduler is not None and workers is not None:
+        raise ValueError("--workers and --scheduler exclude each other (the cluster has its "
+                         "own workers)")
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 0:
         raise ValueError(f"--workers must be positive, got {workers}")
@@ -319,13 +314,10 @@ def sweep(designs: Sequence[str | Design], hypotheses: str | ServerVadHypotheses
             frozen = sum(o.freeze_ms is not None for o in outcomes.values())
             progress(f"{len(outcomes)}/{len(jobs)} sessions, {frozen} frozen")
 
-    if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            record(run_session(job))
-    else:
-        with _pool(min(workers, len(jobs))) as pool:
-            for future in as_completed([pool.submit(run_session, job) for job in jobs]):
-                record(future.result())
+    if scheduler is not None:
+        workers = cluster_workers(scheduler)
+    for _, outcome in run_jobs(run_session, jobs, workers, scheduler):
+        record(outcome)
     rows = [DesignRow(d.name, [outcomes[i, s] for s in range(sessions)])
             for i, d in enumerate(chosen)]
     return SweepResult(hyp.label, seed, sessions, minutes, rows, workers,
@@ -358,7 +350,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     bar = Progress("vadlock sweep", enabled=not args.json)
     result = sweep(design_names(args), args.server, args.sessions, args.minutes,
-                   args.workers, args.seed, progress=bar)
+                   args.workers, args.seed, progress=bar, scheduler=args.scheduler)
     bar.done()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -376,10 +368,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="freeze rate per hour over many random realistic sessions",
         description="Run N random sessions per design from a realistic distribution (turns "
         "every 8-20 s,\ntyping, room noise, application switches that fault the capture, "
-        "loud noise,\nlatency spikes; see properties/sweep.py), check each for a freeze "
+        "loud noise,\nlatency spikes; see analysis/sweep.py), check each for a freeze "
         "(recovery),\nand report per design the freeze rate per hour with an exact 95% "
         "confidence\ninterval and the time to the first freeze. Deterministic from the "
-        "seed for any\nnumber of workers. Exit 1 when any session froze, 0 otherwise.")
+        "seed for any\nnumber of workers, locally or on a Dask cluster (--scheduler). Exit 1 "
+        "when any session\nfroze, 0 otherwise.")
     add_design_options(p, many=True)
     p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
                    help="one server VAD hypothesis set, flags combined (default energy): "
@@ -390,6 +383,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="length of each session in minutes (default 10)")
     p.add_argument("--workers", type=int, default=None, metavar="K",
                    help="worker processes (default: the number of CPUs)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the sessions on the Dask cluster whose scheduler is at ADDRESS "
+                   "(tcp://HOST:PORT; default: local processes); excludes --workers")
     p.add_argument("--seed", type=int, default=0, help="seed of the sessions (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=cmd_sweep)

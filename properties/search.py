@@ -35,6 +35,9 @@ class SearchResult:
     first_counterexample_s: float | None = None
     total_s: float = 0.0
     saved: Path | None = None
+    # the failing example's trace: `scenario` simulated with the search's seed (a replay
+    # gives the same trace; the review takes this one instead of simulating it again)
+    trace: Trace | None = field(default=None, repr=False, compare=False)
 
     @property
     def verdict(self) -> str:
@@ -72,7 +75,10 @@ def search(design: Design, hypotheses: ServerVadHypotheses, *, max_examples: int
         result.examples += 1
         if progress is not None:
             progress(result.examples, max_examples)
-        trace = simulate(design, hypotheses, scenario, seed=seed)
+        if last_failure and last_failure["scenario"] == scenario:
+            trace = last_failure["trace"]  # Hypothesis runs the failing example once more
+        else:
+            trace = simulate(design, hypotheses, scenario, seed=seed)
         target(longest_server_silence_ms(trace) / 1000.0, label="server silence (s)")
         violations = check(trace, properties, bounds)
         if violations:
@@ -80,6 +86,7 @@ def search(design: Design, hypotheses: ServerVadHypotheses, *, max_examples: int
                 result.first_counterexample_s = time.perf_counter() - started
             last_failure["scenario"] = scenario
             last_failure["violations"] = violations
+            last_failure["trace"] = trace
             raise AssertionError(violations[0].explanation)
 
     try:
@@ -89,6 +96,7 @@ def search(design: Design, hypotheses: ServerVadHypotheses, *, max_examples: int
                                   description=f"found by vadlock search: design {design.name}, "
                                   f"server {hypotheses.label}, property {properties[0]}")
         result.violations = last_failure["violations"]
+        result.trace = last_failure["trace"]
     result.total_s = time.perf_counter() - started
     if result.scenario is not None and out_dir is not None:
         name = f"{design.name}__{hypotheses.label.replace(',', '+')}__{'+'.join(fault_classes)}"

@@ -115,3 +115,11 @@ def test_bench_quick_json_has_the_required_keys(capsys):
     for key in bench.KEYS:
         assert {"median", "min", "max", "values"} <= set(out["runs"][key])
     assert out["explorer_states"] > 0
+    # the yardstick of the same run, and every duration and rate normalised by it
+    stick = out["yardstick"]
+    assert stick["trigger_us"] > 0 and stick["numpy_workload_ms"] > 0
+    assert set(out["normalised"]) >= {"simulator_rtf", "explorer_states_per_s",
+                                      "search_first_counterexample_s", "sweep_1_worker_s"}
+    assert "explorer_peak_mib" not in out["normalised"]  # memory is not normalised
+    size = out["runs"]["sweep_size"]  # the sweep is sized by wall time
+    assert size["sessions"] >= 4 and size["one_session_s"] > 0

@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     rv.add_argument("--workers", type=int, default=None, metavar="K",
                     help="processes (default: the number of cores)")
+    rv.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                    help="run the jobs on the Dask cluster whose scheduler is at ADDRESS "
+                    "(tcp://HOST:PORT; default: local processes); excludes --workers")
     rv.add_argument("--no-diagnosis", action="store_true", help="skip the diagnosis")
     rv.add_argument("--no-sensitivity", action="store_true",
                     help="skip the diagnosis' sensitivity runs")
@@ -576,12 +579,16 @@ def cmd_review(args: argparse.Namespace) -> int:
                    if h.strip()]
     _positive(args.examples, "--examples")
     workers = _positive(args.workers, "--workers") if args.workers is not None else None
+    if args.scheduler is not None and workers is not None:
+        raise UsageError("--workers and --scheduler exclude each other (the cluster has its "
+                         "own workers)")
     bar = Progress("vadlock review", every_s=0.0)
     started = time.perf_counter()
     results = run_review(args.out, designs=designs, hypotheses=servers, seed=args.seed,
                          workers=workers, examples=args.examples,
                          with_diagnosis=not args.no_diagnosis,
-                         with_sensitivity=not args.no_sensitivity, progress=bar)
+                         with_sensitivity=not args.no_sensitivity, progress=bar,
+                         scheduler=args.scheduler)
     bar.done()
     freezes = sum(1 for c in results["cells"] if c["verdict"] == "freeze")
     print(f"vadlock review: {len(results['cells'])} cells, {freezes} freeze, in "
