@@ -37,6 +37,7 @@ from vadlock.simulator import audio, detectors, features
 from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
 from vadlock.simulator.scenario import Scenario
+from vadlock.simulator.server_faults import ServerFaultFilter
 from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
 from vadlock.simulator.transport import Link
 
@@ -360,6 +361,7 @@ class Engine:
         self._detector_factory = detector_factory(hypotheses,
                                                   self.client.turn_detection["threshold"])
         self.decoder = self._new_decoder()
+        self.server_faults = ServerFaultFilter(scenario.server_faults)
         self._playing_index = 0
         self._item_response: dict[str, int] = {}
         self.trace = Trace(design.name, hypotheses.label, scenario.name, seed, tick_ms,
@@ -437,6 +439,8 @@ class Engine:
             self.uplink.send(t_ms, event)
 
     def _to_client(self, t_ms: int, events: list[dict[str, Any]]) -> None:
+        if self.server_faults:
+            events = self.server_faults.filter(self.server, events)
         for event in events:
             if event["type"] == "response.output_audio.delta":
                 self._item_response[event["item_id"]] = event["delta"].response_index
@@ -677,6 +681,7 @@ class Engine:
                     for m, before in zip(self.server.machines, old.machines)
                     if m.state != before.state)
                 self.decoder = self._new_decoder()
+                self.server_faults.new_connection()
                 self._to_client(t, self.server.start())
                 replay = request[1] if len(request) > 1 else True  # ("reconnect", replay)
                 self._to_server(t, self.client.reconnected(replay))

@@ -52,6 +52,20 @@ class CaptureFault:
     survives_reacquire: bool = False
 
 
+SERVER_FAULT_KINDS = ("stall", "fail-response", "expire")
+
+
+@dataclass(frozen=True)
+class ServerFault:
+    """A server fault (the `server` fault class; `simulator.server_faults`): on each
+    connection, once `after_turns` responses have ended, `stall` (nothing more is sent or
+    acted on; the socket stays open), `fail-response` (the next response ends `failed`) or
+    `expire` (the `session_expired` error, then nothing)."""
+
+    kind: str
+    after_turns: int = 0
+
+
 SEGMENT_KINDS = ("speech", "typing", "noise")
 
 
@@ -97,6 +111,7 @@ class Scenario:
     description: str = ""
     seed: int | None = None  # the audio seed it was found with (replay uses it by default)
     attenuation_db: float = ATTENUATION_DB  # the gain of an "attenuated" capture
+    server_faults: tuple[ServerFault, ...] = ()
 
 
     def response_ms(self, index: int) -> int:
@@ -141,7 +156,7 @@ class Scenario:
 
 
 _NESTED = {"utterances": Utterance, "typing": Typing, "capture_faults": CaptureFault,
-           "spikes": LatencySpike, "segments": Segment}
+           "spikes": LatencySpike, "segments": Segment, "server_faults": ServerFault}
 
 
 def _build(cls, data: dict[str, Any], where: str):
@@ -230,6 +245,10 @@ def _check_semantics(s: Scenario) -> None:
         need(c.cause in ("fault", "app_switch"), f"capture_faults[{i}].cause",
              "must be fault or app_switch")
     need(-120 <= s.attenuation_db <= 0, "attenuation_db", "must be in -120..0")
+    for i, f in enumerate(s.server_faults):
+        need(f.kind in SERVER_FAULT_KINDS, f"server_faults[{i}].kind",
+             f"must be one of {', '.join(SERVER_FAULT_KINDS)}")
+        need(f.after_turns >= 0, f"server_faults[{i}].after_turns", "must be >= 0")
     for i, seg in enumerate(s.segments):
         need(seg.start_ms >= 0, f"segments[{i}].start_ms", "must be >= 0")
         need(seg.duration_ms > 0, f"segments[{i}].duration_ms", "must be > 0")

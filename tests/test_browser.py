@@ -27,7 +27,7 @@ from vadlock.simulator import audio
 from vadlock.simulator.conformance import check
 from vadlock.simulator.engine import simulate
 from vadlock.simulator.recording import load_wav, scenario_for_recording, write_wav
-from vadlock.simulator.scenario import CaptureFault
+from vadlock.simulator.scenario import CaptureFault, ServerFault
 
 TURN_S = 10  # one user turn every 10 s: 2-3 s of speech, then the assistant's answer
 FAULT_S = 12.0  # faults come after the first good turn
@@ -73,11 +73,14 @@ def _heard_after(wire: list[dict], t_ms: float) -> bool:
                for r in wire)
 
 
-def _model_run(design_name: str, wav: Path, fault: CaptureFault | None):
+def _model_run(design_name: str, wav: Path, fault: CaptureFault | None,
+               server_fault: ServerFault | None = None):
     samples = load_wav(wav)[:int(RUN_S * audio.SAMPLE_RATE_HZ)]
     scenario = scenario_for_recording(samples, "browser-case")
     if fault is not None:
         scenario = replace(scenario, capture_faults=(fault,))
+    if server_fault is not None:
+        scenario = replace(scenario, server_faults=(server_fault,))
     trace = simulate(get_design(design_name), ServerVadHypotheses.parse("energy"), scenario,
                      recording=samples)
     return trace
@@ -93,7 +96,7 @@ def _surfaced(history: list[tuple[float, str]]) -> bool:
 
 
 CASES = [
-    # (id, design, wav, capture fault, serve args)
+    # (id, design, wav, capture fault, server fault after the first turn)
     ("healthy-production", "production", "clean", None, []),
     ("healthy-development", "development", "clean", None, []),
     ("healthy-recommended", "recommended", "clean", None, []),
@@ -103,15 +106,16 @@ CASES = [
     ("suspended-recommended", "recommended", "clean", "suspended", []),
     ("attenuated-production", "production", "attenuated", None, []),
     ("attenuated-recommended", "recommended", "attenuated", None, []),
-    ("stall-production", "production", "clean", None, ["--fault", "stall:after=1"]),
-    ("stall-recommended", "recommended", "clean", None, ["--fault", "stall:after=1"]),
+    ("stall-production", "production", "clean", None, "stall"),
+    ("stall-recommended", "recommended", "clean", None, "stall"),
 ]
 
 
-@pytest.mark.parametrize("case_id,design,wav,capture,serve_args", CASES,
+@pytest.mark.parametrize("case_id,design,wav,capture,server_fault", CASES,
                          ids=[c[0] for c in CASES])
-def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve_args):
+def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, server_fault):
     server_log = tmp_path / "server.jsonl"
+    serve_args = ["--fault", f"{server_fault}:after=1"] if server_fault else []
     proc, port = start_serve(["--server", "energy", *serve_args], server_log)
     try:
         fault = CaptureFaultAt(capture, FAULT_S) if capture else None
@@ -134,20 +138,19 @@ def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve
     report = json.loads(replay.stdout)
     assert report["divergences"] == [] and report["invalid"] == [], report["divergences"][:5]
     # browser and model agree on whether speech was heard after the fault
-    # (a server fault has no model run here: the model's server has no stall yet)
-    if not serve_args:
-        # the attenuated stretch of the WAV is, to the model, an attenuated capture (54 dB
-        # down) from FAULT_S on; Chromium's fake device restarts its file on a new
-        # getUserMedia, which plays the part of the model's assumption that re-acquiring
-        # the microphone brings the input back (`Capture.reacquire`)
-        kind = "attenuated" if wav == "attenuated" else capture
-        model_fault = CaptureFault(int(FAULT_S * 1000), kind) if kind else None
-        trace = _model_run(design, microphone["clean"], model_fault)
-        after_ms = FAULT_S * 1000 + 2000
-        assert _heard_after(run.wire, after_ms) == _model_heard_after(trace, after_ms), (
-            case_id, run.state_history)
-        # the page tells the user exactly when the model's client surfaces a notice
-        assert _surfaced(run.state_history) == bool(trace.notices), (case_id, run.state_history)
+    # the attenuated stretch of the WAV is, to the model, an attenuated capture (54 dB
+    # down) from FAULT_S on; Chromium's fake device restarts its file on a new
+    # getUserMedia, which plays the part of the model's assumption that re-acquiring
+    # the microphone brings the input back (`Capture.reacquire`)
+    kind = "attenuated" if wav == "attenuated" else capture
+    model_fault = CaptureFault(int(FAULT_S * 1000), kind) if kind else None
+    trace = _model_run(design, microphone["clean"], model_fault,
+                       ServerFault(server_fault, 1) if server_fault else None)
+    after_ms = FAULT_S * 1000 + 2000
+    assert _heard_after(run.wire, after_ms) == _model_heard_after(trace, after_ms), (
+        case_id, run.state_history)
+    # the page tells the user exactly when the model's client surfaces a notice
+    assert _surfaced(run.state_history) == bool(trace.notices), (case_id, run.state_history)
     if run.screenshot is not None:
         FIGURES.mkdir(parents=True, exist_ok=True)
         (FIGURES / f"{case_id}.png").write_bytes(run.screenshot)
