@@ -34,7 +34,6 @@ SESSION_FAULTS = ("stall", "fail-response", "expire", "latency", "jitter", "drop
 _KEYS = {"stall": ("after",), "fail-response": ("after", "count"),
          "expire": ("after", "at_s"), "latency": ("ms",), "jitter": ("ms",),
          "drop": ("after",)}
-SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 
 
 class FaultError(ValueError):

@@ -40,7 +40,8 @@ from vadlock.simulator import audio
 from vadlock.simulator.engine import ServerAudioDecoder, detector_factory
 from vadlock.simulator.logreplay import CLIENT_TYPES
 from vadlock.simulator.serve import CLOCKS
-from vadlock.simulator.serve.faults import SESSION_EXPIRED_MESSAGE, FaultBoard
+from vadlock.simulator.serve.faults import FaultBoard
+from vadlock.simulator.server_faults import SESSION_EXPIRED_MESSAGE, failed_response_done
 from vadlock.simulator.serve.voice import Voice
 
 MAX_APPEND_BYTES = 15 * 2**20  # documented limit per input_audio_buffer.append
@@ -317,7 +318,7 @@ class ServedSession:
                 self.turns += 1
                 fail = False  # it ended in this batch already (barge-in): nothing to fail
                 if failing:
-                    event = _failed(event)
+                    event = failed_response_done(event)
             out.append(_fill_transcript(event, self._said.get(_item_of(event), "")))
         if fail:
             out += self._wire(self.server.receive({"type": "response.cancel"}), failing=True)
@@ -360,12 +361,3 @@ def _fill_transcript(node: Any, text: str) -> Any:
     if isinstance(node, list):
         return [_fill_transcript(value, text) for value in node]
     return node
-
-
-def _failed(event: dict[str, Any]) -> dict[str, Any]:
-    """A `response.done` turned into the API's failed response."""
-    response = dict(event["response"])
-    response["status"] = "failed"
-    response["status_details"] = {"type": "failed", "error": {
-        "type": "server_error", "code": "vadlock_injected_failure"}}
-    return {**event, "response": response}
