@@ -222,7 +222,10 @@ def _designs_section(r: _Results) -> list[str]:
     out += ["", "Fault classes: **acoustic** (typing, loud noise, barge-ins, echo, any level "
             "and kind of sound), **capture** (muted, attenuated, disabled or suspended "
             "capture, with or without an application switch; a fault may never end), "
-            "**network** (latency spikes and stalls; search only).", ""]
+            "**network** (latency spikes and stalls; search only), **server** (after one of "
+            "the good turns of the first connection: a stall with the socket open, a failed "
+            "response, or an expired session; a reconnect is a healthy session; search "
+            "only).", ""]
     return out
 
 

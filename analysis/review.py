@@ -38,7 +38,7 @@ from vadlock.model.designs import DESIGNS, get_design
 from vadlock.model.hypotheses import HYPOTHESES, ServerVadHypotheses
 
 REVIEW_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
-FAULT_CLASSES = ("acoustic", "capture", "network")
+FAULT_CLASSES = ("acoustic", "capture", "network", "server")
 EXPLORED_CLASSES = ("acoustic", "capture")
 SEARCH_EXAMPLES = 8
 VARIANTS = ("production+chunk20ms", "production+silence200ms", "production+lag1")
@@ -93,7 +93,7 @@ def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
         if cell.verdict != "freeze" and examples:
             found = search(design, hypotheses, max_examples=examples, seed=seed,
                            fault_classes=(fault_class,), out_dir=scratch,
-                           shrink=fault_class == "network")
+                           shrink=fault_class not in EXPLORED_CLASSES)
             cell.searched = found.examples
             cell.method = f"{cell.method}+search" if cell.method else "search"
             if found.scenario is not None:
@@ -178,7 +178,7 @@ def _cost(job: tuple) -> float:
     if kind in ("story", "calibration"):
         return 1.0
     design, fault_class = job[1], job[3]
-    cost = 3.0 if fault_class == "network" else 2.0
+    cost = 3.0 if fault_class not in EXPLORED_CLASSES else 2.0
     if design.startswith("recommended"):
         cost *= 3
     if kind == "variant" and "chunk20ms" in design:

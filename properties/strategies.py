@@ -5,7 +5,9 @@ Every generated scenario has three phases:
 2. *incidents* within ~10 s: keyboard typing, a loud noise (a fan, a vacuum cleaner, music:
    steady noise at -40..-20 dBFS for 1-10 s), a barge-in, a capture fault (mute, attenuate,
    disable, suspend; caused by an application switch or not; with an end or for good),
-   a latency spike — which kinds are allowed is the fault class;
+   a latency spike — which kinds are allowed is the fault class; the `server` class adds a
+   server fault (a stall, a failed response or an expired session) after one of the good
+   turns, on the first connection;
 3. a *fair tail* of 60 s: no new fault, the user speaks clearly every 8-10 s.
 Room noise and echo level vary throughout. The tail is what lets the `recovery` property
 tell a frozen session from a slow one.
@@ -16,10 +18,10 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from vadlock.model.client.capture import FAULTS
-from vadlock.simulator.scenario import (CaptureFault, LatencySpike, Network, Scenario, Segment,
-                                Typing, Utterance)
+from vadlock.simulator.scenario import (SERVER_FAULT_KINDS, CaptureFault, LatencySpike, Network,
+                                        Scenario, Segment, ServerFault, Typing, Utterance)
 
-FAULT_CLASSES = ("acoustic", "capture", "network")
+FAULT_CLASSES = ("acoustic", "capture", "network", "server")
 TURN_PERIOD_MS = 10_000
 TAIL_MS = 60_000
 
@@ -64,6 +66,9 @@ def scenarios(draw, fault_classes: tuple[str, ...] = FAULT_CLASSES, min_good_tur
     good = _good_turns(n_good)
     t_incidents = 1_000 + n_good * TURN_PERIOD_MS
     typing, barge_ins, faults, spikes, noises = draw(incidents(fault_classes, t_incidents))
+    server_faults = ((ServerFault(draw(st.sampled_from(SERVER_FAULT_KINDS)),
+                                  draw(st.integers(1, n_good))),)
+                     if "server" in fault_classes else ())
     ends = [t_incidents + 10_000]
     ends += [t.start_ms + t.duration_ms for t in typing]
     ends += [f.start_ms + f.duration_ms for f in faults if f.duration_ms is not None]
@@ -83,4 +88,4 @@ def scenarios(draw, fault_classes: tuple[str, ...] = FAULT_CLASSES, min_good_tur
         room_noise_dbfs=float(draw(st.integers(-65, -40))),
         echo_gain_db=float(draw(st.integers(-45, -15))),
         network=Network(spikes=tuple(spikes)), segments=tuple(noises),
-        description="found by vadlock search")
+        server_faults=server_faults, description="found by vadlock search")

@@ -57,10 +57,10 @@ SERVER_FAULT_KINDS = ("stall", "fail-response", "expire")
 
 @dataclass(frozen=True)
 class ServerFault:
-    """A server fault (the `server` fault class; `simulator.server_faults`): on each
-    connection, once `after_turns` responses have ended, `stall` (nothing more is sent or
-    acted on; the socket stays open), `fail-response` (the next response ends `failed`) or
-    `expire` (the `session_expired` error, then nothing)."""
+    """A server fault (the `server` fault class; `simulator.server_faults`): on the first
+    connection, once `after_turns` responses have ended, `stall` (nothing more reaches the
+    client; the socket stays open), `fail-response` (one response ends `failed`) or
+    `expire` (the `session_expired` error, then nothing). A reconnect is a healthy session."""
 
     kind: str
     after_turns: int = 0

@@ -2,7 +2,9 @@
 server misbehaves as users and the docs report (the `server` fault class).
 
 The model's server (`model/server`) runs unchanged; a `ServerFaultFilter` sits between it
-and the client's side of the connection, per connection (a reconnect starts afresh):
+and the client's side of the first connection. A reconnect starts a healthy session: the
+field report's "only a full restart recovers" (whether a new session can stall again is
+not known; `vadlock serve` can inject that, its faults apply to every session).
 
 - `stall` (reported: openai-dotnet#879, openai-realtime-console#62; the field report's
   O4/O5): once `after_turns` responses have ended, nothing more reaches the client; the
@@ -48,6 +50,8 @@ class ServerFaultFilter:
         self.new_connection()
 
     def new_connection(self) -> None:
+        """A connection starts: the first one meets the faults, later ones do not."""
+        self.connections = getattr(self, "connections", 0) + 1
         self.turns = 0  # response.done events the client has been sent on this connection
         self.silent = False  # stalled or expired: nothing more reaches the client
         self._failing: set[str] = set()  # ids of responses being failed
@@ -65,6 +69,8 @@ class ServerFaultFilter:
         """What of the server's `events` reaches the client. `server` is the connection's
         `ServerSession`: a failing response is cancelled on it, so its state stays what the
         client is told."""
+        if self.connections > 1:
+            return events
         out: list[dict[str, Any]] = []
         pending = list(events)
         while pending:

