@@ -58,8 +58,6 @@ MUTED_RMS = 0.0005
 MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
-CLIENT_TIMERS = ("watchdog", "playback", "hangover", "liveness", "capture_health")
-SERVER_TIMERS = ("response", "server_playback", "floor_climb", "idle_timeout")
 
 State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
 
@@ -254,18 +252,7 @@ class ProductModel:
         key = ("expire", cid, timer)
         if key not in self._memo:
             c = self._load_client(cid)
-            if timer == "watchdog":
-                c.watchdog.expire()
-            elif timer == "playback":
-                c.playback.advance(c.playback.queued_ms)
-            elif timer == "hangover":
-                c.gate.expire_hangover()
-            elif timer == "liveness":
-                c.liveness.escalate()
-            elif timer == "capture_health":
-                c.health.silent_ms = c.health.timeout_ms
-                c.health.chunk(None, 0)
-            self._memo[key] = self._client_result(c._collect())
+            self._memo[key] = self._client_result(c.expire_timer(timer))
         return self._memo[key]
 
     def client_receive(self, cid: int, eid: int):
@@ -286,18 +273,7 @@ class ProductModel:
         key = ("server-expire", sid, timer)
         if key not in self._memo:
             s = self._load_server(sid)
-            events = []
-            if timer == "response":
-                s.response.total_ms = max(s.response.total_ms, 2)
-                s.response.generate(10 ** 9)
-                events = s._collect()
-            elif timer == "server_playback":
-                events = s.stop_output()
-            elif timer == "floor_climb":
-                s.vad.climb_floor()
-            elif timer == "idle_timeout":
-                events = s._idle_timeout()
-            self._memo[key] = self._server_result(events)
+            self._memo[key] = self._server_result(s.expire_timer(timer))
         return self._memo[key]
 
     def server_receive(self, sid: int, eid: int):
@@ -373,29 +349,18 @@ class ProductModel:
         return self._cache[key]
 
     def _client_timers(self, cid: int) -> tuple[tuple[str, ...], str]:
-        """The client's running timers, and its capture state."""
+        """The client's running timers (as its machines declare them), and its capture
+        state."""
         key = ("timers", cid)
         if key not in self._cache:
             c = self._load_client(cid)
-            running = {"watchdog": c.watchdog is not None and c.watchdog.state == "armed",
-                       "playback": c.playback.state == "playing",
-                       "hangover": c.gate.state == "hangover",
-                       "liveness": c.liveness is not None and bool(c.liveness.unanswered_ms),
-                       "capture_health": c.health is not None and bool(c.health.silent_ms)}
-            self._cache[key] = (tuple(t for t in CLIENT_TIMERS if running[t]),
-                                c.capture.state)
+            self._cache[key] = (c.running_timers(), c.capture.state)
         return self._cache[key]
 
     def _server_timers(self, sid: int) -> tuple[str, ...]:
         key = ("timers", "server", sid)
         if key not in self._cache:
-            s = self._load_server(sid)
-            idle = s.response.state == "idle"
-            running = {"response": s.response.state == "in_progress",
-                       "server_playback": s.out_playing,
-                       "floor_climb": s.vad.floor_target > s.vad.floor_band,
-                       "idle_timeout": s.idle_armed and s.vad.state == "silence" and idle}
-            self._cache[key] = tuple(t for t in SERVER_TIMERS if running[t])
+            self._cache[key] = self._load_server(sid).running_timers()
         return self._cache[key]
 
     def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
@@ -410,7 +375,7 @@ class ProductModel:
             timers, capture = self._client_timers(cid)
             out = [(step, fair, ("block", captured))
                    for step, captured, fair in self._blocks(cid)]
-            out += [_EXPIRES[timer] for timer in timers]
+            out += [_expiry("client", timer) for timer in timers]
             if capture == "live" and may_fault:
                 out += _FAULT_STARTS
             elif capture != "live" and self.max_faults:
@@ -422,7 +387,8 @@ class ProductModel:
         key = ("moves", "server", sid)
         out = self._cache.get(key)
         if out is None:
-            out = self._cache[key] = [_EXPIRES[timer] for timer in self._server_timers(sid)]
+            out = self._cache[key] = [_expiry("server", timer)
+                                      for timer in self._server_timers(sid)]
         return out
 
     def successor(self, state: State, step: Step) -> tuple[State, bool]:
@@ -445,7 +411,7 @@ class ProductModel:
         elif kind == "server":
             sid, to_client = self.server_expire(sid, what)
             to_server, reconnect = (), False
-        else:
+        else:  # "client": a client timer
             cid, to_server, reconnect = self.client_expire(cid, what)
         cid, sid, progress = self.exchange(cid, sid, to_server, to_client, reconnect)
         return (cid, sid, faults_used), progress
@@ -490,18 +456,28 @@ class ProductModel:
             [room] * (GOOD_TURN_PAUSE_MS // self.block_ms)
         for step in turn:
             state, _ = self.successor(state, step)
-        for timer in ("response", "playback", "server_playback"):
-            if timer in self._client_timers(state[0])[0] + self._server_timers(state[1]):
-                state, _ = self.successor(state, Step("expire", timer=timer))
+        for _ in range(MAX_ROUNDS):  # the answer is delivered: its timers run out
+            running = (self._load_server(state[1]).running_timers(answer_only=True)
+                       + self._load_client(state[0]).running_timers(answer_only=True))
+            if not running:
+                break
+            state, _ = self.successor(state, Step("expire", timer=running[0]))
         for _ in range(self.design.gate.preroll_chunks + 1):
             state, _ = self.successor(state, room)
         return state
 
 
 # the environment's moves that are the same in every model: (step, fair, how to apply it)
-_EXPIRES = {timer: (Step("expire", timer=timer), True,
-                    ("server" if timer in SERVER_TIMERS else "client", timer))
-            for timer in (*CLIENT_TIMERS, *SERVER_TIMERS)}
+_EXPIRIES: dict[tuple[str, str], tuple[Step, bool, tuple]] = {}
+
+
+def _expiry(side: str, timer: str) -> tuple[Step, bool, tuple]:
+    """The move by which `side`'s (client or server) timer `timer` runs out: fair."""
+    move = _EXPIRIES.get((side, timer))
+    if move is None:
+        move = _EXPIRIES[side, timer] = (Step("expire", timer=timer), True, (side, timer))
+    return move
+
 _FAULT_STARTS = [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
                  for kind in FAULTS]
 _FAULT_END = (Step("fault", fault="end"), False, ("fault", "end"))

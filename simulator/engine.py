@@ -481,9 +481,10 @@ class Engine:
         starts or ends a fault, delivers a message or lets a timer fire."""
         tick = self.tick_ms
         skip = ticks_per_chunk - 1 - i % ticks_per_chunk
-        for quiet in (self.server.quiet_ms(), self.client.quiet_ms()):
-            if quiet is not None:  # advancing by up to `quiet` ms changes nothing but counters
-                skip = min(skip, quiet // tick)
+        for deadline in (self.server.ms_until_next_deadline(),
+                         self.client.ms_until_next_deadline()):
+            if deadline is not None:  # advancing short of a deadline changes only counters
+                skip = min(skip, max(0, deadline - 1) // tick)
         if skip <= 0:
             return 0
         moment = self.scenario.duration_ms

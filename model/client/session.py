@@ -19,6 +19,7 @@ from vadlock.model.client.liveness import LivenessWatchdog
 from vadlock.model.client.playback import Playback
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import Design
+from vadlock.model.machine import expire_timer, next_deadline, running_timers
 
 ROLES = ("user", "assistant")
 REPLAY_MAX_ITEMS = 40
@@ -37,7 +38,8 @@ class ClientSession:
         self.gate = VadGate(
             "off" if self.webrtc else design.gate.mode, scale.threshold_level("gate"),
             design.gate.lag_chunks, design.gate.hangover_ms, design.chunk_ms)
-        self.playback = Playback(scale.threshold_level("interrupt"), truncates=not self.webrtc)
+        self.playback = Playback(scale.threshold_level("interrupt"), truncates=not self.webrtc,
+                                 plays_locally=not self.webrtc)
         self.beliefs = ServerBeliefs()
         self.watchdog = (StuckVadWatchdog(design.stuck_vad_watchdog_ms)
                          if design.stuck_vad_watchdog_ms else None)
@@ -60,7 +62,8 @@ class ClientSession:
         self.errors: list[dict[str, Any]] = []
         self.changes: list[tuple[str, str, str, str]] = []
         self.outbox: list[Any] = []  # shared by the machines: outputs in the order emitted
-        self.machines = tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
+        # the order in which time reaches them and the explorer lists their timers
+        self.machines = tuple(m for m in (self.capture, self.watchdog, self.playback, self.gate,
                                           self.beliefs, self.liveness, self.health)
                               if m is not None)
         for machine in self.machines:
@@ -104,7 +107,7 @@ class ClientSession:
             self.beliefs.speech_started()
             if self.watchdog is not None:
                 self.watchdog.speech_started()
-            self.playback.barge_in(self.mic_level)
+            self.playback.barge_in(mic_level=self.mic_level)
         elif kind == "input_audio_buffer.speech_stopped":
             self.beliefs.speech_stopped()
             if self.watchdog is not None:
@@ -139,22 +142,21 @@ class ClientSession:
         return self._collect()
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
-        if not self.webrtc:  # over WebRTC the server plays; the client only hears about it
-            self.playback.advance(elapsed_ms)
-        if self.watchdog is not None:
-            self.watchdog.advance(elapsed_ms)
+        """Let wall time pass for every machine's clock timers (`model.machine.Timer`)."""
+        for machine in self.machines:
+            machine.advance(elapsed_ms)
         return self._collect()
 
-    def quiet_ms(self) -> int | None:
-        """How far `advance` can go at once with no output (None: without limit); advancing
-        by any amount up to it in one call equals advancing tick by tick."""
-        quiet = None
-        if not self.webrtc and self.playback.state == "playing":
-            quiet = self.playback.queued_ms - 1  # short of draining the queue
-        if self.watchdog is not None and self.watchdog.state == "armed":
-            left = self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
-            quiet = left if quiet is None else min(quiet, left)
-        return quiet
+    def ms_until_next_deadline(self) -> int | None:
+        return next_deadline(self.machines)
+
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        return running_timers(self.machines, answer_only)
+
+    def expire_timer(self, name: str) -> list[dict[str, Any]]:
+        """The explorer's expiry step: the timer `name` runs out now."""
+        expire_timer(self.machines, name)
+        return self._collect()
 
     # -- internals ---------------------------------------------------------------------
     def _collect(self) -> list[dict[str, Any]]:
