@@ -42,6 +42,7 @@ from typing import Any, Callable
 import networkx as nx
 
 from vadlock.model.client.capture import FAULTS, through_capture
+from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
@@ -216,7 +217,7 @@ class ProductModel:
 
     def _client_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...], bool]:
         c = self.client
-        reconnect = any(r[0] == "reconnect" for r in c.requests)
+        reconnect = any(isinstance(r, Reconnect) for r in c.requests)
         out = []
         for event in events:
             if event["type"] == "input_audio_buffer.append":

@@ -28,6 +28,7 @@ import numpy as np
 
 from vadlock.model import protocol
 from vadlock.model.client.capture import ATTENUATION_DB, through_capture
+from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
@@ -606,7 +607,7 @@ class Engine:
     def _handle_requests(self, t: int) -> None:
         while self.client.requests:
             request = self.client.requests.pop(0)
-            if request[0] == "reconnect":
+            if isinstance(request, Reconnect):
                 self._record_transitions(t)
                 self.trace.reconnects += 1
                 self.uplink.reset()

@@ -9,6 +9,7 @@ from vadlock.model.client.capture import Capture
 from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.outputs import CommitOrClear, Reacquire, Reconnect
 from vadlock.model.client.playback import Playback
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import DEVELOPMENT, PRODUCTION
@@ -149,9 +150,9 @@ def test_liveness_watchdog_escalates_one_rung_at_a_time():
     w.audio_sent(3_000, speech_level=True)
     assert w.state == "resyncing" and w.drain()[-1]["type"] == "session.update"
     w.audio_sent(3_000, True)
-    assert w.state == "clearing" and ("commit_or_clear",) in w.drain()
+    assert w.state == "clearing" and CommitOrClear() in w.drain()
     w.audio_sent(3_000, True)
-    assert w.state == "reconnecting" and ("reconnect",) in w.drain()
+    assert w.state == "reconnecting" and Reconnect() in w.drain()
     for ack in ("session.updated", "input_audio_buffer.cleared", "error"):
         w.server_event(ack)  # replies to the ladder's own requests prove nothing
         assert w.state == "reconnecting"
@@ -165,9 +166,9 @@ def test_capture_health_reacquires_after_near_silence():
     h = CaptureHealthWatchdog(2_000, near_silent_level=SCALE.threshold_level("near_silent"))
     for _ in range(19):
         h.chunk(1, 100)
-    assert ("reacquire",) not in h.drain()
+    assert Reacquire() not in h.drain()
     h.chunk(None, 100)
-    assert ("reacquire",) in h.drain()
+    assert Reacquire() in h.drain()
     h.chunk(MID, 100)
     assert h.state == "healthy" and h.silent_ms == 0
 

@@ -6,6 +6,7 @@ The watchdog then re-acquires the microphone / resumes the AudioContext and surf
 notice to the UI. A missing chunk (suspended context) counts as near-silent too.
 """
 
+from vadlock.model.client.outputs import Notice, Reacquire
 from vadlock.model.machine import ProtocolMachine, Timer
 
 
@@ -53,5 +54,5 @@ class CaptureHealthWatchdog(ProtocolMachine):
 
     def _reacquire(self, event) -> None:
         self.silent_ms = 0
-        self.emit(("notice", "microphone silent: re-acquiring capture"))
-        self.emit(("reacquire",))
+        self.emit(Notice("microphone silent: re-acquiring capture"))
+        self.emit(Reacquire())

@@ -13,6 +13,7 @@ Every rung is surfaced as a "recovering" notice.
 """
 
 from vadlock.model import protocol
+from vadlock.model.client.outputs import CommitOrClear, Notice, Reconnect
 from vadlock.model.machine import ProtocolMachine, Timer
 
 RUNGS = ("resyncing", "clearing", "reconnecting")
@@ -64,15 +65,15 @@ class LivenessWatchdog(ProtocolMachine):
 
     def _resync(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: re-applying turn_detection"))
+        self.emit(Notice("recovering: re-applying turn_detection"))
         self.emit(protocol.session_update(self.turn_detection))
 
     def _clear(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: committing or clearing the input buffer"))
-        self.emit(("commit_or_clear",))
+        self.emit(Notice("recovering: committing or clearing the input buffer"))
+        self.emit(CommitOrClear())
 
     def _reconnect(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: reconnecting with conversation replay"))
-        self.emit(("reconnect",))
+        self.emit(Notice("recovering: reconnecting with conversation replay"))
+        self.emit(Reconnect())

@@ -16,6 +16,7 @@ from vadlock.model.client.capture import Capture
 from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.outputs import CommitOrClear, Notice, Reacquire
 from vadlock.model.client.playback import Playback
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import Design
@@ -23,6 +24,30 @@ from vadlock.model.machine import expire_timer, next_deadline, running_timers
 
 ROLES = ("user", "assistant")
 REPLAY_MAX_ITEMS = 40
+
+# What each server event makes the client do, in order (the couplings, as data): a
+# machine's trigger, "machine.trigger" (skipped where the design has no such machine), or
+# a method of the session. Every event reaches the liveness watchdog first.
+RECEIVE_COUPLINGS: dict[str, tuple[str, ...]] = {
+    "input_audio_buffer.speech_started": ("beliefs.speech_started", "watchdog.speech_started",
+                                          "_barge_in"),
+    "input_audio_buffer.speech_stopped": ("beliefs.speech_stopped", "watchdog.speech_stopped"),
+    "input_audio_buffer.committed": ("_buffer_taken",),
+    "input_audio_buffer.timeout_triggered": ("_buffer_taken",),
+    "input_audio_buffer.cleared": ("_buffer_taken", "beliefs.buffer_cleared"),
+    "response.created": ("beliefs.response_created",),
+    "response.output_audio.delta": ("_queue_audio",),
+    "response.done": ("beliefs.response_done",),
+    "output_audio_buffer.started": ("_server_playback_started",),
+    "output_audio_buffer.stopped": ("_server_playback_ended",),
+    "output_audio_buffer.cleared": ("_server_playback_ended",),
+    "error": ("_record_error",),
+    "conversation.item.done": ("_item_done",),
+}
+# What the session does with each output of its machines that is not a wire event
+OUTPUT_COUPLINGS: dict[type, str] = {
+    Notice: "_notify", Reacquire: "_reacquire", CommitOrClear: "_commit_or_clear",
+}
 
 
 class ClientSession:
@@ -69,6 +94,20 @@ class ClientSession:
         for machine in self.machines:
             machine.changes = self.changes
             machine.outbox = self.outbox
+        self._reactions = {kind: tuple(r for r in map(self._reaction, actions) if r)
+                           for kind, actions in RECEIVE_COUPLINGS.items()}
+
+    def _reaction(self, action: str):
+        """`RECEIVE_COUPLINGS`' name for a step, as a callable taking the event (None: the
+        design has no such machine)."""
+        if "." not in action:
+            return getattr(self, action)
+        machine_name, trigger = action.split(".")
+        machine = getattr(self, machine_name)
+        if machine is None:
+            return None
+        bound = getattr(machine, trigger)
+        return lambda event: bound()
 
     # -- inputs ------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -103,43 +142,41 @@ class ClientSession:
         kind = event["type"]
         if self.liveness is not None:
             self.liveness.server_event(kind)
-        if kind == "input_audio_buffer.speech_started":
-            self.beliefs.speech_started()
-            if self.watchdog is not None:
-                self.watchdog.speech_started()
-            self.playback.barge_in(mic_level=self.mic_level)
-        elif kind == "input_audio_buffer.speech_stopped":
-            self.beliefs.speech_stopped()
-            if self.watchdog is not None:
-                self.watchdog.speech_stopped()
-        elif kind in ("input_audio_buffer.committed", "input_audio_buffer.timeout_triggered"):
-            self.appended_since_commit_ms = 0
-        elif kind == "input_audio_buffer.cleared":
-            self.appended_since_commit_ms = 0
-            self.beliefs.buffer_cleared()
-        elif kind == "response.created":
-            self.beliefs.response_created()
-        elif kind == "response.output_audio.delta" and not self.webrtc:
+        for reaction in self._reactions.get(kind, ()):
+            reaction(event)
+        return self._collect()
+
+    # -- the steps of RECEIVE_COUPLINGS that are more than one trigger ----------------------
+    def _barge_in(self, event) -> None:
+        self.playback.barge_in(mic_level=self.mic_level)
+
+    def _buffer_taken(self, event) -> None:
+        self.appended_since_commit_ms = 0
+
+    def _queue_audio(self, event) -> None:
+        if not self.webrtc:  # over WebRTC response audio travels on the media track
             self.playback.queue_audio(event["item_id"], event["delta"].duration_ms
                                       if isinstance(event["delta"], protocol.AudioPayload)
                                       else _pcm16_ms(event["delta"]))
-        elif kind == "response.done":
-            self.beliefs.response_done()
-        elif kind == "output_audio_buffer.started" and self.webrtc:
+
+    def _server_playback_started(self, event) -> None:
+        if self.webrtc:
             self.playback.audio_arrived()
-        elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared") \
-                and self.webrtc:
+
+    def _server_playback_ended(self, event) -> None:
+        if self.webrtc:
             self.playback.flush()
-        elif kind == "error":
-            self.errors.append(event)
-        elif kind == "conversation.item.done":
-            item = event.get("item")
-            role = item.get("role") if isinstance(item, dict) else None
-            if role in ROLES and self.replaying:  # the new session echoing the replay
-                self.replaying -= 1
-            elif role in ROLES:
-                self.conversation.append(role)
-        return self._collect()
+
+    def _record_error(self, event) -> None:
+        self.errors.append(event)
+
+    def _item_done(self, event) -> None:
+        item = event.get("item")
+        role = item.get("role") if isinstance(item, dict) else None
+        if role in ROLES and self.replaying:  # the new session echoing the replay
+            self.replaying -= 1
+        elif role in ROLES:
+            self.conversation.append(role)
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
         """Let wall time pass for every machine's clock timers (`model.machine.Timer`)."""
@@ -168,16 +205,23 @@ class ClientSession:
             for output in outputs:
                 if isinstance(output, dict):
                     out.append(output)
-                elif output[0] == "notice":
-                    self.notices.append(output[1])
-                elif output[0] == "reacquire":
-                    self.capture.reacquire()
-                elif output[0] == "commit_or_clear":
-                    out.append(protocol.commit() if self.appended_since_commit_ms >=
-                               protocol.MIN_COMMIT_MS else protocol.clear())
+                elif type(output) in OUTPUT_COUPLINGS:
+                    out += getattr(self, OUTPUT_COUPLINGS[type(output)])(output)
                 else:
-                    self.requests.append(output)
+                    self.requests.append(output)  # for the engine (reconnect)
         return out
+
+    def _notify(self, output: Notice) -> list[dict[str, Any]]:
+        self.notices.append(output.text)
+        return []
+
+    def _reacquire(self, output: Reacquire) -> list[dict[str, Any]]:
+        self.capture.reacquire()
+        return []
+
+    def _commit_or_clear(self, output: CommitOrClear) -> list[dict[str, Any]]:
+        return [protocol.commit() if self.appended_since_commit_ms >= protocol.MIN_COMMIT_MS
+                else protocol.clear()]
 
     def reconnected(self) -> list[dict[str, Any]]:
         """After a reconnect: fresh beliefs, playback and stuck-VAD watchdog, the session
