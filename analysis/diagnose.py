@@ -20,6 +20,7 @@ from typing import Callable
 from vadlock.model.client.capture import FAULTS
 from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator.engine import simulate
 from vadlock.simulator.presets import field_report
@@ -98,8 +99,7 @@ class FreezeFacts:
 
 def facts(trace: Trace) -> FreezeFacts:
     violations = check(trace, (FREEZE_PROPERTY,))
-    progress = [r for r in trace.wire if r.direction == S2C and r.type in
-                ("input_audio_buffer.speech_started", "response.done")]
+    progress = [r for r in trace.wire if r.direction == S2C and r.type in PROGRESS_TYPES]
     if violations:
         start = violations[0].start_ms
         before = [r for r in progress if r.t_ms <= start]

@@ -45,13 +45,13 @@ from vadlock.model.client.capture import FAULTS, through_capture
 from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from vadlock.model.designs import Design
+from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
 from vadlock.model.symbols import FrameSymbol, Kind
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
-PROGRESS = ("input_audio_buffer.speech_started", "response.done")
 CLEAR_SPEECH_RMS = 0.08  # -22 dBFS
 LOUD_SPEECH_RMS = 0.3
 ROOM_NOISE_RMS = 0.003  # -50 dBFS
@@ -197,7 +197,7 @@ class ProductModel:
             i = self.events(_event_key(event))
             if i == len(self._event_dicts):
                 self._event_dicts.append(event)
-                if event["type"] in PROGRESS:
+                if event["type"] in PROGRESS_TYPES:
                     self.progress_ids.add(i)
             ids.append(i)
         return tuple(ids)

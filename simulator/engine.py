@@ -37,7 +37,8 @@ from vadlock.model.symbols import ZERO, FrameSymbol, LevelScale
 from vadlock.simulator import audio, features
 from vadlock.simulator.features import FRAME_MS, SignalFrames
 from vadlock.simulator.scenario import Scenario
-from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
+from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Trace,
+                                     UtteranceRecord, WireRecord)
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
@@ -45,8 +46,6 @@ ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
-HEALTHY_MIN_MS = 400
-HEALTHY_MIN_DBFS = -35.0
 
 Runs = list[tuple[FrameSymbol, int]]
 
@@ -628,8 +627,8 @@ class Engine:
             faulted = any(f.start_ms <= u.start_ms and
                           (f.duration_ms is None or u.start_ms < f.start_ms + f.duration_ms)
                           for f in self.scenario.capture_faults)
-            healthy = (not faulted and u.duration_ms >= HEALTHY_MIN_MS
-                       and u.level_dbfs >= HEALTHY_MIN_DBFS)
+            healthy = (not faulted and u.duration_ms >= CLEAR_MIN_MS
+                       and u.level_dbfs >= CLEAR_MIN_DBFS)
             self.trace.utterances.append(
                 UtteranceRecord(u.start_ms, u.duration_ms, u.level_dbfs, healthy))
 
