@@ -324,6 +324,24 @@ class ProtocolMachine:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.state}>"
 
+    @classmethod
+    def states_emitting(cls, *callbacks: str) -> dict[str, str]:
+        """{source: dest} of the table's rows that run any of `callbacks`: the states in
+        which the machine can emit what they emit, and where it goes (one legality source
+        for the model and for judging a logged server, h11 style)."""
+        out: dict[str, str] = {}
+        for row in cls.TRANSITIONS:
+            after = row.get("after") or ()
+            after = (after,) if isinstance(after, str) else tuple(after)
+            if not set(after) & set(callbacks):
+                continue
+            source = row["source"]
+            sources = cls.STATES if source == "*" else (
+                (source,) if isinstance(source, str) else tuple(source))
+            for state in sources:
+                out.setdefault(state, row["dest"] if row["dest"] is not None else state)
+        return out
+
 
 def declared_machines() -> list[type[ProtocolMachine]]:
     """Every machine class of the model, client first (for diagrams and tests)."""
