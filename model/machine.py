@@ -46,13 +46,14 @@ class LeanEvent(Event):
     _plan: dict[str, tuple] | None = None
     _noop: frozenset[str] = frozenset()
     _takes: tuple[str, ...] = ()
+    _takes_set: frozenset[str] = frozenset()
 
     def trigger(self, model, *args, **kwargs):
         plan = self._plan
         if plan is None:
             self.compile(model)
             plan = self._plan
-        if args or len(kwargs) != len(self._takes):  # what the trigger takes, by name
+        if args or kwargs.keys() != self._takes_set:  # what the trigger takes, by name
             kwargs = self._arguments(args, kwargs)
             args = ()
         state = model.state
@@ -117,6 +118,7 @@ class LeanEvent(Event):
         # unconditional internal transition with no callbacks (the change recorder only
         # records changes of state, and there is none)
         self._takes = tuple(getattr(model, "TRIGGER_ARGS", {}).get(self.name, ()))
+        self._takes_set = frozenset(self._takes)
         self._noop = frozenset(
             source for source, transitions in self.transitions.items()
             if transitions and not transitions[0].conditions and transitions[0].dest is None

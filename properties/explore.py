@@ -4,11 +4,13 @@ The abstraction (stated, as the README does):
 - the environment moves in *steps*, as P and Stateright model timeouts: a *block* is one
   chunk of audio (the design's `chunk_ms`, 100 ms unless a variant says otherwise) with
   one acoustic symbol (level band x kind); a
-  *fault* step starts or ends a capture fault; an *expiry* step lets one running long
-  timer fire (stuck-VAD watchdog, response generation, playback drain, idle timeout, the
-  adaptive floor's 2 s climb, the gate's hangover, the liveness and capture-health
-  watchdogs). Timers are "running or not", and a running one may fire at any point; the
-  VAD's silence run is kept exactly, in block units;
+  *fault* step starts or ends a capture fault; an *expiry* step lets one running timer
+  run out — every timer a machine declares (`model.machine.Timer`: the stuck-VAD
+  watchdog, response generation, playback, the idle timeout, the adaptive floor's climb,
+  the gate's hangover, ...), found with the sessions' `running_timers()` and fired with
+  their `expire_timer()`; the explorer names none of them. Timers are "running or not",
+  and a running one may fire at any point; the VAD's silence run is kept exactly, in
+  block units;
 - the transport is an ordered FIFO delivered within the step (latency under one block);
   a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
   reach the server as DTX comfort noise (media loss is not explored);
@@ -242,11 +244,8 @@ class ProductModel:
         key = ("fault", cid, fault)
         if key not in self._memo:
             c = self._load_client(cid)
-            if fault == "end":
-                c.capture.restore()
-            else:
-                c.capture.start_fault(fault.split(":")[1])
-            self._memo[key] = self._client_result(c._collect())
+            events = c.capture_fault(None if fault == "end" else fault.split(":")[1])
+            self._memo[key] = self._client_result(events)
         return self._memo[key]
 
     def client_expire(self, cid: int, timer: str):

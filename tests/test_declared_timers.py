@@ -74,3 +74,32 @@ def test_server_timers_come_from_its_machines():
     first_delta_ms = server.ms_until_next_deadline()
     assert server.advance(first_delta_ms - 1) == []
     assert [e["type"] for e in server.advance(1)] == ["response.output_audio.delta"]
+
+
+def test_a_trigger_takes_what_its_machine_declares():
+    from vadlock.model.server.audio_buffer import InputAudioBuffer
+
+    buffer = InputAudioBuffer()
+    buffer.append(duration_ms=40)
+    buffer.append(60)  # positional, in the declared order
+    assert buffer.buffered_ms == 100
+    for wrong in ({"ms": 40}, {}):
+        try:
+            buffer.append(**wrong)
+        except TypeError as error:
+            assert "append takes duration_ms" in str(error)
+        else:
+            raise AssertionError(f"append accepted {wrong}")
+
+
+def test_a_misspelt_hypothesis_is_an_error_not_false():
+    from vadlock.model.hypotheses import HypothesisFlag
+
+    zero_skip = ServerVadHypotheses.parse("zero-skip")
+    assert zero_skip.has(HypothesisFlag.ZERO_SKIP) and not zero_skip.has("deadband")
+    try:
+        zero_skip.has("zero_skip")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a misspelt hypothesis name was taken for False")

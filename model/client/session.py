@@ -184,6 +184,14 @@ class ClientSession:
             machine.advance(elapsed_ms)
         return self._collect()
 
+    def capture_fault(self, fault: str | None) -> list[dict[str, Any]]:
+        """The capture becomes `fault` (one of `capture.FAULTS`), or live again (None)."""
+        if fault is None:
+            self.capture.restore()
+        else:
+            self.capture.start_fault(fault)
+        return self._collect()
+
     def ms_until_next_deadline(self) -> int | None:
         return next_deadline(self.machines)
 
