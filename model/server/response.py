@@ -5,8 +5,8 @@ conversation item and the content part. The `response` timer counts wall time si
 `response.created`: audio starts being generated `FIRST_AUDIO_DELAY_MS` after it, at
 `GENERATION_SPEED` times real time, and each `DELTA_AUDIO_MS` of it that is ready goes out
 (`deliver`) as a `response.output_audio.delta`; once all audio is out, `complete` emits
-the `.done` sequence and `response.done` (`completed`). `cancel(reason)` ends it with `response.done`
-`cancelled` (reason `turn_detected` from server VAD, `client_cancelled` from
+the `.done` sequence and `response.done` (`completed`). `cancel(reason)` ends it with
+`response.done` `cancelled` (reason `turn_detected` from server VAD, `client_cancelled` from
 `response.cancel`). `create` while one is active -> error
 `conversation_already_has_active_response`; `cancel` with none -> error
 `response_cancel_not_active`.
