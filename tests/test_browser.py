@@ -76,7 +76,8 @@ def _heard_after(wire: list[dict], t_ms: float) -> bool:
 def _model_run(design_name: str, wav: Path, fault: CaptureFault | None,
                server_fault: ServerFault | None = None):
     samples = load_wav(wav)[:int(RUN_S * audio.SAMPLE_RATE_HZ)]
-    scenario = scenario_for_recording(samples, "browser-case")
+    # Chromium's fake microphone does not hear the page's own playback: no echo
+    scenario = replace(scenario_for_recording(samples, "browser-case"), echo_gain_db=-120.0)
     if fault is not None:
         scenario = replace(scenario, capture_faults=(fault,))
     if server_fault is not None:
