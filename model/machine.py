@@ -347,7 +347,8 @@ class ProtocolMachine:
 
 def declared_machines() -> list[type[ProtocolMachine]]:
     """Every machine class of the model, client first (for diagrams and tests)."""
-    from vadlock.model.client import beliefs, capture, gate, health, liveness, playback, watchdog
+    from vadlock.model.client import (beliefs, capture, gate, health, liveness, playback, rules,
+                                      watchdog)
     from vadlock.model.server import (audio_buffer, floor, idle_timeout, output_buffer,
                                       response, vad)
 
@@ -359,6 +360,7 @@ def declared_machines() -> list[type[ProtocolMachine]]:
         beliefs.ServerBeliefs,
         liveness.LivenessWatchdog,
         health.CaptureHealthWatchdog,
+        rules.WatchdogRule,
         audio_buffer.InputAudioBuffer,
         vad.ServerVad,
         floor.AdaptiveFloor,
