@@ -38,7 +38,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 browser: $(STAMP)
-	$(BIN)/python -m pytest tests/test_browser.py
+	VADLOCK_BROWSER_FIGURES=figures/browser $(BIN)/python -m pytest tests/test_browser.py
 
 figures: $(STAMP)
 	$(BIN)/vadlock diagrams

@@ -26,6 +26,7 @@ from typing import Callable
 
 from vadlock.analysis.causes import GRADES, Cause, causes
 from vadlock.model.client.capture import ATTENUATION_DB
+from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator.presets import _utterances, field_report
 from vadlock.simulator.scenario import CaptureFault, Scenario, Typing
@@ -126,8 +127,7 @@ class FreezeFacts:
 
 def facts(trace: Trace) -> FreezeFacts:
     violations = check(trace, (FREEZE_PROPERTY,))
-    progress = [r for r in trace.wire if r.direction == S2C and r.type in
-                ("input_audio_buffer.speech_started", "response.done")]
+    progress = [r for r in trace.wire if r.direction == S2C and r.type in PROGRESS_TYPES]
     if violations:
         start = violations[0].start_ms
         before = [r for r in progress if r.t_ms <= start]

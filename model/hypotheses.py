@@ -50,6 +50,18 @@ class FrameClass(enum.Enum):
     HOLD = "hold"
 
 
+class HypothesisFlag(str, enum.Enum):
+    """The hypothesis names: `ServerVadHypotheses.has` takes these (a misspelt name is an
+    error, not False)."""
+
+    ENERGY = "energy"
+    ZERO_SKIP = "zero-skip"
+    FLOOR_ADAPT = "floor-adapt"
+    DEADBAND = "deadband"
+    CLEAR_KEEPS_VAD = "clear-keeps-vad"
+    NOISE_AS_SPEECH = "noise-as-speech"
+
+
 @dataclass(frozen=True)
 class Hypothesis:
     name: str
@@ -107,6 +119,8 @@ HYPOTHESES: dict[str, Hypothesis] = {
 
 ENGINES = ("energy", "silero", "webrtc-vad", "ten")
 ENGINE_MODIFIERS = frozenset({"zero-skip", "deadband", "clear-keeps-vad"})
+
+assert set(HYPOTHESES) == {flag.value for flag in HypothesisFlag}
 
 
 class UnknownHypothesis(ValueError):
@@ -173,8 +187,9 @@ class ServerVadHypotheses:
             return ",".join([self.engine_label, *sorted(self.flags)])
         return ",".join(["energy", *sorted(self.flags)]) if not self.flags else ",".join(sorted(self.flags))
 
-    def has(self, flag: str) -> bool:
-        return flag in self.flags
+    def has(self, flag: HypothesisFlag | str) -> bool:
+        """Whether `flag` is set; a name that is no hypothesis raises ValueError."""
+        return (flag if flag.__class__ is HypothesisFlag else HypothesisFlag(flag)) in self.flags
 
     # -- per-frame decision ---------------------------------------------------------
     def server_band(self, symbol: FrameSymbol, scale: LevelScale) -> int:
@@ -193,22 +208,23 @@ class ServerVadHypotheses:
         trace, near_silent, speech = _band_levels(scale)
         if self.engine is not None:  # the engine judges the audio itself
             return scale.count
-        if self.has("floor-adapt"):
+        if self.has(HypothesisFlag.FLOOR_ADAPT):
             return trace
-        if self.has("deadband"):
+        if self.has(HypothesisFlag.DEADBAND):
             return near_silent
         return speech
 
     def speech_like(self, symbol: FrameSymbol) -> bool:
         return symbol.kind is Kind.SPEECH or (
-            symbol.kind is Kind.TRANSIENT and self.has("noise-as-speech")
+            symbol.kind is Kind.TRANSIENT and self.has(HypothesisFlag.NOISE_AS_SPEECH)
         )
 
     def kind_class(self, kind: Kind) -> str:
         """What of a frame's kind this hypothesis set can see."""
-        if kind is Kind.SPEECH or (kind is Kind.TRANSIENT and self.has("noise-as-speech")):
+        if kind is Kind.SPEECH or (kind is Kind.TRANSIENT
+                                   and self.has(HypothesisFlag.NOISE_AS_SPEECH)):
             return "speech"
-        if kind is Kind.TRANSIENT and self.has("deadband"):
+        if kind is Kind.TRANSIENT and self.has(HypothesisFlag.DEADBAND):
             return "click"
         return "noise"
 
@@ -216,21 +232,22 @@ class ServerVadHypotheses:
         self, symbol: FrameSymbol, scale: LevelScale, in_speech: bool, floor_band: int
     ) -> FrameClass:
         band = self.server_band(symbol, scale)
-        if band == 0 and self.has("zero-skip"):
+        if band == 0 and self.has(HypothesisFlag.ZERO_SKIP):
             return FrameClass.HOLD
         if symbol.detection is not None:  # a detector engine's verdict against threshold
             if symbol.detection is Detection.SPEECH:
                 return FrameClass.SPEECH
-            if in_speech and self.has("deadband") and symbol.detection is Detection.DEAD_BAND:
+            if in_speech and self.has(HypothesisFlag.DEADBAND) and symbol.detection is Detection.DEAD_BAND:
                 return FrameClass.HOLD
             return FrameClass.SILENCE
         if self.speech_like(symbol):
             # an adaptive floor raises the bar for quiet speech, never above the base
             # edge: no real detector is deaf to speech at or above -40 dBFS
-            edge = min(floor_band + 1, 4) if self.has("floor-adapt") else 4
+            edge = min(floor_band + 1, 4) if self.has(HypothesisFlag.FLOOR_ADAPT) else 4
             if band >= max(edge, 2):
                 return FrameClass.SPEECH
-        if in_speech and self.has("deadband") and band >= 3 and symbol.kind is not Kind.STATIONARY:
+        if in_speech and self.has(HypothesisFlag.DEADBAND) and band >= 3 \
+                and symbol.kind is not Kind.STATIONARY:
             return FrameClass.HOLD
         return FrameClass.SILENCE
 
@@ -244,7 +261,7 @@ class ServerVadHypotheses:
         FLOOR_RISE_MS, and neither speech nor exact zeros move it.
         """
         floor_band, target, rise_ms, fall_ms = floor
-        if not self.has("floor-adapt"):
+        if not self.has(HypothesisFlag.FLOOR_ADAPT):
             return floor
         band = self.server_band(symbol, scale)
         if band == 0 or frame_class is FrameClass.SPEECH:

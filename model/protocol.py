@@ -13,6 +13,10 @@ from typing import Any
 
 SAMPLE_RATE_HZ = 24_000
 MIN_COMMIT_MS = 100
+# progress: the client receiving either shows that turn detection is alive. A freeze is
+# their absence while the user speaks (the `recovery` property, the explorer's freeze
+# states and the diagnosis all use this one definition)
+PROGRESS_TYPES = ("input_audio_buffer.speech_started", "response.done")
 
 # Error codes the model can produce (reference/realtime-protocol.md §1.3).
 ALREADY_ACTIVE = "conversation_already_has_active_response"

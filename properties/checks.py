@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vadlock.model import protocol
-from vadlock.simulator.trace import C2S, HEARD_EARLY_MS, HEARD_WITHIN_MS, S2C, Trace
-
-PROGRESS_TYPES = ("input_audio_buffer.speech_started", "response.done")
+from vadlock.model.protocol import PROGRESS_TYPES
+from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, HEARD_EARLY_MS,
+                                     HEARD_WITHIN_MS, S2C, Trace)
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class Bounds:
     beliefs_settle_ms: int = 3_000
     lost_audio_zeroed_fraction: float = 0.5
     committed_within_ms: int = 10_000
-    clear_min_ms: int = 400
-    clear_min_dbfs: float = -35.0
+    clear_min_ms: int = CLEAR_MIN_MS
+    clear_min_dbfs: float = CLEAR_MIN_DBFS
 
 
 DEFAULT_BOUNDS = Bounds()

@@ -4,11 +4,13 @@ The abstraction (stated, as the README does):
 - the environment moves in *steps*, as P and Stateright model timeouts: a *block* is one
   chunk of audio (the design's `chunk_ms`, 100 ms unless a variant says otherwise) with
   one acoustic symbol (level band x kind); a
-  *fault* step starts or ends a capture fault; an *expiry* step lets one running long
-  timer fire (stuck-VAD watchdog, response generation, playback drain, idle timeout, the
-  adaptive floor's 2 s climb, the gate's hangover, the liveness and capture-health
-  watchdogs). Timers are "running or not", and a running one may fire at any point; the
-  VAD's silence run is kept exactly, in block units;
+  *fault* step starts or ends a capture fault; an *expiry* step lets one running timer
+  run out — every timer a machine declares (`model.machine.Timer`: the stuck-VAD
+  watchdog, response generation, playback, the idle timeout, the adaptive floor's climb,
+  the gate's hangover, ...), found with the sessions' `running_timers()` and fired with
+  their `expire_timer()`; the explorer names none of them. Timers are "running or not",
+  and a running one may fire at any point; the VAD's silence run is kept exactly, in
+  block units;
 - the transport is an ordered FIFO delivered within the step (latency under one block);
   a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
   reach the server as DTX comfort noise (media loss is not explored);
@@ -42,15 +44,16 @@ from typing import Any, Callable
 import networkx as nx
 
 from vadlock.model.client.capture import FAULTS, through_capture
+from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from vadlock.model.designs import Design
+from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
 from vadlock.model.symbols import FrameSymbol, Kind
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
-PROGRESS = ("input_audio_buffer.speech_started", "response.done")
 CLEAR_SPEECH_RMS = 0.08  # -22 dBFS
 LOUD_SPEECH_RMS = 0.3
 ROOM_NOISE_RMS = 0.003  # -50 dBFS
@@ -58,8 +61,6 @@ MUTED_RMS = 0.0005
 MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
-CLIENT_TIMERS = ("watchdog", "playback", "hangover", "liveness", "capture_health")
-SERVER_TIMERS = ("response", "server_playback", "floor_climb", "idle_timeout")
 
 State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
 
@@ -198,7 +199,7 @@ class ProductModel:
             i = self.events(_event_key(event))
             if i == len(self._event_dicts):
                 self._event_dicts.append(event)
-                if event["type"] in PROGRESS:
+                if event["type"] in PROGRESS_TYPES:
                     self.progress_ids.add(i)
             ids.append(i)
         return tuple(ids)
@@ -218,7 +219,7 @@ class ProductModel:
 
     def _client_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...], bool]:
         c = self.client
-        reconnect = any(r[0] == "reconnect" for r in c.requests)
+        reconnect = any(isinstance(r, Reconnect) for r in c.requests)
         out = []
         for event in events:
             if event["type"] == "input_audio_buffer.append":
@@ -243,29 +244,15 @@ class ProductModel:
         key = ("fault", cid, fault)
         if key not in self._memo:
             c = self._load_client(cid)
-            if fault == "end":
-                c.capture.restore()
-            else:
-                c.capture.start_fault(fault.split(":")[1])
-            self._memo[key] = self._client_result(c._collect())
+            events = c.capture_fault(None if fault == "end" else fault.split(":")[1])
+            self._memo[key] = self._client_result(events)
         return self._memo[key]
 
     def client_expire(self, cid: int, timer: str):
         key = ("expire", cid, timer)
         if key not in self._memo:
             c = self._load_client(cid)
-            if timer == "watchdog":
-                c.watchdog.expire()
-            elif timer == "playback":
-                c.playback.advance(c.playback.queued_ms)
-            elif timer == "hangover":
-                c.gate.expire_hangover()
-            elif timer == "liveness":
-                c.liveness.escalate()
-            elif timer == "capture_health":
-                c.health.silent_ms = c.health.timeout_ms
-                c.health.chunk(None, 0)
-            self._memo[key] = self._client_result(c._collect())
+            self._memo[key] = self._client_result(c.expire_timer(timer))
         return self._memo[key]
 
     def client_receive(self, cid: int, eid: int):
@@ -286,18 +273,7 @@ class ProductModel:
         key = ("server-expire", sid, timer)
         if key not in self._memo:
             s = self._load_server(sid)
-            events = []
-            if timer == "response":
-                s.response.total_ms = max(s.response.total_ms, 2)
-                s.response.generate(10 ** 9)
-                events = s._collect()
-            elif timer == "server_playback":
-                events = s.stop_output()
-            elif timer == "floor_climb":
-                s.vad.climb_floor()
-            elif timer == "idle_timeout":
-                events = s._idle_timeout()
-            self._memo[key] = self._server_result(events)
+            self._memo[key] = self._server_result(s.expire_timer(timer))
         return self._memo[key]
 
     def server_receive(self, sid: int, eid: int):
@@ -373,29 +349,18 @@ class ProductModel:
         return self._cache[key]
 
     def _client_timers(self, cid: int) -> tuple[tuple[str, ...], str]:
-        """The client's running timers, and its capture state."""
+        """The client's running timers (as its machines declare them), and its capture
+        state."""
         key = ("timers", cid)
         if key not in self._cache:
             c = self._load_client(cid)
-            running = {"watchdog": c.watchdog is not None and c.watchdog.state == "armed",
-                       "playback": c.playback.state == "playing",
-                       "hangover": c.gate.state == "hangover",
-                       "liveness": c.liveness is not None and bool(c.liveness.unanswered_ms),
-                       "capture_health": c.health is not None and bool(c.health.silent_ms)}
-            self._cache[key] = (tuple(t for t in CLIENT_TIMERS if running[t]),
-                                c.capture.state)
+            self._cache[key] = (c.running_timers(), c.capture.state)
         return self._cache[key]
 
     def _server_timers(self, sid: int) -> tuple[str, ...]:
         key = ("timers", "server", sid)
         if key not in self._cache:
-            s = self._load_server(sid)
-            idle = s.response.state == "idle"
-            running = {"response": s.response.state == "in_progress",
-                       "server_playback": s.out_playing,
-                       "floor_climb": s.vad.floor_target > s.vad.floor_band,
-                       "idle_timeout": s.idle_armed and s.vad.state == "silence" and idle}
-            self._cache[key] = tuple(t for t in SERVER_TIMERS if running[t])
+            self._cache[key] = self._load_server(sid).running_timers()
         return self._cache[key]
 
     def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
@@ -410,7 +375,7 @@ class ProductModel:
             timers, capture = self._client_timers(cid)
             out = [(step, fair, ("block", captured))
                    for step, captured, fair in self._blocks(cid)]
-            out += [_EXPIRES[timer] for timer in timers]
+            out += [_expiry("client", timer) for timer in timers]
             if capture == "live" and may_fault:
                 out += _FAULT_STARTS
             elif capture != "live" and self.max_faults:
@@ -422,7 +387,8 @@ class ProductModel:
         key = ("moves", "server", sid)
         out = self._cache.get(key)
         if out is None:
-            out = self._cache[key] = [_EXPIRES[timer] for timer in self._server_timers(sid)]
+            out = self._cache[key] = [_expiry("server", timer)
+                                      for timer in self._server_timers(sid)]
         return out
 
     def successor(self, state: State, step: Step) -> tuple[State, bool]:
@@ -445,7 +411,7 @@ class ProductModel:
         elif kind == "server":
             sid, to_client = self.server_expire(sid, what)
             to_server, reconnect = (), False
-        else:
+        else:  # "client": a client timer
             cid, to_server, reconnect = self.client_expire(cid, what)
         cid, sid, progress = self.exchange(cid, sid, to_server, to_client, reconnect)
         return (cid, sid, faults_used), progress
@@ -490,18 +456,28 @@ class ProductModel:
             [room] * (GOOD_TURN_PAUSE_MS // self.block_ms)
         for step in turn:
             state, _ = self.successor(state, step)
-        for timer in ("response", "playback", "server_playback"):
-            if timer in self._client_timers(state[0])[0] + self._server_timers(state[1]):
-                state, _ = self.successor(state, Step("expire", timer=timer))
+        for _ in range(MAX_ROUNDS):  # the answer is delivered: its timers run out
+            running = (self._load_server(state[1]).running_timers(answer_only=True)
+                       + self._load_client(state[0]).running_timers(answer_only=True))
+            if not running:
+                break
+            state, _ = self.successor(state, Step("expire", timer=running[0]))
         for _ in range(self.design.gate.preroll_chunks + 1):
             state, _ = self.successor(state, room)
         return state
 
 
 # the environment's moves that are the same in every model: (step, fair, how to apply it)
-_EXPIRES = {timer: (Step("expire", timer=timer), True,
-                    ("server" if timer in SERVER_TIMERS else "client", timer))
-            for timer in (*CLIENT_TIMERS, *SERVER_TIMERS)}
+_EXPIRIES: dict[tuple[str, str], tuple[Step, bool, tuple]] = {}
+
+
+def _expiry(side: str, timer: str) -> tuple[Step, bool, tuple]:
+    """The move by which `side`'s (client or server) timer `timer` runs out: fair."""
+    move = _EXPIRIES.get((side, timer))
+    if move is None:
+        move = _EXPIRIES[side, timer] = (Step("expire", timer=timer), True, (side, timer))
+    return move
+
 _FAULT_STARTS = [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
                  for kind in FAULTS]
 _FAULT_END = (Step("fault", fault="end"), False, ("fault", "end"))

@@ -37,6 +37,11 @@ def _wait(timer: str, design: Design) -> tuple[str, float, int]:
         wait_ms = (design.idle_timeout_ms or 0) + 4_500
     elif timer == "capture_health":
         wait_ms = design.capture_health_ms or 0
+    elif timer.startswith("watchdog_rule_"):  # a design file's rule: after_ms of its condition
+        spec = design.watchdog_rules[int(timer.rsplit("_", 1)[1]) - 1]
+        if spec.condition == "near_silent_input":
+            return "noise", -80.0, spec.after_ms
+        wait_ms = spec.after_ms
     else:
         wait_ms = WAIT_FOR_MS[timer]
     return "noise", -50.0, wait_ms

@@ -28,6 +28,7 @@ import numpy as np
 
 from vadlock.model import protocol
 from vadlock.model.client.capture import ATTENUATION_DB, through_capture
+from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ENGINE_MODIFIERS, ServerVadHypotheses
@@ -38,7 +39,8 @@ from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
 from vadlock.simulator.scenario import Scenario
 from vadlock.simulator.server_faults import ServerFaultFilter
-from vadlock.simulator.trace import C2S, S2C, Trace, UtteranceRecord, WireRecord
+from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Trace,
+                                     UtteranceRecord, WireRecord)
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
@@ -46,8 +48,6 @@ ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by de
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
-HEALTHY_MIN_MS = 400
-HEALTHY_MIN_DBFS = -35.0
 DEFAULT_THRESHOLD = 0.5  # server_vad's documented default, where the symbolic base applies
 
 Runs = list[tuple[FrameSymbol, int]]
@@ -544,9 +544,10 @@ class Engine:
         starts or ends a fault, delivers a message or lets a timer fire."""
         tick = self.tick_ms
         skip = ticks_per_chunk - 1 - i % ticks_per_chunk
-        for quiet in (self.server.quiet_ms(), self.client.quiet_ms()):
-            if quiet is not None:  # advancing by up to `quiet` ms changes nothing but counters
-                skip = min(skip, quiet // tick)
+        for deadline in (self.server.ms_until_next_deadline(),
+                         self.client.ms_until_next_deadline()):
+            if deadline is not None:  # advancing short of a deadline changes only counters
+                skip = min(skip, max(0, deadline - 1) // tick)
         if skip <= 0:
             return 0
         moment = self.scenario.duration_ms
@@ -669,7 +670,7 @@ class Engine:
     def _handle_requests(self, t: int) -> None:
         while self.client.requests:
             request = self.client.requests.pop(0)
-            if request[0] == "reconnect":
+            if isinstance(request, Reconnect):
                 self._record_transitions(t)
                 self.trace.reconnects += 1
                 self.uplink.reset()
@@ -683,8 +684,7 @@ class Engine:
                 self.decoder = self._new_decoder()
                 self.server_faults.new_connection()
                 self._to_client(t, self.server.start())
-                replay = request[1] if len(request) > 1 else True  # ("reconnect", replay)
-                self._to_server(t, self.client.reconnected(replay))
+                self._to_server(t, self.client.reconnected(request.replay))
 
     # -- recording ---------------------------------------------------------------------
     def _record_utterances(self) -> None:
@@ -693,8 +693,8 @@ class Engine:
             faulted = any(f.start_ms <= u.start_ms and
                           (f.duration_ms is None or u.start_ms < f.start_ms + f.duration_ms)
                           for f in self.scenario.capture_faults)
-            healthy = (not faulted and u.duration_ms >= HEALTHY_MIN_MS
-                       and u.level_dbfs >= HEALTHY_MIN_DBFS)
+            healthy = (not faulted and u.duration_ms >= CLEAR_MIN_MS
+                       and u.level_dbfs >= CLEAR_MIN_DBFS)
             self.trace.utterances.append(
                 UtteranceRecord(u.start_ms, u.duration_ms, u.level_dbfs, healthy))
 

@@ -64,6 +64,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from vadlock.model.server.audio_buffer import InputAudioBuffer
+from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.vad import ServerVad
 from vadlock.simulator.audio import INT16_FULL_SCALE, SAMPLES_PER_MS
 from vadlock.simulator.trace import C2S, S2C
 
@@ -429,6 +432,32 @@ class _LoggedServer:
     clears_pending: int = 0
     last_turn_event: str = ""
 
+    def state_of(self, machine: type) -> str:
+        """The state of the model's `machine` that this logged state stands for."""
+        if machine is ServerVad:
+            return "speech" if self.speech_line is not None else "silence"
+        if machine is ResponseLifecycle:
+            return "in_progress" if self.response is not None else "idle"
+        return "holding" if self.buffered_ms else "empty"  # InputAudioBuffer
+
+
+# -- legality: the model's own tables judge the logged server's events -------------------
+# which machine emits each judged event, and by which of its table's callbacks: the event
+# is legal in the states from which that table runs one of them (`states_emitting`)
+EMITTED_BY: dict[str, tuple[type, tuple[str, ...]]] = {
+    "input_audio_buffer.speech_started": (ServerVad, ("_started",)),
+    "input_audio_buffer.speech_stopped": (ServerVad, ("_stopped",)),
+    "input_audio_buffer.committed": (InputAudioBuffer, ("_committed",)),
+    "response.created": (ResponseLifecycle, ("_created",)),
+    "response.done": (ResponseLifecycle, ("_completed", "_cancelled")),
+    "response.*": (ResponseLifecycle, ("_deliver",)),  # what a response streams
+}
+
+
+def _model_says_legal(kind: str, logged: _LoggedServer) -> bool:
+    machine, callbacks = EMITTED_BY[kind]
+    return logged.state_of(machine) in machine.states_emitting(*callbacks)
+
 
 @dataclass
 class _Append:
@@ -577,7 +606,7 @@ def replay(records: list[LogRecord], design_name: str = "production",
     """Validate, decode and reconstruct; the findings are in the returned `Replay`."""
     from vadlock.model.client.session import ClientSession
     from vadlock.model.designs import get_design
-    from vadlock.model.hypotheses import ServerVadHypotheses
+    from vadlock.model.hypotheses import HypothesisFlag, ServerVadHypotheses
     from vadlock.model.server.session import ServerSession
     from vadlock.simulator.engine import ServerAudioDecoder
 
@@ -595,7 +624,7 @@ def replay(records: list[LogRecord], design_name: str = "production",
     pending = np.zeros(0, np.float32)  # append audio short of a whole 10 ms frame
     logged = _LoggedServer()
     has_appends = any(r.type == "input_audio_buffer.append" for r in records)
-    keeps_vad = hypotheses.has("clear-keeps-vad")
+    keeps_vad = hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD)
     now = records[0].t_ms
     span_start: tuple[int, int] | None = None  # (t, index) of the active speech_started
 
@@ -757,18 +786,18 @@ def _check_server_event(rec: LogRecord, k: int, logged: _LoggedServer, has_appen
     elif kind == "session.updated" and not keeps_vad:
         end_speech(rec.t_ms, k)
     elif kind == "input_audio_buffer.speech_started":
-        if logged.speech_line is not None:
+        if not _model_says_legal(kind, logged):
             diverge(rec, f"speech_started while speech was already active since line "
                     f"{logged.speech_line} (no speech_stopped or clear in between)")
         end_speech(rec.t_ms, k)
         logged.speech_line = rec.line
     elif kind == "input_audio_buffer.speech_stopped":
-        if logged.speech_line is None:
+        if not _model_says_legal(kind, logged):
             diverge(rec, "speech_stopped with no speech_started before it: the server VAD "
                     "was not in speech")
         end_speech(rec.t_ms, k)
     elif kind == "input_audio_buffer.committed":
-        if has_appends and logged.buffered_ms == 0:
+        if has_appends and not _model_says_legal(kind, logged):
             diverge(rec, "committed although the client appended no audio since the last "
                     "commit or clear: the buffer was empty")
         logged.buffered_ms = 0
@@ -780,13 +809,13 @@ def _check_server_event(rec: LogRecord, k: int, logged: _LoggedServer, has_appen
             end_speech(rec.t_ms, k)
     elif kind == "response.created":
         rid = _response_id(ev)
-        if active is not None:
+        if not _model_says_legal(kind, logged):
             diverge(rec, f"a second response.created ({rid}) while {active[0]} (line "
                     f"{active[1]}) is still active: only one response runs at a time")
         logged.response = (rid, rec.line)
     elif kind == "response.done":
         rid = _response_id(ev)
-        if active is None:
+        if not _model_says_legal(kind, logged):
             diverge(rec, f"response.done ({rid}) with no active response")
         elif rid != active[0]:
             diverge(rec, f"response.done for {rid} but the active response is {active[0]} "
@@ -794,7 +823,7 @@ def _check_server_event(rec: LogRecord, k: int, logged: _LoggedServer, has_appen
         logged.response = None
     elif kind.startswith("response.") and kind != "response.done":
         rid = ev.get("response_id")
-        if active is None:
+        if not _model_says_legal("response.*", logged):
             diverge(rec, f"{kind} outside any response (no response.created is active)")
         elif isinstance(rid, str) and rid != active[0]:
             diverge(rec, f"{kind} for {rid} while the active response is {active[0]} "

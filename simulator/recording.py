@@ -255,7 +255,7 @@ def completion_tail_ms(silence_duration_ms: int, response_audio_ms: Iterable[int
     recording completes: the server's silence duration (speech_stopped), the delay to a
     response's first audio, the longest response's audio, and a margin of
     COMPLETION_MARGIN_MS."""
-    from vadlock.model.server.session import FIRST_AUDIO_DELAY_MS
+    from vadlock.model.server.response import FIRST_AUDIO_DELAY_MS
 
     return (silence_duration_ms + FIRST_AUDIO_DELAY_MS + max(response_audio_ms, default=0)
             + COMPLETION_MARGIN_MS)

@@ -172,6 +172,11 @@ class Trace:
         }
 
 
+# a clear utterance: at least this long and this loud; a healthy one is clear and starts
+# while the capture is live (the engine marks them, the properties count them)
+CLEAR_MIN_MS = 400
+CLEAR_MIN_DBFS = -35.0
+
 # an utterance is heard when speech_started reaches the client from HEARD_EARLY_MS before
 # its onset (the VAD may fire on the first syllable before the nominal onset) to
 # HEARD_WITHIN_MS after it; the `heard` property uses the same window

@@ -10,6 +10,7 @@ alone; `.ci/run` runs it with the rest. A missing Chromium fails, it does not sk
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,9 @@ SENTENCES = ("Hello, can you hear me? I would like to book a table for two tonig
              "Actually, make that three people, and could we sit by the window please?",
              "Thank you. And is there anything vegetarian on the menu this evening?",
              "Great. Please send me a confirmation by email when it is done.")
-FIGURES = Path(__file__).resolve().parent.parent / "figures" / "browser"
+# where `make browser` writes each case's verdicts and a screenshot of the page recovering
+FIGURES = Path(os.environ["VADLOCK_BROWSER_FIGURES"]) if os.environ.get(
+    "VADLOCK_BROWSER_FIGURES") else None
 
 
 def _espeak(text: str, path: Path) -> np.ndarray:
@@ -121,8 +124,8 @@ def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve
     try:
         fault = CaptureFaultAt(capture, FAULT_S) if capture else None
         run = run_page(port, design, microphone[wav], RUN_S, fault,
-                       screenshot_in_state="recovering" if case_id == "disabled-recommended"
-                       else None)
+                       screenshot_in_states=("degraded", "recovering")
+                       if design == "recommended" and (capture or server_fault) else ())
     finally:
         stop_serve(proc)
     write_jsonl(run.wire, tmp_path / "page.jsonl")
@@ -152,6 +155,16 @@ def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve
         case_id, run.state_history)
     # the page tells the user exactly when the model's client surfaces a notice
     assert _surfaced(run.state_history) == bool(trace.notices), (case_id, run.state_history)
-    if run.screenshot is not None:
+    if FIGURES is not None:  # `make browser`: the cases' verdicts and a screenshot
         FIGURES.mkdir(parents=True, exist_ok=True)
-        (FIGURES / f"{case_id}.png").write_bytes(run.screenshot)
+        if run.screenshot is not None:
+            (FIGURES / f"{case_id}.png").write_bytes(run.screenshot)
+        (FIGURES / f"{case_id}.json").write_text(json.dumps({
+            "case": case_id, "design": design, "capture_fault": capture, "wav": wav,
+            "server_fault": server_fault,
+            "browser": {"heard_after_fault": _heard_after(run.wire, after_ms),
+                        "surfaced": _surfaced(run.state_history),
+                        "states": [state for _, state in run.state_history]},
+            "model": {"heard_after_fault": _model_heard_after(trace, after_ms),
+                      "surfaced": bool(trace.notices), "reconnects": trace.reconnects},
+            "conformance": conformance.to_dict()}, indent=1) + "\n")

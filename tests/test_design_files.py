@@ -265,3 +265,24 @@ def test_watchdog_rule_table_runs_the_same_on_stock_and_lean_dispatch():
             assert seen[0] == seen[1], step
 
     run()
+
+
+def test_a_watchdog_rule_is_explored_like_any_declared_timer(tmp_path, capsys):
+    """The rule's timer is a declared one: the session lists it while its condition holds,
+    its expiry does what the rule says, and explore takes the design with no caveat."""
+    from vadlock.model.client.outputs import Reconnect
+    from vadlock.model.client.session import ClientSession
+    from vadlock.simulator.designfile import load_design
+
+    path = tmp_path / "ros.toml"
+    path.write_text(RECONNECT_ON_SILENCE)
+    client = ClientSession(load_design(path))
+    assert client.running_timers() == ()
+    client.on_chunk(client.speech_level, 100)  # an append: no server event since
+    assert client.running_timers() == ("watchdog_rule_1",)
+    client.expire_timer("watchdog_rule_1")
+    assert client.requests == [Reconnect(replay=True)]
+    code = run_cli(["explore", "--design-file", str(path), "--faults", "capture", "--json"])
+    captured = capsys.readouterr()
+    assert "warning" not in captured.err
+    assert json.loads(captured.out)["states"] > 0 and code in (0, 1)

@@ -9,14 +9,18 @@ from vadlock.model.client.capture import Capture
 from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.outputs import CommitOrClear, Reacquire, Reconnect
 from vadlock.model.client.playback import Playback
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import DEVELOPMENT, PRODUCTION
-from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.hypotheses import FrameClass, ServerVadHypotheses
 from vadlock.model.machine import declared_machines
-from vadlock.model.server.audio_buffer import InputAudioBuffer
+from vadlock.model.server.audio_buffer import Committed, InputAudioBuffer
+from vadlock.model.server.floor import AdaptiveFloor
+from vadlock.model.server.idle_timeout import IdleTimeout
+from vadlock.model.server.output_buffer import OutputAudioBuffer
 from vadlock.model.server.response import ResponseLifecycle
-from vadlock.model.server.vad import ServerVad
+from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
 from vadlock.model.symbols import FrameSymbol, Kind
 
 SCALE = PRODUCTION.level_scale
@@ -146,9 +150,9 @@ def test_liveness_watchdog_escalates_one_rung_at_a_time():
     w.audio_sent(3_000, speech_level=True)
     assert w.state == "resyncing" and w.drain()[-1]["type"] == "session.update"
     w.audio_sent(3_000, True)
-    assert w.state == "clearing" and ("commit_or_clear",) in w.drain()
+    assert w.state == "clearing" and CommitOrClear() in w.drain()
     w.audio_sent(3_000, True)
-    assert w.state == "reconnecting" and ("reconnect",) in w.drain()
+    assert w.state == "reconnecting" and Reconnect() in w.drain()
     for ack in ("session.updated", "input_audio_buffer.cleared", "error"):
         w.server_event(ack)  # replies to the ladder's own requests prove nothing
         assert w.state == "reconnecting"
@@ -162,9 +166,9 @@ def test_capture_health_reacquires_after_near_silence():
     h = CaptureHealthWatchdog(2_000, near_silent_level=SCALE.threshold_level("near_silent"))
     for _ in range(19):
         h.chunk(1, 100)
-    assert ("reacquire",) not in h.drain()
+    assert Reacquire() not in h.drain()
     h.chunk(None, 100)
-    assert ("reacquire",) in h.drain()
+    assert Reacquire() in h.drain()
     h.chunk(MID, 100)
     assert h.state == "healthy" and h.silent_ms == 0
 
@@ -174,17 +178,17 @@ def test_buffer_commit_needs_100_ms():
     b = InputAudioBuffer()
     b.commit()
     assert b.drain()[0]["error"]["code"] == protocol.COMMIT_EMPTY
-    b.append(60)
+    b.append(duration_ms=60)
     b.commit()
     assert b.drain()[0]["error"]["code"] == protocol.COMMIT_EMPTY
-    b.append(40)
+    b.append(duration_ms=40)
     b.commit()
-    assert b.drain() == [("committed",)] and b.state == "empty"
+    assert b.drain() == [Committed()] and b.state == "empty"
 
 
 def test_buffer_clear_answers_cleared():
     b = InputAudioBuffer()
-    b.append(500)
+    b.append(duration_ms=500)
     b.clear()
     assert b.drain() == [{"type": "input_audio_buffer.cleared"}] and b.buffered_ms == 0
 
@@ -197,11 +201,11 @@ def vad(flags="energy", silence_ms=500):
 def test_vad_turn_with_prefix_padding_and_silence_duration():
     v = vad()
     v.feed(speech(MID), 1_000, 2_000)
-    assert v.drain() == [("speech_started", 1_700)]
+    assert v.drain() == [SpeechStarted(1_700)]
     v.feed(FrameSymbol(0, Kind.STATIONARY), 400, 3_000)
     assert v.state == "speech"
     v.feed(FrameSymbol(0, Kind.STATIONARY), 400, 3_400)
-    assert v.drain() == [("speech_stopped", 3_500)] and v.state == "silence"
+    assert v.drain() == [SpeechStopped(3_500)] and v.state == "silence"
 
 
 def test_zero_skip_never_ends_speech_on_zeros():
@@ -235,32 +239,52 @@ def test_deadband_holds_speech_on_quiet_speech_like_frames():
 def test_floor_adapt_climbs_on_loud_noise_and_zeros_freeze_it():
     near = SCALE.threshold_level("near_silent")  # -56 .. -40 dBFS: under the base edge
     v = vad("floor-adapt")
-    start = v.floor_band
-    v.feed(speech(near), 100, 0)
+    floor = AdaptiveFloor(v.hypotheses, SCALE)
+
+    def feed(symbol, duration_ms, audio_pos_ms):  # as the server session wires them
+        floor.hear(symbol, v.feed(symbol, duration_ms, audio_pos_ms, floor.band), duration_ms)
+
+    start = floor.band
+    feed(speech(near), 100, 0)
     assert v.state == "speech"  # a low floor lets quiet speech count
-    v.feed(FrameSymbol(1, Kind.STATIONARY), 500, 100)
-    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 10_000, 600)
-    assert v.state == "silence" and v.floor_band > start
-    high = v.floor_band
-    v.feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 10_600)
-    assert v.floor_band == high  # exact zeros never bring it down
-    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_600)
-    assert v.floor_band == high  # a short quiet moment does not
-    v.feed(speech(near), 50, 70_700)
+    feed(FrameSymbol(1, Kind.STATIONARY), 500, 100)
+    feed(FrameSymbol(MID, Kind.TRANSIENT), 10_000, 600)
+    assert v.state == "silence" and floor.band > start
+    high = floor.band
+    feed(FrameSymbol(0, Kind.STATIONARY), 60_000, 10_600)
+    assert floor.band == high  # exact zeros never bring it down
+    feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_600)
+    assert floor.band == high  # a short quiet moment does not
+    feed(speech(near), 50, 70_700)
     assert v.state == "silence"  # quiet speech no longer stands above the floor
-    v.feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_750)
-    assert v.floor_band == 2  # 200 ms of quieter audio brings it down
-    v.feed(speech(near), 100, 70_850)
+    feed(FrameSymbol(2, Kind.STATIONARY), 100, 70_750)
+    assert floor.band == 2  # 200 ms of quieter audio brings it down
+    feed(speech(near), 100, 70_850)
     assert v.state == "speech"
 
 
 def test_floor_adapt_is_never_deaf_to_speech_at_the_base_edge():
     """The artefact fixed: a floor at the top band no longer makes loud speech inaudible."""
     v = vad("floor-adapt")
-    v.feed(FrameSymbol(MID, Kind.TRANSIENT), 20_000, 0)
-    assert v.floor_band >= QUIET  # the floor is at the top band
-    v.feed(speech(MID), 100, 20_000)
+    floor = AdaptiveFloor(v.hypotheses, SCALE)
+
+    def feed(symbol, duration_ms, audio_pos_ms):
+        floor.hear(symbol, v.feed(symbol, duration_ms, audio_pos_ms, floor.band), duration_ms)
+
+    feed(FrameSymbol(MID, Kind.TRANSIENT), 20_000, 0)
+    assert floor.band >= QUIET  # the floor is at the top band
+    feed(speech(MID), 100, 20_000)
     assert v.state == "speech"
+
+
+def test_floor_climbs_toward_louder_noise_one_band_per_rise():
+    floor = AdaptiveFloor(ServerVadHypotheses.parse("floor-adapt"), SCALE)
+    loud_noise = FrameSymbol(MID, Kind.STATIONARY)
+    floor.hear(loud_noise, FrameClass.SILENCE, 500)
+    assert floor.state == "climbing" and floor.running_timers() == ("floor_climb",)
+    band = floor.band
+    floor.expire_timer("floor_climb")
+    assert floor.band == band + 1
 
 
 def test_clear_keeps_vad_is_a_session_level_flag():
@@ -278,8 +302,8 @@ def test_response_lifecycle_completes_and_rejects_a_second_create():
     r.start("resp_2", "item_2", 1_000)
     assert r.drain()[0]["error"]["code"] == protocol.ALREADY_ACTIVE
     assert r.response_id == "resp_1"
-    r.generate(600)
-    r.generate(600)
+    r.advance(300 + 250)  # first audio after 300 ms, then 4x real time
+    r.advance(1_000)
     out = r.drain()
     assert [e["type"] for e in out][:2] == ["response.output_audio.delta"] * 2
     assert out[-1]["type"] == "response.done" and out[-1]["response"]["status"] == "completed"
@@ -320,6 +344,9 @@ def _build(machine_cls, machine_class):
         LivenessWatchdog: (3_000, 2_000, protocol.turn_detection_config()),
         CaptureHealthWatchdog: (5_000, 2),
         ServerVad: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
+        AdaptiveFloor: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
+        OutputAudioBuffer: (lambda: 500, lambda: False),
+        IdleTimeout: (lambda: True,),
     }.get(machine_cls, ())
     return variant(*args)
 
@@ -348,7 +375,8 @@ def test_lean_dispatch_matches_stock_transitions(machine_cls):
             outcomes = []
             for machine in (stock, lean):
                 try:
-                    result = getattr(machine, trigger)(ms, 1_000)
+                    takes = machine_cls.TRIGGER_ARGS.get(trigger, ())
+                    result = getattr(machine, trigger)(**{name: ms for name in takes})
                 except MachineError:
                     result = "MachineError"
                 outcomes.append((result, *_observe(machine)))
@@ -360,11 +388,12 @@ def test_lean_dispatch_matches_stock_transitions(machine_cls):
 def test_an_abstract_snapshot_leaves_out_ids_and_loads_them_as_new():
     r = ResponseLifecycle()
     r.start("resp_1", "item_1", 4_000)
-    r.generate(1_500)
+    r.advance(1_000)
     snap = r.abstract_snapshot()
     assert snap == ("in_progress", True)  # generated audio: a running timer, no ids
     other = ResponseLifecycle()
     other.start("resp_9", "item_9", 9_000)
     other.load_abstract_snapshot(snap)
     assert (other.state, other.generated_ms) == ("in_progress", 1)
-    assert (other.response_id, other.item_id, other.total_ms, other.index) == ("", "", 0, -1)
+    assert (other.response_id, other.item_id, other.index) == ("", "", -1)
+    assert other.total_ms == ResponseLifecycle.ABSTRACT_TOTAL_MS  # a little audio to come

@@ -103,7 +103,8 @@ def test_a_response_that_never_completes_is_not_answered(monkeypatch):
     from vadlock.model.server.response import ResponseLifecycle
     one_turn = Scenario(name="one-turn", duration_ms=30_000, utterances=(Utterance(1_000, 1_800),))
     assert check(simulate(PRODUCTION, ENERGY, one_turn, seed=0), ("answered",)) == []
-    monkeypatch.setattr(ResponseLifecycle, "generate", lambda self, budget_ms: 0)
+    # a broken generator: its delivery step sends nothing and never completes
+    monkeypatch.setattr(ResponseLifecycle, "_deliver", lambda self, event: None)
     trace = simulate(PRODUCTION, ENERGY, one_turn, seed=0)
     assert [v.property for v in check(trace, ("answered",))] == ["answered"]
 

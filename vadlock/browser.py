@@ -105,9 +105,10 @@ def stop_serve(proc: subprocess.Popen) -> None:
 
 def run_page(port: int, design: str, wav: Path, run_s: float,
              capture_fault: CaptureFaultAt | None = None,
-             screenshot_in_state: str | None = None) -> BrowserRun:
+             screenshot_in_states: tuple[str, ...] = ()) -> BrowserRun:
     """Open `/?design=NAME` in headless Chromium with `wav` as the microphone for `run_s`
-    seconds; inject `capture_fault`; return the page's journal and wire log."""
+    seconds; inject `capture_fault`; return the page's journal and wire log (and a
+    screenshot of the page the first time it shows one of `screenshot_in_states`)."""
     _require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -141,7 +142,7 @@ def run_page(port: int, design: str, wav: Path, run_s: float,
                 "return document.getElementById('state').dataset.state")
             if not history or history[-1][1] != state:
                 history.append((round(now, 2), state))
-                if state == screenshot_in_state and shot is None:
+                if state in screenshot_in_states and shot is None:
                     shot = driver.get_screenshot_as_png()
             time.sleep(0.2)
         journal = driver.execute_script("return window.vadlock.client.journal")

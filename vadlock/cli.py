@@ -371,10 +371,6 @@ def cmd_explore(args: argparse.Namespace) -> int:
                          "audio")
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
-    if design.watchdog_rules:
-        print(f"vadlock: warning: design {design.name}: explore does not fire its "
-              f"{len(design.watchdog_rules)} generic watchdog rule(s) (only the built-in "
-              "watchdogs' timers); simulate and search run them", file=sys.stderr)
     bar = Progress("vadlock explore", enabled=not args.json)
     result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
                      out_dir=args.out,

@@ -12,7 +12,7 @@ Input: `chunk(symbol)` once per chunk. Output: "raw" | "zeros" | "comfort_noise"
 put on the wire for that chunk.
 """
 
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine, Timer
 
 
 class VadGate(ProtocolMachine):
@@ -28,9 +28,13 @@ class VadGate(ProtocolMachine):
          "conditions": "_hangover_spent"},
         {"trigger": "quiet_chunk", "source": "hangover", "dest": None, "after": "_count_hangover"},
         {"trigger": "quiet_chunk", "source": "zeroing", "dest": None},
+        {"trigger": "hangover_spent", "source": "hangover", "dest": None,
+         "after": "_last_hangover_chunk"},
     )
     DATA = ("hangover_left_ms",)
-    TIMERS = ("hangover_left_ms",)
+    # counted in chunks; when it runs out, the next quiet chunk closes the gate
+    TIMERS = (Timer("hangover", "hangover_left_ms", "chunk_ms", ("hangover",),
+                    "hangover_spent", clock=False, counts_down=True),)
 
     def __init__(self, mode: str, threshold_level: int, lag_chunks: int, hangover_ms: int,
                  chunk_ms: int) -> None:
@@ -59,8 +63,7 @@ class VadGate(ProtocolMachine):
         if self.hangover_left_ms:  # an abstract running hangover runs until it is expired
             self.hangover_left_ms = max(self.hangover_ms, self.chunk_ms + 1)
 
-    def expire_hangover(self) -> None:
-        """The hangover runs out: the next quiet chunk closes the gate (explorer)."""
+    def _last_hangover_chunk(self, event) -> None:
         self.hangover_left_ms = self.chunk_ms
 
     @property

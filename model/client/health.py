@@ -6,7 +6,8 @@ The watchdog then re-acquires the microphone / resumes the AudioContext and surf
 notice to the UI. A missing chunk (suspended context) counts as near-silent too.
 """
 
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.client.outputs import Notice, Reacquire
+from vadlock.model.machine import ProtocolMachine, Timer
 
 
 class CaptureHealthWatchdog(ProtocolMachine):
@@ -19,9 +20,15 @@ class CaptureHealthWatchdog(ProtocolMachine):
         {"trigger": "silent_chunk", "source": "suspect", "dest": "healthy",
          "conditions": "_too_long", "after": "_reacquire"},
         {"trigger": "silent_chunk", "source": "suspect", "dest": None, "after": "_count"},
+        {"trigger": "silence_timeout", "source": "suspect", "dest": "healthy",
+         "after": "_reacquire"},
     )
     DATA = ("silent_ms",)
-    TIMERS = ("silent_ms",)
+    # counted in captured (or missing) chunks, not wall time
+    TIMERS = (Timer("capture_health", "silent_ms", "timeout_ms", ("suspect",),
+                    "silence_timeout", clock=False, zero_is_stopped=True),)
+
+    TRIGGER_ARGS = {"silent_chunk": ("duration_ms",)}
 
     def __init__(self, timeout_ms: int, near_silent_level: int) -> None:
         self.timeout_ms = timeout_ms
@@ -34,18 +41,18 @@ class CaptureHealthWatchdog(ProtocolMachine):
         if level is not None and level >= self.near_silent_level:
             self.audible_chunk()
         else:
-            self.silent_chunk(duration_ms)
+            self.silent_chunk(duration_ms=duration_ms)
 
     def _reset(self, event) -> None:
         self.silent_ms = 0
 
     def _count(self, event) -> None:
-        self.silent_ms += event.args[0]
+        self.silent_ms += event.kwargs["duration_ms"]
 
     def _too_long(self, event) -> bool:
-        return self.silent_ms + event.args[0] >= self.timeout_ms
+        return self.silent_ms + event.kwargs["duration_ms"] >= self.timeout_ms
 
     def _reacquire(self, event) -> None:
         self.silent_ms = 0
-        self.emit(("notice", "microphone silent: re-acquiring capture"))
-        self.emit(("reacquire",))
+        self.emit(Notice("microphone silent: re-acquiring capture"))
+        self.emit(Reacquire())

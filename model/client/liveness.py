@@ -13,7 +13,8 @@ Every rung is surfaced as a "recovering" notice.
 """
 
 from vadlock.model import protocol
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.client.outputs import CommitOrClear, Notice, Reconnect
+from vadlock.model.machine import ProtocolMachine, Timer
 
 RUNGS = ("resyncing", "clearing", "reconnecting")
 TURN_EVENTS = frozenset({
@@ -33,7 +34,9 @@ class LivenessWatchdog(ProtocolMachine):
         {"trigger": "escalate", "source": "reconnecting", "dest": None, "after": "_reconnect"},
     )
     DATA = ("unanswered_ms",)
-    TIMERS = ("unanswered_ms",)
+    # counted in speech-level audio sent, not wall time
+    TIMERS = (Timer("liveness", "unanswered_ms", "_rung_ms", STATES, "escalate",
+                    clock=False, zero_is_stopped=True),)
 
     def __init__(self, first_rung_ms: int, next_rung_ms: int, turn_detection: dict) -> None:
         self.first_rung_ms = first_rung_ms
@@ -50,24 +53,27 @@ class LivenessWatchdog(ProtocolMachine):
     def audio_sent(self, duration_ms: int, speech_level: bool) -> None:
         if speech_level:
             self.unanswered_ms += duration_ms
-            due = self.first_rung_ms if self.state == "watching" else self.next_rung_ms
-            if self.unanswered_ms >= due:
+            if self.unanswered_ms >= self._rung_ms():
                 self.escalate()
+
+    def _rung_ms(self) -> int:
+        """Unanswered audio that takes the ladder one rung up from here."""
+        return self.first_rung_ms if self.state == "watching" else self.next_rung_ms
 
     def _reset(self, event) -> None:
         self.unanswered_ms = 0
 
     def _resync(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: re-applying turn_detection"))
+        self.emit(Notice("recovering: re-applying turn_detection"))
         self.emit(protocol.session_update(self.turn_detection))
 
     def _clear(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: committing or clearing the input buffer"))
-        self.emit(("commit_or_clear",))
+        self.emit(Notice("recovering: committing or clearing the input buffer"))
+        self.emit(CommitOrClear())
 
     def _reconnect(self, event) -> None:
         self.unanswered_ms = 0
-        self.emit(("notice", "recovering: reconnecting with conversation replay"))
-        self.emit(("reconnect",))
+        self.emit(Notice("recovering: reconnecting with conversation replay"))
+        self.emit(Reconnect())

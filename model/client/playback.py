@@ -11,7 +11,7 @@ Outputs: truncate events; "playback_stopped" notices.
 """
 
 from vadlock.model import protocol
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine, Timer
 
 
 class Playback(ProtocolMachine):
@@ -28,14 +28,21 @@ class Playback(ProtocolMachine):
         {"trigger": "flush", "source": "*", "dest": "idle", "after": "_drop_queue"},
     )
     DATA = ("queued_ms", "played_ms")
-    TIMERS = ("queued_ms",)
+    # the queue plays out in wall time where the client plays it (WebSocket); over WebRTC
+    # the server plays, and this machine only follows its output buffer
+    TIMERS = (Timer("playback", "queued_ms", "", ("playing",), "drained",
+                    clock="plays_locally", counts_down=True, answer=True),)
     # the truncate event's item and position: after an abstract load no item is known, so
     # the explorer's client sends no truncate (whose reply changes no state on either side)
     ABSTRACTED = ("played_ms", "item_id")
 
-    def __init__(self, interrupt_level: int, truncates: bool = True) -> None:
+    TRIGGER_ARGS = {"barge_in": ("mic_level",)}
+
+    def __init__(self, interrupt_level: int, truncates: bool = True,
+                 plays_locally: bool = True) -> None:
         self.interrupt_level = interrupt_level
         self.truncates = truncates
+        self.plays_locally = plays_locally
         self.queued_ms = 0
         self.played_ms = 0
         self.item_id: str | None = None
@@ -49,17 +56,15 @@ class Playback(ProtocolMachine):
 
     def advance(self, elapsed_ms: int) -> int:
         """Play for `elapsed_ms`; return how many ms were actually audible."""
-        if self.state != "playing":
-            return 0
-        played = min(elapsed_ms, self.queued_ms)
-        self.queued_ms -= played
-        self.played_ms += played
-        if self.queued_ms == 0:
-            self.drained()
-        return played
+        played_from = self.played_ms
+        super().advance(elapsed_ms)
+        return self.played_ms - played_from
+
+    def _elapsed(self, timer, used_ms: int) -> None:
+        self.played_ms += used_ms  # what the queue gave up was heard
 
     def _loud_enough(self, event) -> bool:
-        return event.args[0] >= self.interrupt_level
+        return event.kwargs["mic_level"] >= self.interrupt_level
 
     def _truncate(self, event) -> None:
         if self.truncates and self.item_id is not None:

@@ -22,7 +22,8 @@ notice to the UI).
 from __future__ import annotations
 
 from vadlock.model import protocol
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.client.outputs import CommitOrClear, Notice, Reacquire, Reconnect
+from vadlock.model.machine import ProtocolMachine, Timer
 
 CONDITIONS = ("no_server_event_while_sending", "speech_not_stopped", "near_silent_input")
 ACTIONS = ("session_update", "clear", "commit", "commit_or_clear", "reconnect",
@@ -41,7 +42,7 @@ class WatchdogRule(ProtocolMachine):
         {"trigger": "expire", "source": "counting", "dest": None, "after": "_act"},
     )
     DATA = ("elapsed_ms",)
-    TIMERS = ("elapsed_ms",)
+    TIMERS = (Timer("watchdog_rule", "elapsed_ms", "after_ms", ("counting",), "expire"),)
 
     def __init__(self, condition: str, after_ms: int, actions: tuple[str, ...],
                  turn_detection: dict) -> None:
@@ -59,15 +60,14 @@ class WatchdogRule(ProtocolMachine):
         self.elapsed_ms = 0
         super().__init__()
 
-    def advance(self, elapsed_ms: int) -> None:
-        if self.state == "counting":
-            self.elapsed_ms += elapsed_ms
-            if self.elapsed_ms >= self.after_ms:
-                self.expire()
-
-    def left_ms(self) -> int | None:
-        """Time until it fires (None: not counting)."""
-        return self.after_ms - self.elapsed_ms if self.state == "counting" else None
+    @classmethod
+    def numbered(cls, number: int) -> type["WatchdogRule"]:
+        """The rule machine of a design's `number`-th rule: its own name in traces and its
+        own timer name in the explorer's expiry steps."""
+        return type(f"WatchdogRule{number}", (cls,), {
+            "NAME": f"watchdog_rule_{number}",
+            "TIMERS": (Timer(f"watchdog_rule_{number}", "elapsed_ms", "after_ms",
+                             ("counting",), "expire"),)})
 
     def _restart(self, event) -> None:
         self.elapsed_ms = 0
@@ -82,13 +82,13 @@ class WatchdogRule(ProtocolMachine):
             elif action == "commit":
                 self.emit(protocol.commit())
             elif action == "commit_or_clear":
-                self.emit(("commit_or_clear",))
+                self.emit(CommitOrClear())
             elif action == "reconnect":
-                self.emit(("reconnect", False))
+                self.emit(Reconnect(replay=False))
             elif action == "reconnect_with_replay":
-                self.emit(("reconnect", True))
+                self.emit(Reconnect(replay=True))
             elif action == "reacquire_microphone":
-                self.emit(("reacquire",))
+                self.emit(Reacquire())
             else:
-                self.emit(("notice", f"watchdog: {self.after_ms} ms of "
-                           f"{self.condition.replace('_', ' ')}"))
+                self.emit(Notice(f"watchdog: {self.after_ms} ms of "
+                                 f"{self.condition.replace('_', ' ')}"))

@@ -16,13 +16,39 @@ from vadlock.model.client.capture import Capture
 from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
+from vadlock.model.client.outputs import CommitOrClear, Notice, Reacquire
 from vadlock.model.client.playback import Playback
 from vadlock.model.client.rules import WatchdogRule
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import Design
+from vadlock.model.machine import expire_timer, next_deadline, running_timers
 
 ROLES = ("user", "assistant")
 REPLAY_MAX_ITEMS = 40
+
+# What each server event makes the client do, in order (the couplings, as data): a
+# machine's trigger, "machine.trigger" (skipped where the design has no such machine), or
+# a method of the session. Every event reaches the liveness watchdog first.
+RECEIVE_COUPLINGS: dict[str, tuple[str, ...]] = {
+    "input_audio_buffer.speech_started": ("beliefs.speech_started", "watchdog.speech_started",
+                                          "_barge_in"),
+    "input_audio_buffer.speech_stopped": ("beliefs.speech_stopped", "watchdog.speech_stopped"),
+    "input_audio_buffer.committed": ("_buffer_taken",),
+    "input_audio_buffer.timeout_triggered": ("_buffer_taken",),
+    "input_audio_buffer.cleared": ("_buffer_taken", "beliefs.buffer_cleared"),
+    "response.created": ("beliefs.response_created",),
+    "response.output_audio.delta": ("_queue_audio",),
+    "response.done": ("beliefs.response_done",),
+    "output_audio_buffer.started": ("_server_playback_started",),
+    "output_audio_buffer.stopped": ("_server_playback_ended",),
+    "output_audio_buffer.cleared": ("_server_playback_ended",),
+    "error": ("_record_error",),
+    "conversation.item.done": ("_item_done",),
+}
+# What the session does with each output of its machines that is not a wire event
+OUTPUT_COUPLINGS: dict[type, str] = {
+    Notice: "_notify", Reacquire: "_reacquire", CommitOrClear: "_commit_or_clear",
+}
 
 
 class ClientSession:
@@ -36,7 +62,8 @@ class ClientSession:
         self.gate = VadGate(
             "off" if self.webrtc else design.gate.mode, scale.threshold_level("gate"),
             design.gate.lag_chunks, design.gate.hangover_ms, design.chunk_ms)
-        self.playback = Playback(scale.threshold_level("interrupt"), truncates=not self.webrtc)
+        self.playback = Playback(scale.threshold_level("interrupt"), truncates=not self.webrtc,
+                                 plays_locally=not self.webrtc)
         self.beliefs = ServerBeliefs()
         self.watchdog = (StuckVadWatchdog(design.stuck_vad_watchdog_ms)
                          if design.stuck_vad_watchdog_ms else None)
@@ -46,7 +73,10 @@ class ClientSession:
         self.health = (CaptureHealthWatchdog(design.capture_health_ms,
                                              scale.threshold_level("near_silent"))
                        if design.capture_health_ms else None)
-        self.rules = tuple(self._rule(i, spec) for i, spec in enumerate(design.watchdog_rules))
+        # generic watchdogs of a design file ("after N ms of CONDITION do ACTIONS")
+        self.rules = tuple(WatchdogRule.numbered(i + 1)(spec.condition, spec.after_ms,
+                                                        tuple(spec.actions), self.turn_detection)
+                           for i, spec in enumerate(design.watchdog_rules))
         self.near_silent_level = scale.threshold_level("near_silent")
         self.speech_level = scale.threshold_level("gate")
         self.preroll_chunks = 0 if self.gate.mode == "off" else design.gate.preroll_chunks
@@ -61,25 +91,27 @@ class ClientSession:
         self.errors: list[dict[str, Any]] = []
         self.changes: list[tuple[str, str, str, str]] = []
         self.outbox: list[Any] = []  # shared by the machines: outputs in the order emitted
-        self.machines = tuple(m for m in (self.capture, self.gate, self.playback, self.watchdog,
-                                          self.beliefs, self.liveness, self.health,
-                                          *self.rules)
+        # the order in which time reaches them and the explorer lists their timers
+        self.machines = tuple(m for m in (self.capture, self.watchdog, self.playback, self.gate,
+                                          self.beliefs, self.liveness, self.health, *self.rules)
                               if m is not None)
         for machine in self.machines:
             machine.changes = self.changes
             machine.outbox = self.outbox
+        self._reactions = {kind: tuple(r for r in map(self._reaction, actions) if r)
+                           for kind, actions in RECEIVE_COUPLINGS.items()}
 
-    def _rule(self, index: int, spec) -> WatchdogRule:
-        rule = WatchdogRule(spec.condition, spec.after_ms, tuple(spec.actions),
-                            self.turn_detection)
-        rule.NAME = f"watchdog_rule_{index + 1}"  # one name per rule in traces
-        return rule
-
-    def _rules_see(self, condition: str, holds: bool) -> None:
-        """The generic watchdogs watching `condition`: it began (holds) or ended."""
-        for rule in self.rules:
-            if rule.condition == condition:
-                rule.condition_began() if holds else rule.condition_ended()
+    def _reaction(self, action: str):
+        """`RECEIVE_COUPLINGS`' name for a step, as a callable taking the event (None: the
+        design has no such machine)."""
+        if "." not in action:
+            return getattr(self, action)
+        machine_name, trigger = action.split(".")
+        machine = getattr(self, machine_name)
+        if machine is None:
+            return None
+        bound = getattr(machine, trigger)
+        return lambda event: bound()
 
     # -- inputs ------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -91,8 +123,7 @@ class ClientSession:
         sent now — with a pre-roll line, an earlier one — or None, events to send)."""
         if self.health is not None:
             self.health.chunk(level, duration_ms)
-        if self.rules:
-            self._rules_see("near_silent_input", level is None or level < self.near_silent_level)
+        self._rules_see("near_silent_input", level is None or level < self.near_silent_level)
         out = self._collect()
         if level is None:
             return None, out
@@ -105,8 +136,7 @@ class ClientSession:
         mode = self.gate.chunk(max(entry[0] for entry in line))
         self.appended_since_commit_ms += sent_ms
         out.append(protocol.append(protocol.AudioPayload("mic", sent_ms, mode, tag=sent_tag)))
-        if self.rules:
-            self._rules_see("no_server_event_while_sending", True)
+        self._rules_see("no_server_event_while_sending", True)
         if self.liveness is not None:
             self.liveness.audio_sent(
                 sent_ms, mode == "raw" and sent_level >= self.speech_level
@@ -118,73 +148,77 @@ class ClientSession:
         kind = event["type"]
         if self.liveness is not None:
             self.liveness.server_event(kind)
-        if self.rules:
-            self._rules_see("no_server_event_while_sending", False)
-            if kind == "input_audio_buffer.speech_started":
-                self._rules_see("speech_not_stopped", True)
-            elif kind in ("input_audio_buffer.speech_stopped", "input_audio_buffer.cleared"):
-                self._rules_see("speech_not_stopped", False)
+        self._rules_see("no_server_event_while_sending", False)
         if kind == "input_audio_buffer.speech_started":
-            self.beliefs.speech_started()
-            if self.watchdog is not None:
-                self.watchdog.speech_started()
-            self.playback.barge_in(self.mic_level)
-        elif kind == "input_audio_buffer.speech_stopped":
-            self.beliefs.speech_stopped()
-            if self.watchdog is not None:
-                self.watchdog.speech_stopped()
-        elif kind in ("input_audio_buffer.committed", "input_audio_buffer.timeout_triggered"):
-            self.appended_since_commit_ms = 0
-        elif kind == "input_audio_buffer.cleared":
-            self.appended_since_commit_ms = 0
-            self.beliefs.buffer_cleared()
-        elif kind == "response.created":
-            self.beliefs.response_created()
-        elif kind == "response.output_audio.delta" and not self.webrtc:
+            self._rules_see("speech_not_stopped", True)
+        elif kind in ("input_audio_buffer.speech_stopped", "input_audio_buffer.cleared"):
+            self._rules_see("speech_not_stopped", False)
+        for reaction in self._reactions.get(kind, ()):
+            reaction(event)
+        return self._collect()
+
+    def _rules_see(self, condition: str, holds: bool) -> None:
+        """The generic watchdogs watching `condition`: it began (holds) or ended."""
+        for rule in self.rules:
+            if rule.condition == condition:
+                rule.condition_began() if holds else rule.condition_ended()
+
+    # -- the steps of RECEIVE_COUPLINGS that are more than one trigger ----------------------
+    def _barge_in(self, event) -> None:
+        self.playback.barge_in(mic_level=self.mic_level)
+
+    def _buffer_taken(self, event) -> None:
+        self.appended_since_commit_ms = 0
+
+    def _queue_audio(self, event) -> None:
+        if not self.webrtc:  # over WebRTC response audio travels on the media track
             self.playback.queue_audio(event["item_id"], event["delta"].duration_ms
                                       if isinstance(event["delta"], protocol.AudioPayload)
                                       else _pcm16_ms(event["delta"]))
-        elif kind == "response.done":
-            self.beliefs.response_done()
-        elif kind == "output_audio_buffer.started" and self.webrtc:
+
+    def _server_playback_started(self, event) -> None:
+        if self.webrtc:
             self.playback.audio_arrived()
-        elif kind in ("output_audio_buffer.stopped", "output_audio_buffer.cleared") \
-                and self.webrtc:
+
+    def _server_playback_ended(self, event) -> None:
+        if self.webrtc:
             self.playback.flush()
-        elif kind == "error":
-            self.errors.append(event)
-        elif kind == "conversation.item.done":
-            item = event.get("item")
-            role = item.get("role") if isinstance(item, dict) else None
-            if role in ROLES and self.replaying:  # the new session echoing the replay
-                self.replaying -= 1
-            elif role in ROLES:
-                self.conversation.append(role)
-        return self._collect()
+
+    def _record_error(self, event) -> None:
+        self.errors.append(event)
+
+    def _item_done(self, event) -> None:
+        item = event.get("item")
+        role = item.get("role") if isinstance(item, dict) else None
+        if role in ROLES and self.replaying:  # the new session echoing the replay
+            self.replaying -= 1
+        elif role in ROLES:
+            self.conversation.append(role)
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
-        if not self.webrtc:  # over WebRTC the server plays; the client only hears about it
-            self.playback.advance(elapsed_ms)
-        if self.watchdog is not None:
-            self.watchdog.advance(elapsed_ms)
-        for rule in self.rules:
-            rule.advance(elapsed_ms)
+        """Let wall time pass for every machine's clock timers (`model.machine.Timer`)."""
+        for machine in self.machines:
+            machine.advance(elapsed_ms)
         return self._collect()
 
-    def quiet_ms(self) -> int | None:
-        """How far `advance` can go at once with no output (None: without limit); advancing
-        by any amount up to it in one call equals advancing tick by tick."""
-        quiet = None
-        if not self.webrtc and self.playback.state == "playing":
-            quiet = self.playback.queued_ms - 1  # short of draining the queue
-        if self.watchdog is not None and self.watchdog.state == "armed":
-            left = self.watchdog.timeout_ms - self.watchdog.elapsed_ms - 1
-            quiet = left if quiet is None else min(quiet, left)
-        for rule in self.rules:
-            left = rule.left_ms()
-            if left is not None:
-                quiet = left - 1 if quiet is None else min(quiet, left - 1)
-        return quiet
+    def capture_fault(self, fault: str | None) -> list[dict[str, Any]]:
+        """The capture becomes `fault` (one of `capture.FAULTS`), or live again (None)."""
+        if fault is None:
+            self.capture.restore()
+        else:
+            self.capture.start_fault(fault)
+        return self._collect()
+
+    def ms_until_next_deadline(self) -> int | None:
+        return next_deadline(self.machines)
+
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        return running_timers(self.machines, answer_only)
+
+    def expire_timer(self, name: str) -> list[dict[str, Any]]:
+        """The explorer's expiry step: the timer `name` runs out now."""
+        expire_timer(self.machines, name)
+        return self._collect()
 
     # -- internals ---------------------------------------------------------------------
     def _collect(self) -> list[dict[str, Any]]:
@@ -196,16 +230,23 @@ class ClientSession:
             for output in outputs:
                 if isinstance(output, dict):
                     out.append(output)
-                elif output[0] == "notice":
-                    self.notices.append(output[1])
-                elif output[0] == "reacquire":
-                    self.capture.reacquire()
-                elif output[0] == "commit_or_clear":
-                    out.append(protocol.commit() if self.appended_since_commit_ms >=
-                               protocol.MIN_COMMIT_MS else protocol.clear())
+                elif type(output) in OUTPUT_COUPLINGS:
+                    out += getattr(self, OUTPUT_COUPLINGS[type(output)])(output)
                 else:
-                    self.requests.append(output)
+                    self.requests.append(output)  # for the engine (reconnect)
         return out
+
+    def _notify(self, output: Notice) -> list[dict[str, Any]]:
+        self.notices.append(output.text)
+        return []
+
+    def _reacquire(self, output: Reacquire) -> list[dict[str, Any]]:
+        self.capture.reacquire()
+        return []
+
+    def _commit_or_clear(self, output: CommitOrClear) -> list[dict[str, Any]]:
+        return [protocol.commit() if self.appended_since_commit_ms >= protocol.MIN_COMMIT_MS
+                else protocol.clear()]
 
     def reconnected(self, replay: bool = True) -> list[dict[str, Any]]:
         """After a reconnect: fresh beliefs, playback and stuck-VAD watchdog, the session

@@ -6,7 +6,7 @@ starts speech never arms it.
 """
 
 from vadlock.model import protocol
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine, Timer
 
 
 class StuckVadWatchdog(ProtocolMachine):
@@ -19,18 +19,12 @@ class StuckVadWatchdog(ProtocolMachine):
         {"trigger": "expire", "source": "armed", "dest": "disarmed", "after": "_send_clear"},
     )
     DATA = ("elapsed_ms",)
-    TIMERS = ("elapsed_ms",)
+    TIMERS = (Timer("watchdog", "elapsed_ms", "timeout_ms", ("armed",), "expire"),)
 
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms
         self.elapsed_ms = 0
         super().__init__()
-
-    def advance(self, elapsed_ms: int) -> None:
-        if self.state == "armed":
-            self.elapsed_ms += elapsed_ms
-            if self.elapsed_ms >= self.timeout_ms:
-                self.expire()
 
     def _restart(self, event) -> None:
         self.elapsed_ms = 0

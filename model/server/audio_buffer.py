@@ -3,12 +3,19 @@
 `append` adds audio; `commit` needs at least 100 ms (else error
 `input_audio_buffer_commit_empty`) and empties it; `clear` empties it and answers
 `input_audio_buffer.cleared`. Only "at least 100 ms or not" matters to any guard, so
-`buffered_ms` saturates at 100.
+`buffered_ms` saturates at 100. Outputs: `Committed`, or wire events (`cleared`, errors).
 """
+
+from dataclasses import dataclass
 
 from vadlock.model import protocol
 from vadlock.model.machine import ProtocolMachine
 from vadlock.model.protocol import MIN_COMMIT_MS
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The buffer was committed: its audio becomes a user item."""
 
 
 class InputAudioBuffer(ProtocolMachine):
@@ -23,20 +30,21 @@ class InputAudioBuffer(ProtocolMachine):
         {"trigger": "clear", "source": "*", "dest": "empty", "after": "_cleared"},
     )
     DATA = ("buffered_ms",)
+    TRIGGER_ARGS = {"append": ("duration_ms",)}
 
     def __init__(self) -> None:
         self.buffered_ms = 0
         super().__init__()
 
     def _add(self, event) -> None:
-        self.buffered_ms = min(self.buffered_ms + event.args[0], MIN_COMMIT_MS)
+        self.buffered_ms = min(self.buffered_ms + event.kwargs["duration_ms"], MIN_COMMIT_MS)
 
     def _long_enough(self, event) -> bool:
         return self.buffered_ms >= MIN_COMMIT_MS
 
     def _committed(self, event) -> None:
         self.buffered_ms = 0
-        self.emit(("committed",))
+        self.emit(Committed())
 
     def _commit_empty(self, event) -> None:
         self.emit(protocol.error(

@@ -1,17 +1,23 @@
 """The response lifecycle: one active response at a time.
 
 `create` -> `in_progress`, emitting `response.created`, the output item, the
-conversation item and the content part; `generate(ms)` emits `response.output_audio.delta`
-(generated faster than real time); once all audio is out, `complete` emits the `.done`
-sequence and `response.done` (`completed`). `cancel(reason)` ends it with `response.done`
-`cancelled` (reason `turn_detected` from server VAD, `client_cancelled` from
+conversation item and the content part. The `response` timer counts wall time since
+`response.created`: audio starts being generated `FIRST_AUDIO_DELAY_MS` after it, at
+`GENERATION_SPEED` times real time, and each `DELTA_AUDIO_MS` of it that is ready goes out
+(`deliver`) as a `response.output_audio.delta`; once all audio is out, `complete` emits
+the `.done` sequence and `response.done` (`completed`). `cancel(reason)` ends it with
+`response.done` `cancelled` (reason `turn_detected` from server VAD, `client_cancelled` from
 `response.cancel`). `create` while one is active -> error
 `conversation_already_has_active_response`; `cancel` with none -> error
 `response_cancel_not_active`.
 """
 
 from vadlock.model import protocol
-from vadlock.model.machine import ProtocolMachine
+from vadlock.model.machine import ProtocolMachine, Timer
+
+FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
+GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
+DELTA_AUDIO_MS = 100  # audio per response.output_audio.delta (the last one may be shorter)
 
 
 class ResponseLifecycle(ProtocolMachine):
@@ -21,13 +27,21 @@ class ResponseLifecycle(ProtocolMachine):
     TRANSITIONS = (
         {"trigger": "create", "source": "idle", "dest": "in_progress", "after": "_created"},
         {"trigger": "create", "source": "in_progress", "dest": None, "after": "_already_active"},
+        {"trigger": "deliver", "source": "in_progress", "dest": None, "after": "_deliver"},
         {"trigger": "complete", "source": "in_progress", "dest": "idle", "after": "_completed"},
         {"trigger": "cancel", "source": "in_progress", "dest": "idle", "after": "_cancelled"},
         {"trigger": "cancel", "source": "idle", "dest": None, "after": "_not_active"},
     )
     DATA = ("generated_ms",)
-    TIMERS = ("generated_ms",)
-    ABSTRACTED = ("total_ms", "response_id", "item_id", "index")  # ids and lengths
+    COUNTERS = ("generated_ms",)
+    TIMERS = (Timer("response", "since_created_ms", "_next_delta_due_ms", ("in_progress",),
+                    "deliver", due="_delta_ready", answer=True),)
+    ABSTRACTED = ("total_ms", "response_id", "item_id", "index", "since_created_ms")
+
+    # what the explorer's abstract response still has to generate: a little audio (its
+    # length is abstracted away; the client only sees that some arrives)
+    ABSTRACT_TOTAL_MS = 2
+    TRIGGER_ARGS = {"cancel": ("reason",)}
 
     def __init__(self) -> None:
         self.generated_ms = 0
@@ -35,7 +49,13 @@ class ResponseLifecycle(ProtocolMachine):
         self.response_id = ""
         self.item_id = ""
         self.index = -1
+        self.since_created_ms = 0
         super().__init__()
+
+    def load_abstract_snapshot(self, snap: tuple) -> None:
+        super().load_abstract_snapshot(snap)
+        if self.state == "in_progress":
+            self.total_ms = self.ABSTRACT_TOTAL_MS
 
     # -- inputs ------------------------------------------------------------------------
     def start(self, response_id: str, item_id: str, total_ms: int) -> None:
@@ -44,11 +64,26 @@ class ResponseLifecycle(ProtocolMachine):
             self.index += 1
         self.create()
 
-    def generate(self, budget_ms: int) -> int:
-        """Generate up to `budget_ms` more audio; complete when all is out. Returns ms made."""
-        if self.state != "in_progress":
-            return 0
-        made = min(budget_ms, self.total_ms - self.generated_ms)
+    # -- the generation timer ----------------------------------------------------------
+    def _ready_ms(self) -> int:
+        """Audio generated so far (sent or not)."""
+        generating_ms = max(0, self.since_created_ms - FIRST_AUDIO_DELAY_MS)
+        return min(self.total_ms, generating_ms * GENERATION_SPEED)
+
+    def _next_delta_ms(self) -> int:
+        """How much audio must be ready for the next delta to go out."""
+        return min(self.total_ms, self.generated_ms + DELTA_AUDIO_MS)
+
+    def _next_delta_due_ms(self) -> int:
+        """The time since `response.created` at which the next delta is ready."""
+        return FIRST_AUDIO_DELAY_MS + -(-self._next_delta_ms() // GENERATION_SPEED)
+
+    def _delta_ready(self) -> bool:
+        return self._ready_ms() >= self._next_delta_ms()
+
+    def _deliver(self, event) -> None:
+        """The next delta's audio is ready: send it; complete when all audio is out."""
+        made = self._next_delta_ms() - self.generated_ms
         if made > 0:
             self.emit(self._audio_event(
                 "response.output_audio.delta",
@@ -57,7 +92,6 @@ class ResponseLifecycle(ProtocolMachine):
             self.generated_ms += made
         if self.generated_ms >= self.total_ms:
             self.complete()
-        return made
 
     # -- side effects --------------------------------------------------------------------
     def _audio_event(self, kind: str, **fields) -> dict:
@@ -69,6 +103,7 @@ class ResponseLifecycle(ProtocolMachine):
 
     def _created(self, event) -> None:
         self.generated_ms = 0
+        self.since_created_ms = 0
         item = protocol.assistant_item(self.item_id, "in_progress")
         self.emit({"type": "response.created",
                    "response": protocol.response_object(self.response_id, "in_progress", [])})
@@ -95,7 +130,7 @@ class ResponseLifecycle(ProtocolMachine):
         self._finish("completed", None)
 
     def _cancelled(self, event) -> None:
-        self._finish("cancelled", event.args[0] if event.args else "client_cancelled")
+        self._finish("cancelled", event.kwargs.get("reason", "client_cancelled"))
 
     def _already_active(self, event) -> None:
         self.emit(protocol.error(

@@ -1,4 +1,10 @@
-"""The server side of one Realtime session: buffer, VAD and response machines wired together.
+"""The server side of one Realtime session: its machines wired together by declared couplings.
+
+The machines: the input audio buffer, the VAD and its adaptive floor, the response, the
+WebRTC output audio buffer and the idle timeout (one file each in `model/server/`). What
+one machine's output makes the others do is data (`COUPLINGS`, after h11's
+`STATE_TRIGGERED_TRANSITIONS`): cancel the response on `speech_started`, commit on
+`speech_stopped`, respond on `committed`, ...
 
 Sans-IO: `receive(event, frames)` takes one client event (with the decoded frame symbols
 of an append) and `advance(ms)` lets simulated time pass; both return server events in
@@ -19,18 +25,45 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from vadlock.model import protocol
-from vadlock.model.hypotheses import ServerVadHypotheses
-from vadlock.model.server.audio_buffer import InputAudioBuffer
+from vadlock.model.hypotheses import HypothesisFlag, ServerVadHypotheses
+from vadlock.model.machine import expire_timer, next_deadline, running_timers
+from vadlock.model.server.audio_buffer import Committed, InputAudioBuffer
+from vadlock.model.server.floor import AdaptiveFloor
+from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
+from vadlock.model.server.output_buffer import (OutputAudioBuffer, PlaybackCut,
+                                                PlaybackStarted, PlaybackStopped)
 from vadlock.model.server.response import ResponseLifecycle
-from vadlock.model.server.vad import ServerVad
+from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
-FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
-GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
-DELTA_AUDIO_MS = 100  # audio per response.output_audio.delta (the last one may be shorter)
 DEFAULT_RESPONSE_MS = 4_000
 
 Frames = Iterable[tuple[FrameSymbol, int]]
+
+# What the session does with each output of a machine, in order: (condition or "", action),
+# both methods of the session. Wire events a machine emits as dicts are keyed by their type
+# (`dict` for any other); every action returns the wire events it sends.
+COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
+    SpeechStarted: (("", "_disarm_idle"), ("", "_open_user_item"),
+                    ("", "_send_speech_started"), ("_interrupts", "_cancel_response"),
+                    ("_server_playing", "_cut_output")),
+    SpeechStopped: (("", "_send_speech_stopped"), ("_can_commit", "_commit_at_stop")),
+    Committed: (("", "_send_committed"), ("_responds", "_respond")),
+    TimedOut: (("", "_send_timeout_triggered"), ("_can_commit", "_commit")),
+    PlaybackStarted: (("", "_send_playback_started"),),
+    PlaybackStopped: (("", "_send_playback_stopped"),),
+    PlaybackCut: (("", "_send_playback_cut"),),
+    "response.output_audio.delta": (("", "_count_item_audio"), ("_over_websocket", "_send"),
+                                    ("_server_plays", "_to_media")),
+    "response.content_part.added": (("", "_send"), ("_server_plays", "_start_output")),
+    "response.done": (("", "_send"), ("", "_close_response")),
+    dict: (("", "_send"),),
+}
+# the machines whose outputs `_collect` follows, in this order
+COLLECTED = ("vad", "buffer", "response")
+# the clock timers' order within one `advance`: the playback position first (it stops
+# only on audio a finished response has sent), then generation, then the idle timeout
+CLOCKED = ("output_buffer", "response", "idle")
 
 
 class ServerSession:
@@ -43,18 +76,19 @@ class ServerSession:
         self.vad = ServerVad(hypotheses, scale,
                              self.turn_detection["silence_duration_ms"],
                              self.turn_detection["prefix_padding_ms"])
+        self.floor = AdaptiveFloor(hypotheses, scale)
         self.buffer = InputAudioBuffer()
         self.response = ResponseLifecycle()
+        self.output_buffer = OutputAudioBuffer(
+            audio_ms=lambda: self.item_audio_ms.get(self.response.item_id, 0),
+            streaming=lambda: self.response.state != "idle")
+        self.idle = IdleTimeout(
+            user_quiet=lambda: self.vad.state == "silence" and self.response.state == "idle")
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
         self._cut_ms: int | None = None  # where the VAD's last commit cut the audio timeline
-        self.since_created_ms = 0
-        self.idle_armed = False
-        self.idle_ms = 0
-        self.idle_needed_ms = 0
-        self.played_ms = 0  # WebRTC: playback position of the current response's audio
-        self.out_playing = False  # WebRTC: the server is playing response audio
+        self._client_commit = False  # the commit being followed is the client's
         self._event_seq = 0
         self._item_seq = 0
         self._response_seq = 0
@@ -63,6 +97,9 @@ class ServerSession:
         self.item_audio_ms: dict[str, int] = {}
         self.audio_for_media: list[protocol.AudioPayload] = []  # WebRTC: to the speaker
         self.changes: list[tuple[str, str, str, str]] = []
+        # the order of the explorer's snapshots and timer steps
+        self.machines = (self.buffer, self.vad, self.response, self.output_buffer,
+                         self.floor, self.idle)
         for machine in self.machines:
             machine.changes = self.changes
 
@@ -77,9 +114,16 @@ class ServerSession:
         self._item_seq += 1
         return f"item_{self._item_seq:04d}"
 
+    # -- views the engine reads ----------------------------------------------------------
     @property
-    def machines(self):
-        return (self.buffer, self.vad, self.response)
+    def out_playing(self) -> bool:
+        """WebRTC: the server is playing response audio."""
+        return self.output_buffer.state == "playing"
+
+    @property
+    def played_ms(self) -> int:
+        """WebRTC: playback position in the current response's audio."""
+        return self.output_buffer.played_ms
 
     # -- inputs ------------------------------------------------------------------------
     def start(self) -> list[dict[str, Any]]:
@@ -97,14 +141,14 @@ class ServerSession:
             out += self._collect(client_commit=True)
         elif kind == "input_audio_buffer.clear":
             self.buffer.clear()
-            if not self.hypotheses.has("clear-keeps-vad"):
+            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
                 self.vad.reset()
             out += self._collect()
         elif kind == "session.update":
             td = event["session"]["audio"]["input"]["turn_detection"]
             self.turn_detection = td
             self.vad.silence_duration_ms = td["silence_duration_ms"]
-            if not self.hypotheses.has("clear-keeps-vad"):
+            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
                 self.vad.reset()
             out.append(self._stamp({"type": "session.updated",
                                     "session": protocol.session_object("sess_vadlock", td)}))
@@ -112,15 +156,15 @@ class ServerSession:
             self._start_response()
             out += self._collect()
         elif kind == "response.cancel":
-            self.response.cancel("client_cancelled")
+            self.response.cancel(reason="client_cancelled")
             out += self._collect()
         elif kind == "conversation.item.truncate":
             out += self._truncate(event)
         elif kind == "conversation.item.create":
             out += self._create_item(event["item"])
         elif kind == "output_audio_buffer.clear":
-            if self.owns_output_buffer and self.out_playing:
-                out += self._cut_output()
+            if self.owns_output_buffer:
+                out += self._cut_output(None)
         return out
 
     def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
@@ -128,144 +172,120 @@ class ServerSession:
         out: list[dict[str, Any]] = []
         for symbol, duration_ms in frames:
             start_ms, end_ms = self.audio_pos_ms, self.audio_pos_ms + duration_ms
-            self.buffer.append(duration_ms)
-            self.vad.feed(symbol, duration_ms, start_ms)
+            self.buffer.append(duration_ms=duration_ms)
+            frame_class = self.vad.feed(symbol, duration_ms, start_ms, self.floor.band)
+            self.floor.hear(symbol, frame_class, duration_ms)
             self.audio_pos_ms = end_ms
             self._cut_ms = None
             out += self._collect()
             if self._cut_ms is not None and self._cut_ms < end_ms:
                 # the VAD committed inside this run: what follows the cut is the next turn's
-                self.buffer.append(end_ms - self._cut_ms)
+                self.buffer.append(duration_ms=end_ms - self._cut_ms)
         return out
 
     def advance(self, elapsed_ms: int) -> list[dict[str, Any]]:
+        """Let wall time pass for the clock timers (`model.machine.Timer`), in `CLOCKED`
+        order, following what each one's expiry sets off."""
         out: list[dict[str, Any]] = []
-        if self.out_playing:
-            have = self.item_audio_ms.get(self.response.item_id, 0)
-            self.played_ms = min(have, self.played_ms + elapsed_ms)
-            if self.response.state == "idle" and self.played_ms >= have:
-                out += self.stop_output()
-        if self.response.state == "in_progress":
-            self.since_created_ms += elapsed_ms
-            while self.response.state == "in_progress" and \
-                    self._ready_ms() >= self._next_delta_ms():
-                before = self.response.generated_ms
-                self.response.generate(self._next_delta_ms() - before)
-                if self.response.generated_ms == before:
-                    break  # nothing more comes out (only a broken generator stalls here)
+        for name in CLOCKED:
+            getattr(self, name).advance(elapsed_ms)
             out += self._collect()
-        if self.idle_armed and self.vad.state == "silence" and self.response.state == "idle":
-            self.idle_ms += elapsed_ms
-            if self.idle_ms >= self.idle_needed_ms:
-                out += self._idle_timeout()
         return out
 
-    def _ready_ms(self) -> int:
-        """Audio of the current response generated so far (sent or not)."""
-        generating_ms = max(0, self.since_created_ms - FIRST_AUDIO_DELAY_MS)
-        return min(self.response.total_ms, generating_ms * GENERATION_SPEED)
+    def ms_until_next_deadline(self) -> int | None:
+        return next_deadline(self.machines)
 
-    def _next_delta_ms(self) -> int:
-        """How much audio must be ready for the next delta to go out."""
-        return min(self.response.total_ms, self.response.generated_ms + DELTA_AUDIO_MS)
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        return running_timers(self.machines, answer_only)
 
-    def quiet_ms(self) -> int | None:
-        """How far `advance` can go at once with no output (None: without limit); advancing
-        by any amount up to it in one call equals advancing tick by tick."""
-        bounds = []
-        if self.response.state == "in_progress":  # until the next delta is ready
-            due_ms = FIRST_AUDIO_DELAY_MS + -(-self._next_delta_ms() // GENERATION_SPEED)
-            bounds.append(due_ms - self.since_created_ms - 1)
-        elif self.idle_armed and self.vad.state == "silence":
-            bounds.append(self.idle_needed_ms - self.idle_ms - 1)
-        if self.out_playing:  # WebRTC: while playback has audio ahead of it, a tick per tick
-            have = self.item_audio_ms.get(self.response.item_id, 0)
-            bounds.append(have - self.played_ms - 1)
-        return max(0, min(bounds)) if bounds else None
+    def expire_timer(self, name: str) -> list[dict[str, Any]]:
+        """The explorer's expiry step: the timer `name` runs out now."""
+        expire_timer(self.machines, name)
+        return self._collect()
 
-    # -- internals ---------------------------------------------------------------------
-    def _start_response(self) -> None:
-        if self.response.state == "idle":
-            self._response_seq += 1
-            self.since_created_ms = 0
-            item_id = self._new_item()
-            self.response.start(f"resp_{self._response_seq:04d}", item_id,
-                                self.response_ms(self._response_seq - 1))
-        else:
-            self.response.start("", "", 0)
-
+    # -- the couplings ---------------------------------------------------------------------
     def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
-        """Turn the machines' outputs into wire events, following their consequences."""
-        if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
-            return []
+        """Turn the machines' outputs into wire events, following `COUPLINGS`."""
         out: list[dict[str, Any]] = []
-        for output in self.vad.drain():
-            if output[0] == "speech_started":
-                self.idle_armed = False
-                self.user_item_id = self._new_item()
-                out.append(self._stamp({"type": "input_audio_buffer.speech_started",
-                                        "audio_start_ms": output[1],
-                                        "item_id": self.user_item_id}))
-                if self._interrupts():
-                    if self.response.state == "in_progress":
-                        self.response.cancel("turn_detected")
-                        out += self._collect()
-                    if self.out_playing:
-                        out += self._cut_output()
-            else:
-                out.append(self._stamp({"type": "input_audio_buffer.speech_stopped",
-                                        "audio_end_ms": output[1],
-                                        "item_id": self.user_item_id}))
-                if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
-                    self.buffer.commit()
-                    self._cut_ms = output[1]
-                    out += self._collect()
-        for output in self.buffer.drain():
-            if output == ("committed",):
-                out += self._committed(self.user_item_id or self._new_item(),
-                                       respond=not client_commit)
-            else:
-                out.append(self._stamp(output))
-        for output in self.response.drain():
-            if output["type"] == "response.output_audio.delta":
-                self.item_audio_ms[output["item_id"]] = (
-                    self.item_audio_ms.get(output["item_id"], 0) + output["delta"].duration_ms)
-                if self.owns_output_buffer:
-                    self.audio_for_media.append(output["delta"])
-                    continue  # WebRTC: response audio travels on the media track
-            out.append(self._stamp(output))
-            if output["type"] == "response.content_part.added" and self.owns_output_buffer:
-                self.out_playing, self.played_ms = True, 0
-                out.append(self._stamp({"type": "output_audio_buffer.started",
-                                        "response_id": output["response_id"]}))
-            if output["type"] == "response.done":
-                self.last_item_id = self.response.item_id
-                self._arm_idle_timeout()
+        self._client_commit = client_commit
+        for machine in (self.output_buffer, self.idle):
+            out += self._follow(machine.drain())
+        if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
+            return out
+        for name in COLLECTED:
+            self._client_commit = client_commit
+            out += self._follow(getattr(self, name).drain())
         return out
 
-    def _interrupts(self) -> bool:
-        """turn_detection.interrupt_response: speech_started cancels the response in
-        progress and (WebRTC) cuts the audio playing; false: neither (create_response is
-        read in `_committed`)."""
-        return bool(self.turn_detection.get("interrupt_response", True))
+    def _follow(self, outputs: list[Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        client_commit = self._client_commit
+        for output in outputs:
+            key = output["type"] if isinstance(output, dict) else type(output)
+            for condition, action in COUPLINGS.get(key) or COUPLINGS[type(output)]:
+                self._client_commit = client_commit  # an action's own follow-ups reset it
+                if not condition or getattr(self, condition)(output):
+                    out += getattr(self, action)(output)
+        return out
 
-    def stop_output(self) -> list[dict[str, Any]]:
-        """WebRTC: the output buffer has drained."""
-        self.out_playing = False
-        return [self._stamp({"type": "output_audio_buffer.stopped",
-                             "response_id": self.response.response_id})]
+    # conditions
+    def _interrupts(self, output) -> bool:
+        return bool(self.turn_detection.get("interrupt_response")) and \
+            self.response.state == "in_progress"
 
-    def _cut_output(self) -> list[dict[str, Any]]:
-        """WebRTC barge-in: the server stops playback and truncates the item itself."""
-        self.out_playing = False
-        item_id = self.response.item_id
-        self.item_audio_ms[item_id] = self.played_ms
-        return [self._stamp({"type": "output_audio_buffer.cleared",
-                             "response_id": self.response.response_id}),
-                self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
-                             "content_index": 0, "audio_end_ms": self.played_ms})]
+    def _server_playing(self, output) -> bool:
+        """WebRTC: the server is playing audio that speech cuts (interrupt_response)."""
+        return self.out_playing and bool(self.turn_detection.get("interrupt_response", True))
 
-    def _committed(self, item_id: str, respond: bool) -> list[dict[str, Any]]:
+    def _can_commit(self, output) -> bool:
+        return self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS
+
+    def _responds(self, output) -> bool:
+        return not self._client_commit and self.turn_detection.get("create_response", True)
+
+    def _server_plays(self, output) -> bool:
+        return self.owns_output_buffer
+
+    def _over_websocket(self, output) -> bool:
+        return not self.owns_output_buffer
+
+    # actions
+    def _send(self, output: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._stamp(output)]
+
+    def _disarm_idle(self, output) -> list[dict[str, Any]]:
+        self.idle.disarm()
+        return []
+
+    def _open_user_item(self, output) -> list[dict[str, Any]]:
+        self.user_item_id = self._new_item()
+        return []
+
+    def _send_speech_started(self, output: SpeechStarted) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "input_audio_buffer.speech_started",
+                             "audio_start_ms": output.audio_start_ms,
+                             "item_id": self.user_item_id})]
+
+    def _cancel_response(self, output) -> list[dict[str, Any]]:
+        self.response.cancel(reason="turn_detected")
+        return self._collect()
+
+    def _send_speech_stopped(self, output: SpeechStopped) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "input_audio_buffer.speech_stopped",
+                             "audio_end_ms": output.audio_end_ms,
+                             "item_id": self.user_item_id})]
+
+    def _commit_at_stop(self, output: SpeechStopped) -> list[dict[str, Any]]:
+        self.buffer.commit()
+        self._cut_ms = output.audio_end_ms
+        return self._collect()
+
+    def _commit(self, output) -> list[dict[str, Any]]:
+        self.buffer.commit()
+        return self._collect()
+
+    def _send_committed(self, output: Committed) -> list[dict[str, Any]]:
+        item_id = self.user_item_id or self._new_item()
         out = [self._stamp({"type": "input_audio_buffer.committed", "item_id": item_id,
                             "previous_item_id": self.last_item_id})]
         user = protocol.user_item(item_id)
@@ -275,29 +295,71 @@ class ServerSession:
                                 "previous_item_id": self.last_item_id, "item": user}))
         self.last_item_id = item_id
         self.user_item_id = ""
-        if respond and self.turn_detection.get("create_response", True):
-            self._start_response()
-            out += self._collect()
         return out
 
-    def _arm_idle_timeout(self) -> None:
-        timeout = self.turn_detection.get("idle_timeout_ms")
-        if timeout:
-            self.idle_armed = True
-            self.idle_ms = 0
-            self.idle_needed_ms = timeout + self.response.total_ms
+    def _respond(self, output) -> list[dict[str, Any]]:
+        self._start_response()
+        return self._collect()
 
-    def _idle_timeout(self) -> list[dict[str, Any]]:
-        self.idle_armed = False
+    def _send_timeout_triggered(self, output: TimedOut) -> list[dict[str, Any]]:
         item_id = self._new_item()
         out = [self._stamp({"type": "input_audio_buffer.timeout_triggered",
-                            "audio_start_ms": max(0, self.audio_pos_ms - self.idle_ms),
+                            "audio_start_ms": max(0, self.audio_pos_ms - output.idle_ms),
                             "audio_end_ms": self.audio_pos_ms, "item_id": item_id})]
         self.user_item_id = item_id
-        if self.buffer.buffered_ms >= protocol.MIN_COMMIT_MS:
-            self.buffer.commit()
-            out += self._collect()
         return out
+
+    def _count_item_audio(self, output: dict[str, Any]) -> list[dict[str, Any]]:
+        self.item_audio_ms[output["item_id"]] = (
+            self.item_audio_ms.get(output["item_id"], 0) + output["delta"].duration_ms)
+        return []
+
+    def _to_media(self, output: dict[str, Any]) -> list[dict[str, Any]]:
+        self.audio_for_media.append(output["delta"])  # WebRTC: audio on the media track
+        return []
+
+    def _start_output(self, output) -> list[dict[str, Any]]:
+        self.output_buffer.start()
+        return self._follow(self.output_buffer.drain())
+
+    def _send_playback_started(self, output) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "output_audio_buffer.started",
+                             "response_id": self.response.response_id})]
+
+    def _send_playback_stopped(self, output) -> list[dict[str, Any]]:
+        return [self._stamp({"type": "output_audio_buffer.stopped",
+                             "response_id": self.response.response_id})]
+
+    def _cut_output(self, output) -> list[dict[str, Any]]:
+        """Barge-in, or the client's `output_audio_buffer.clear`: playback stops."""
+        self.output_buffer.clear()
+        return self._follow(self.output_buffer.drain())
+
+    def _send_playback_cut(self, output: PlaybackCut) -> list[dict[str, Any]]:
+        """WebRTC: the server truncates the item where playback stopped."""
+        item_id = self.response.item_id
+        self.item_audio_ms[item_id] = output.played_ms
+        return [self._stamp({"type": "output_audio_buffer.cleared",
+                             "response_id": self.response.response_id}),
+                self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
+                             "content_index": 0, "audio_end_ms": output.played_ms})]
+
+    def _close_response(self, output) -> list[dict[str, Any]]:
+        self.last_item_id = self.response.item_id
+        timeout = self.turn_detection.get("idle_timeout_ms")
+        if timeout:
+            self.idle.arm(needed_ms=timeout + self.response.total_ms)
+        return []
+
+    # -- internals ---------------------------------------------------------------------
+    def _start_response(self) -> None:
+        if self.response.state == "idle":
+            self._response_seq += 1
+            item_id = self._new_item()
+            self.response.start(f"resp_{self._response_seq:04d}", item_id,
+                                self.response_ms(self._response_seq - 1))
+        else:
+            self.response.start("", "", 0)
 
     def _create_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         item = {"id": self._new_item(), "object": "realtime.item", "status": "completed", **item}
@@ -328,22 +390,18 @@ class _AnyLength(dict):
 
 
 def server_snapshot(server: ServerSession) -> tuple:
-    """The server's abstract state: machines with timers as running/not, whether the idle
-    timeout is armed and whether a user item is pending. Ids and the audio timeline are
+    """The server's abstract state: its machines with timers as running/not, whether a user
+    item is pending and the configured silence duration. Ids and the audio timeline are
     left out: no guard reads them."""
-    return (tuple(m.abstract_snapshot() for m in server.machines), server.idle_armed,
-            bool(server.user_item_id), server.vad.silence_duration_ms, server.out_playing)
+    return (tuple(m.abstract_snapshot() for m in server.machines),
+            bool(server.user_item_id), server.vad.silence_duration_ms)
 
 
 def load_server_snapshot(server: ServerSession, snap: tuple) -> None:
-    (machines, server.idle_armed, pending, server.vad.silence_duration_ms,
-     server.out_playing) = snap
+    machines, pending, server.vad.silence_duration_ms = snap
     for machine, machine_snap in zip(server.machines, machines):
         machine.load_abstract_snapshot(machine_snap)
     server.user_item_id = "item_pending" if pending else ""
-    server.since_created_ms = 0
-    server.idle_ms = 0
     server.item_audio_ms = _AnyLength()
-    server.played_ms = 0
     server.audio_for_media.clear()
     server.changes.clear()

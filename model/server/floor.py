@@ -1,0 +1,58 @@
+"""The adaptive noise floor (hypothesis `floor-adapt`): the band speech must stand above.
+
+`hear(symbol, frame_class, ms)` moves it after a run of frames, as `ServerVadHypotheses.
+next_floor` decides (only under `floor-adapt`; otherwise it stays at its initial band).
+It falls to quieter non-speech audio that lasts `FLOOR_FALL_MS`; toward louder non-speech
+audio it is `climbing`, one band per `FLOOR_RISE_MS` of that audio (the `floor_climb`
+timer, counted in audio, not wall time); speech and exact zeros do not move it.
+"""
+
+from vadlock.model.hypotheses import FLOOR_RISE_MS, INITIAL_FLOOR_BAND, FrameClass, \
+    ServerVadHypotheses
+from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.symbols import FrameSymbol, LevelScale
+
+
+class AdaptiveFloor(ProtocolMachine):
+    NAME = "adaptive_floor"
+    STATES = ("steady", "climbing")
+    INITIAL = "steady"
+    TRANSITIONS = (
+        {"trigger": "settle", "source": "*", "dest": "climbing", "conditions": "_below_target"},
+        {"trigger": "settle", "source": "*", "dest": "steady"},
+        {"trigger": "climb", "source": "climbing", "dest": "steady",
+         "conditions": "_one_band_short", "after": "_climb_one_band"},
+        {"trigger": "climb", "source": "climbing", "dest": None, "after": "_climb_one_band"},
+    )
+    DATA = ("band", "target_band", "rise_ms", "fall_ms")
+    TIMERS = (Timer("floor_climb", "rise_ms", "rise_limit_ms", ("climbing",), "climb",
+                    clock=False),)
+
+    def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale) -> None:
+        self.hypotheses = hypotheses
+        self.scale = scale
+        self.rise_limit_ms = FLOOR_RISE_MS
+        self.band = INITIAL_FLOOR_BAND
+        self.target_band = 0  # the band it is climbing toward (0: none)
+        self.rise_ms = 0
+        self.fall_ms = 0
+        super().__init__()
+
+    def hear(self, symbol: FrameSymbol, frame_class: FrameClass, duration_ms: int) -> None:
+        """A run of `duration_ms` of frames equal to `symbol`, classified `frame_class`."""
+        (self.band, self.target_band, self.rise_ms, self.fall_ms) = self.hypotheses.next_floor(
+            symbol, self.scale, frame_class,
+            (self.band, self.target_band, self.rise_ms, self.fall_ms), duration_ms)
+        self.settle()
+
+    def _below_target(self, event) -> bool:
+        return self.target_band > self.band
+
+    def _one_band_short(self, event) -> bool:
+        return self.band + 1 >= self.target_band
+
+    def _climb_one_band(self, event) -> None:
+        self.band += 1
+        done = self.band >= self.target_band
+        self.target_band = 0 if done else self.target_band
+        self.rise_ms = 0 if done else 1  # short of the target, the climb goes on

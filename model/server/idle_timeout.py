@@ -1,0 +1,48 @@
+"""The server's idle timeout (`turn_detection.idle_timeout_ms`).
+
+Armed when a response is done, with `idle_timeout_ms` plus that response's audio duration
+(the assistant's audio plays out first); the `idle_timeout` timer counts wall time while
+the user is silent and no response is active (`user_quiet`, which the session supplies);
+`speech_started` disarms it. When it runs out it emits `TimedOut`: the session sends
+`input_audio_buffer.timeout_triggered` and commits what is buffered.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+from vadlock.model.machine import ProtocolMachine, Timer
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The idle timeout ran out after `idle_ms` of quiet."""
+
+    idle_ms: int
+
+
+class IdleTimeout(ProtocolMachine):
+    NAME = "idle_timeout"
+    STATES = ("disarmed", "armed")
+    INITIAL = "disarmed"
+    TRANSITIONS = (
+        {"trigger": "arm", "source": "*", "dest": "armed", "after": "_restart"},
+        {"trigger": "disarm", "source": "*", "dest": "disarmed"},
+        {"trigger": "time_out", "source": "armed", "dest": "disarmed", "after": "_timed_out"},
+    )
+    TIMERS = (Timer("idle_timeout", "idle_ms", "needed_ms", ("armed",), "time_out",
+                    runs_if="user_quiet"),)
+    ABSTRACTED = ("idle_ms", "needed_ms")
+    TRIGGER_ARGS = {"arm": ("needed_ms",)}
+
+    def __init__(self, user_quiet: Callable[[], bool]) -> None:
+        self.user_quiet = user_quiet
+        self.idle_ms = 0
+        self.needed_ms = 0
+        super().__init__()
+
+    def _restart(self, event) -> None:
+        self.idle_ms = 0
+        self.needed_ms = event.kwargs["needed_ms"]
+
+    def _timed_out(self, event) -> None:
+        self.emit(TimedOut(self.idle_ms))

@@ -1,0 +1,105 @@
+"""Timers are declarations: the explorer's expiry steps and the engine's fast-forward come
+from each machine's `TIMERS`, so a timer added to a machine is explored without any change
+to the explorer."""
+
+from vadlock.model import protocol
+from vadlock.model.client import session as client_session
+from vadlock.model.client.beliefs import ServerBeliefs
+from vadlock.model.client.session import ClientSession
+from vadlock.model.designs import get_design
+from vadlock.model.hypotheses import ServerVadHypotheses
+from vadlock.model.machine import Timer
+from vadlock.model.server.session import ServerSession
+from vadlock.properties.explore import ProductModel, Step, explore
+
+PATIENCE_MS = 7_000
+
+
+class ImpatientBeliefs(ServerBeliefs):
+    """Beliefs with one more timer: while listening, after PATIENCE_MS of wall time the
+    client clears the input buffer. Nothing in the explorer names it."""
+
+    TRANSITIONS = ServerBeliefs.TRANSITIONS + (
+        {"trigger": "lose_patience", "source": "listening", "dest": None,
+         "after": "_clear_buffer"},
+    )
+    DATA = ("waited_ms",)
+    TIMERS = (Timer("patience", "waited_ms", "patience_ms", ("listening",), "lose_patience"),)
+
+    def __init__(self) -> None:
+        self.patience_ms = PATIENCE_MS
+        self.waited_ms = 0
+        super().__init__()
+
+    def _clear_buffer(self, event) -> None:
+        self.waited_ms = 0
+        self.emit(protocol.clear())
+
+
+def test_a_timer_added_to_a_machine_is_explored_without_changing_the_explorer(monkeypatch):
+    design, energy = get_design("production"), ServerVadHypotheses.parse("energy")
+    before = explore(design, energy, ("acoustic",), confirm=False)
+    monkeypatch.setattr(client_session, "ServerBeliefs", ImpatientBeliefs)
+
+    model = ProductModel(design, energy, ("acoustic",))
+    start = model.initial()
+    steps = {step: move for step, _, move in model.moves(start)}
+    expiry = Step("expire", timer="patience")
+    assert expiry in steps  # the explorer offers the new timer's expiry ...
+    _, sent, _ = model.client_expire(start[0], "patience")
+    assert [model.events.values[i] for i in sent] == [("input_audio_buffer.clear",)]
+    after, _ = model.apply(start, steps[expiry])
+    assert after != start  # ... and follows it through the server
+
+    with_timer = explore(design, energy, ("acoustic",), confirm=False)
+    assert with_timer.edges > before.edges
+
+
+def test_the_engine_fast_forwards_only_up_to_a_declared_deadline(monkeypatch):
+    monkeypatch.setattr(client_session, "ServerBeliefs", ImpatientBeliefs)
+    client = ClientSession(get_design("production"))
+    assert client.ms_until_next_deadline() == PATIENCE_MS
+    assert client.advance(PATIENCE_MS - 1) == []
+    assert client.ms_until_next_deadline() == 1
+    assert client.advance(1) == [protocol.clear()]
+
+
+def test_server_timers_come_from_its_machines():
+    server = ServerSession(ServerVadHypotheses.parse("energy"),
+                           get_design("production").level_scale,
+                           protocol.turn_detection_config(idle_timeout_ms=5_000))
+    assert server.running_timers() == () and server.ms_until_next_deadline() is None
+    server.receive({"type": "response.create"})
+    assert server.running_timers() == ("response",)
+    first_delta_ms = server.ms_until_next_deadline()
+    assert server.advance(first_delta_ms - 1) == []
+    assert [e["type"] for e in server.advance(1)] == ["response.output_audio.delta"]
+
+
+def test_a_trigger_takes_what_its_machine_declares():
+    from vadlock.model.server.audio_buffer import InputAudioBuffer
+
+    buffer = InputAudioBuffer()
+    buffer.append(duration_ms=40)
+    buffer.append(60)  # positional, in the declared order
+    assert buffer.buffered_ms == 100
+    for wrong in ({"ms": 40}, {}):
+        try:
+            buffer.append(**wrong)
+        except TypeError as error:
+            assert "append takes duration_ms" in str(error)
+        else:
+            raise AssertionError(f"append accepted {wrong}")
+
+
+def test_a_misspelt_hypothesis_is_an_error_not_false():
+    from vadlock.model.hypotheses import HypothesisFlag
+
+    zero_skip = ServerVadHypotheses.parse("zero-skip")
+    assert zero_skip.has(HypothesisFlag.ZERO_SKIP) and not zero_skip.has("deadband")
+    try:
+        zero_skip.has("zero_skip")
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a misspelt hypothesis name was taken for False")
