@@ -35,6 +35,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.simulator.audio import INT16_FULL_SCALE
@@ -162,9 +163,9 @@ def check(design: Design, journal: Iterable[dict[str, Any]],
                 model_events.append(e)
         while client.requests:
             request = client.requests.pop(0)
-            if request[0] == "reconnect":
+            if isinstance(request, Reconnect):
                 result.reconnects += 1
-                take(client.reconnected())
+                take(client.reconnected(request.replay))
 
     for record in journal:
         t = int(record["t_ms"])

@@ -33,6 +33,7 @@ from vadlock.simulator.scenario import CaptureFault, ServerFault
 TURN_S = 10  # one user turn every 10 s: 2-3 s of speech, then the assistant's answer
 FAULT_S = 12.0  # faults come after the first good turn
 RUN_S = 38.0  # shorter than the WAV: Chromium loops the file
+HEALTHY_RUN_S = 25.0  # three turns
 SENTENCES = ("Hello, can you hear me? I would like to book a table for two tonight.",
              "Actually, make that three people, and could we sit by the window please?",
              "Thank you. And is there anything vegetarian on the menu this evening?",
@@ -77,8 +78,8 @@ def _heard_after(wire: list[dict], t_ms: float) -> bool:
 
 
 def _model_run(design_name: str, wav: Path, fault: CaptureFault | None,
-               server_fault: ServerFault | None = None):
-    samples = load_wav(wav)[:int(RUN_S * audio.SAMPLE_RATE_HZ)]
+               server_fault: ServerFault | None = None, run_s: float = RUN_S):
+    samples = load_wav(wav)[:int(run_s * audio.SAMPLE_RATE_HZ)]
     # Chromium's fake microphone does not hear the page's own playback: no echo
     scenario = replace(scenario_for_recording(samples, "browser-case"), echo_gain_db=-120.0)
     if fault is not None:
@@ -101,15 +102,19 @@ def _surfaced(history: list[tuple[float, str]]) -> bool:
 
 CASES = [
     # (id, design, wav, capture fault, server fault after the first turn)
-    ("healthy-production", "production", "clean", None, []),
-    ("healthy-development", "development", "clean", None, []),
-    ("healthy-recommended", "recommended", "clean", None, []),
-    ("disabled-production", "production", "clean", "disabled", []),
-    ("disabled-recommended", "recommended", "clean", "disabled", []),
-    ("suspended-production", "production", "clean", "suspended", []),
-    ("suspended-recommended", "recommended", "clean", "suspended", []),
-    ("attenuated-production", "production", "attenuated", None, []),
-    ("attenuated-recommended", "recommended", "attenuated", None, []),
+    ("healthy-production", "production", "clean", None, None),
+    ("healthy-development", "development", "clean", None, None),
+    ("healthy-recommended", "recommended", "clean", None, None),
+    # the other fixes the page runs (`webrtc` is a WebRTC client: not this WebSocket page)
+    *((f"healthy-{name}", name, "clean", None, None) for name in (
+        "no-gate", "comfort-noise-gate", "hysteresis-gate", "liveness-watchdog",
+        "capture-health", "idle-timeout")),
+    ("disabled-production", "production", "clean", "disabled", None),
+    ("disabled-recommended", "recommended", "clean", "disabled", None),
+    ("suspended-production", "production", "clean", "suspended", None),
+    ("suspended-recommended", "recommended", "clean", "suspended", None),
+    ("attenuated-production", "production", "attenuated", None, None),
+    ("attenuated-recommended", "recommended", "attenuated", None, None),
     ("stall-production", "production", "clean", None, "stall"),
     ("stall-recommended", "recommended", "clean", None, "stall"),
 ]
@@ -123,7 +128,8 @@ def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve
     proc, port = start_serve(["--server", "energy", *serve_args], server_log)
     try:
         fault = CaptureFaultAt(capture, FAULT_S) if capture else None
-        run = run_page(port, design, microphone[wav], RUN_S, fault,
+        faulted = capture or server_fault or wav != "clean"
+        run = run_page(port, design, microphone[wav], RUN_S if faulted else HEALTHY_RUN_S, fault,
                        screenshot_in_states=("degraded", "recovering")
                        if design == "recommended" and (capture or server_fault) else ())
     finally:
@@ -149,7 +155,8 @@ def test_browser_case(tmp_path, microphone, case_id, design, wav, capture, serve
     kind = "attenuated" if wav == "attenuated" else capture
     model_fault = CaptureFault(int(FAULT_S * 1000), kind) if kind else None
     trace = _model_run(design, microphone["clean"], model_fault,
-                       ServerFault(server_fault, 1) if server_fault else None)
+                       ServerFault(server_fault, 1) if server_fault else None,
+                       RUN_S if faulted else HEALTHY_RUN_S)
     after_ms = FAULT_S * 1000 + 2000
     assert _heard_after(run.wire, after_ms) == _model_heard_after(trace, after_ms), (
         case_id, run.state_history)

@@ -74,3 +74,17 @@ def test_conform_command(tmp_path, capsys):
     path.write_text("not json\n")
     assert cli.main(["conform", str(path), "--design", "production"]) == 2
     assert "journal.jsonl:1: not JSON" in capsys.readouterr().err
+
+
+def test_a_session_that_reconnects_conforms_to_its_own_model():
+    from dataclasses import replace
+
+    from vadlock.simulator.scenario import ServerFault
+
+    design = get_design("recommended")
+    scenario = replace(preset("conversation", 60_000), server_faults=(ServerFault("stall", 1),))
+    trace = simulate(design, ServerVadHypotheses.parse("energy"), scenario, seed=0)
+    assert trace.reconnects == 1
+    result = check(design, journal_from_trace(trace, design.chunk_ms))
+    assert result.reconnects == 1
+    assert result.conforms, [str(d) for d in result.divergences][:5]
