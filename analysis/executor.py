@@ -88,9 +88,7 @@ def _run_dask(fn: Callable[[Any], Any], jobs: Sequence[Any], scheduler: str
 
     with _connect(scheduler) as client:
         if _file_designs():
-            from vadlock.model.designs import register_designs
-
-            client.register_plugin(_DesignFiles(_file_designs()))
+            client.register_plugin(_design_files_plugin(_file_designs()))
         # earlier jobs first (the callers order them longest first); pure=False: never
         # merge two submissions, each job is its own task
         futures = {client.submit(fn, job, pure=False, priority=len(jobs) - index): index
@@ -102,16 +100,20 @@ def _run_dask(fn: Callable[[Any], Any], jobs: Sequence[Any], scheduler: str
             client.cancel(list(futures))
 
 
-class _DesignFiles:
-    """A Dask worker plugin: the client's design-file designs, registered on every worker
+def _design_files_plugin(designs: tuple):
+    """A Dask worker plugin registering the client's design-file designs on every worker
     (those that join later too)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    name = "vadlock-design-files"
+    class DesignFiles(WorkerPlugin):
+        name = "vadlock-design-files"
 
-    def __init__(self, designs: tuple) -> None:
-        self.designs = designs
+        def __init__(self, designs: tuple) -> None:
+            self.designs = designs
 
-    def setup(self, worker) -> None:
-        from vadlock.model.designs import register_designs
+        def setup(self, worker) -> None:
+            from vadlock.model.designs import register_designs
 
-        register_designs(self.designs)
+            register_designs(self.designs)
+
+    return DesignFiles(designs)

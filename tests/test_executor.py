@@ -151,3 +151,24 @@ def test_the_search_hands_over_the_trace_a_replay_of_its_counterexample_gives(tm
     for name in ("transitions", "notices", "utterances", "chunks", "frames", "faults",
                  "reconnects", "initial_states", "scenario_name", "seed", "duration_ms"):
         assert getattr(found.trace, name) == getattr(again, name), name
+
+
+def test_a_design_file_reaches_the_dask_workers():
+    """A design read from a file is registered on every worker (a plugin), so a sweep of it
+    on a cluster gives the local result."""
+    from dataclasses import replace as _replace
+
+    from vadlock.model.designs import FILE_DESIGNS, get_design, register_designs
+
+    own = _replace(get_design("production"), name="own-cluster-design", chunk_ms=50)
+    register_designs((own,))
+    try:
+        local = sweep(["own-cluster-design"], "energy", sessions=2, minutes=0.5, workers=1,
+                      seed=5)
+        with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                          dashboard_address=None, processes=True) as cluster:
+            remote = sweep(["own-cluster-design"], "energy", sessions=2, minutes=0.5, seed=5,
+                           scheduler=cluster.scheduler_address)
+        assert remote == local
+    finally:
+        FILE_DESIGNS.pop("own-cluster-design", None)

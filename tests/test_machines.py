@@ -11,6 +11,7 @@ from vadlock.model.client.health import CaptureHealthWatchdog
 from vadlock.model.client.liveness import LivenessWatchdog
 from vadlock.model.client.outputs import CommitOrClear, Reacquire, Reconnect
 from vadlock.model.client.playback import Playback
+from vadlock.model.client.rules import WatchdogRule
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import DEVELOPMENT, PRODUCTION
 from vadlock.model.hypotheses import FrameClass, ServerVadHypotheses
@@ -347,6 +348,9 @@ def _build(machine_cls, machine_class):
         AdaptiveFloor: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
         OutputAudioBuffer: (lambda: 500, lambda: False),
         IdleTimeout: (lambda: True,),
+        WatchdogRule: ("no_server_event_while_sending", 500,
+                       ("session_update", "commit_or_clear", "reconnect", "notify"),
+                       protocol.turn_detection_config()),
     }.get(machine_cls, ())
     return variant(*args)
 
