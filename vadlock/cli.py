@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "built-in ones (or to --designs); repeatable")
     rv.add_argument("--servers", metavar="HYP[;HYP...]",
                     help="only these hypothesis sets, separated by ';' (default: each "
-                    "hypothesis and zero-skip,clear-keeps-vad)")
+                    "hypothesis, zero-skip,clear-keeps-vad, and each detector engine whose "
+                    "library loads: silero, webrtc-vad, ten)")
     rv.add_argument("--examples", type=int, default=8, metavar="N",
                     help="search budget per cell (default 8)")
     rv.add_argument("--seed", type=int, default=0, help="seed (default 0)")
