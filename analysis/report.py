@@ -184,19 +184,23 @@ def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> s
 def freeze_grades(verdicts: dict, hypotheses, classes, grades: dict) -> dict:
     """One design's freezes by evidence: `verdicts` is {(set, fault class): verdict}; for
     every fault class in which it freezes, (the strongest grade of a set under which it
-    freezes, the sets of that grade that freeze). A class whose grade is documented or
-    measured freezes on that behaviour alone; a weaker one needs that kind of hypothesis."""
+    freezes, every set that freezes it there, strongest first). A class whose grade is
+    documented or measured freezes on that behaviour alone; a weaker one needs that kind of
+    hypothesis."""
     out = {}
     for f in classes:
-        frozen = [h for h in hypotheses if verdicts.get((h, f)) == "freeze"]
+        frozen = by_grade([h for h in hypotheses if verdicts.get((h, f)) == "freeze"], grades)
         if frozen:
-            grade = min((grades[h] for h in frozen), key=GRADES.index)
-            out[f] = (grade, [h for h in frozen if grades[h] == grade])
+            out[f] = (grades[frozen[0]], frozen)
     return out
 
 
 def grade_line(design: str, rests: dict, hypotheses, grades: dict) -> str:
-    """One design's verdict per grade, in words, from `freeze_grades`."""
+    """One design's verdict per grade, in words, from `freeze_grades`: each freezing set
+    is named with its grade."""
+    def named(sets) -> str:
+        return ", ".join(f"`{h}` ({grades[h]})" for h in sets)
+
     firm_sets = [h for h in hypotheses if grades[h] in FIRM_GRADES]
     firm = {f: v for f, v in rests.items() if v[0] in FIRM_GRADES}
     weak: dict[str, tuple[list[str], list[str]]] = {}  # grade -> (classes, sets)
@@ -204,7 +208,7 @@ def grade_line(design: str, rests: dict, hypotheses, grades: dict) -> str:
         if grade not in FIRM_GRADES:
             classes, names = weak.setdefault(grade, ([], []))
             classes.append(f)
-            names += [h for h in sets if h not in names]
+            names[:] = by_grade(dict.fromkeys([*names, *sets]), grades)
     if not rests:
         return f"`{design}`: freeze-free under every hypothesis set reviewed."
     if not firm_sets:
@@ -213,16 +217,16 @@ def grade_line(design: str, rests: dict, hypotheses, grades: dict) -> str:
         head = (f"`{design}`: **holds on documented/measured behaviour alone** (no freeze "
                 f"under {_codes(firm_sets)})")
     else:
-        by_grade: dict[tuple, list[str]] = {}
+        firm_by: dict[tuple, list[str]] = {}
         for f, (grade, sets) in firm.items():
-            by_grade.setdefault((grade, tuple(sets)), []).append(f)
+            firm_by.setdefault((grade, tuple(sets)), []).append(f)
         head = f"`{design}`: " + "; ".join(
             f"its {_and(classes)} freeze{'s' if len(classes) > 1 else ''} "
             f"hold{'' if len(classes) > 1 else 's'} on {grade} behaviour alone "
-            f"({_codes(sets)})" for (grade, sets), classes in by_grade.items())
+            f"(under {named(sets)})" for (grade, sets), classes in firm_by.items())
     tail = [f"its {_and(classes)} freeze{'s' if len(classes) > 1 else ''} "
             f"need{'' if len(classes) > 1 else 's'} {_article(grade)} {grade} hypothesis "
-            f"({_codes(sets)})" for grade, (classes, sets) in
+            f"(under {named(sets)})" for grade, (classes, sets) in
             sorted(weak.items(), key=lambda kv: GRADES.index(kv[0]))]
     return head + ("; " + "; ".join(tail) if tail else "") + "."
 

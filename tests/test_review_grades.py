@@ -34,7 +34,7 @@ def test_a_freeze_only_under_a_speculative_set_needs_a_speculative_hypothesis():
     line = grade_line("d", rests, SETS, GRADES)
     assert line == ("`d`: **holds on documented/measured behaviour alone** (no freeze under "
                     "`energy`, `silero`); its acoustic freeze needs a speculative hypothesis "
-                    "(`zero-skip,clear-keeps-vad`).")
+                    "(under `zero-skip,clear-keeps-vad` (speculative)).")
 
 
 def test_a_freeze_under_energy_holds_on_documented_behaviour_whatever_else_freezes():
@@ -42,13 +42,17 @@ def test_a_freeze_under_energy_holds_on_documented_behaviour_whatever_else_freez
                ("silero", "server"), ("noise-as-speech", "server"),
                ("zero-skip", "network"), ("zero-skip,clear-keeps-vad", "network")}
     rests = freeze_grades(_verdicts(planted), SETS, CLASSES, GRADES)
-    assert rests == {"capture": ("documented", ["energy"]), "server": ("measured", ["silero"]),
-                     "network": ("analogy", ["zero-skip"])}
+    assert rests == {"capture": ("documented", ["energy", "zero-skip,clear-keeps-vad"]),
+                     "server": ("measured", ["silero", "noise-as-speech"]),
+                     "network": ("analogy", ["zero-skip", "zero-skip,clear-keeps-vad"])}
     line = grade_line("d", rests, SETS, GRADES)
     assert "holds on documented/measured behaviour alone" not in line
-    assert "its capture freeze holds on documented behaviour alone (`energy`)" in line
-    assert "its server freeze holds on measured behaviour alone (`silero`)" in line
-    assert line.endswith("; its network freeze needs an analogy hypothesis (`zero-skip`).")
+    assert line.startswith("`d`: its capture freeze holds on documented behaviour alone "
+                           "(under `energy` (documented), `zero-skip,clear-keeps-vad` "
+                           "(speculative)); its server freeze holds on measured behaviour "
+                           "alone (under `silero` (measured), `noise-as-speech` (reported))")
+    assert line.endswith("; its network freeze needs an analogy hypothesis (under `zero-skip` "
+                         "(analogy), `zero-skip,clear-keeps-vad` (speculative)).")
 
 
 def test_no_freeze_and_no_firm_set_are_said_as_such():
@@ -84,12 +88,12 @@ def test_the_report_orders_columns_by_grade_and_says_how_recommended_does_per_gr
             "40 scenarios searched, bounded); per grade: documented 0 of 4, measured 0 of 4, "
             "reported 1 of 4 (server), analogy 0 of 4, speculative 1 of 4 (acoustic).") in lines
     assert ("  - `production`: its capture freeze holds on documented behaviour alone "
-            "(`energy`); its acoustic freeze needs a speculative hypothesis "
-            "(`zero-skip,clear-keeps-vad`).") in lines
+            "(under `energy` (documented)); its acoustic freeze needs a speculative hypothesis "
+            "(under `zero-skip,clear-keeps-vad` (speculative)).") in lines
     assert ("  - `recommended`: **holds on documented/measured behaviour alone** (no freeze "
             "under `energy`, `silero`); its server freeze needs a reported hypothesis "
-            "(`noise-as-speech`); its acoustic freeze needs a speculative hypothesis "
-            "(`zero-skip,clear-keeps-vad`).") in lines
+            "(under `noise-as-speech` (reported)); its acoustic freeze needs a speculative "
+            "hypothesis (under `zero-skip,clear-keeps-vad` (speculative)).") in lines
     assert "## Verdicts per evidence grade" in lines
     assert ("| `recommended` | ok (0 of 4) | ok (0 of 4) | **F** 1 of 4: server | ok (0 of 4) "
             "| **F** 1 of 4: acoustic |") in lines
