@@ -169,7 +169,8 @@ def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> s
              "scenario (replay it with `vadlock simulate --design D --server H --scenario "
              "FILE`; in the verdict matrix also its timeline), or the number of states "
              "explored and scenarios searched (search budget "
-             f"{results['search_examples']} scenarios per cell, seed {results['seed']}).", "",
+             f"{results['search_examples']} scenarios per cell{_engine_budget(results)}, "
+             f"seed {results['seed']}).", "",
              "![verdict matrix](verdicts.png)", ""]
     lines += _summary_section(r)
     for section in (_designs_section, _matrix_section, _grades_section, _fixes_section,
@@ -238,6 +239,14 @@ def _and(names) -> str:
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+def _engine_budget(results: dict) -> str:
+    """The detector engines' search budget, when it differs from the other cells'."""
+    engines = results.get("engine_search_examples")
+    if engines is None or engines == results["search_examples"]:
+        return ""
+    return f", {engines} per cell of a detector engine"
 
 
 class _Results:
@@ -842,5 +851,6 @@ def _searched_only(r: _Results) -> list[str]:
         return []
     return [f"- Under {_codes(sets)} the explorer has no abstraction of the detector, so "
             "every cell, acoustic and capture included, is decided by search alone on the "
-            "real detector, with the same budget as every cell "
-            f"({r.results['search_examples']} scenarios): bounded evidence, not proof."]
+            "real detector, with a budget of "
+            f"{r.results.get('engine_search_examples') or r.results['search_examples']} "
+            "scenarios per cell: bounded evidence, not proof."]

@@ -220,12 +220,15 @@ def _cost(job: tuple) -> float:
 
 def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
-               examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
+               examples: int = SEARCH_EXAMPLES, engine_examples: int | None = None,
+               with_diagnosis: bool = True,
                with_sensitivity: bool = True,
                variants=VARIANTS, progress: Callable[[str], None] | None = None,
                scheduler: str | None = None) -> dict:
     """Run the review into `out_dir`, on local processes (`workers`, default one per CPU)
-    or on the Dask cluster whose scheduler is at `scheduler`; the same results either way."""
+    or on the Dask cluster whose scheduler is at `scheduler`; the same results either way.
+    `engine_examples` is the search budget of the cells of a detector engine (default
+    `examples`); review.json and review.md state it."""
     from vadlock.analysis.diagnose import assemble, diagnosis_all_jobs
     from vadlock.analysis.outcomes import story_jobs
 
@@ -236,7 +239,10 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     designs = list(designs or DESIGNS)
     hypotheses = list(hypotheses or available_hypotheses())
     workers = workers or os.cpu_count() or 1
-    jobs = [("cell", d, h, f, seed, examples, True) for d in designs
+    engine_examples = examples if engine_examples is None else engine_examples
+    budget = {h: engine_examples if ServerVadHypotheses.parse(h).engine else examples
+              for h in hypotheses}
+    jobs = [("cell", d, h, f, seed, budget[h], True) for d in designs
             for h in hypotheses for f in fault_classes]
     # the variants are explored only: the sets the explorer supports
     jobs += [("variant", v, h, f, seed, 0, False) for v in variants
@@ -275,7 +281,8 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     outcomes = [story_runs[job][1] for job in stories]
     diagnosis = (assemble("production", {job: story_runs[job] for job in diagnosed},
                           with_sensitivity=with_sensitivity) if with_diagnosis else None)
-    results = {"seed": seed, "search_examples": examples, "designs": designs,
+    results = {"seed": seed, "search_examples": examples,
+               "engine_search_examples": engine_examples, "designs": designs,
                "hypotheses": hypotheses,
                "grades": {h: server_grade(h) for h in hypotheses},
                "fault_classes": list(fault_classes),

@@ -99,7 +99,12 @@ def test_the_report_orders_columns_by_grade_and_says_how_recommended_does_per_gr
             "| **F** 1 of 4: acoustic |") in lines
     # no cell was explored under silero: the method says those cells are search alone
     assert any(line.startswith("- Under `silero` the explorer has no abstraction")
-               and "(2 scenarios)" in line for line in lines)
+               and "a budget of 2 scenarios per cell" in line for line in lines)
+    assert "(search budget 2 scenarios per cell, seed 0)" in report
+    # a smaller budget for the engines' cells is said, never silent
+    lean = render_report({**results, "engine_search_examples": 1}, cells, [], [], None)
+    assert "(search budget 2 scenarios per cell, 1 per cell of a detector engine, " in lean
+    assert "a budget of 1 scenarios per cell" in lean
 
 
 def test_the_review_runs_the_engines_and_grades_every_cell(tmp_path):

@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "library loads: silero, webrtc-vad, ten)")
     rv.add_argument("--examples", type=int, default=8, metavar="N",
                     help="search budget per cell (default 8)")
+    rv.add_argument("--engine-examples", type=int, default=None, metavar="N",
+                    help="search budget per cell of a detector engine (silero, webrtc-vad, "
+                    "ten; default: --examples); review.md states it")
     rv.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     rv.add_argument("--workers", type=int, default=None, metavar="K",
                     help="processes (default: the number of cores)")
@@ -576,6 +579,8 @@ def cmd_review(args: argparse.Namespace) -> int:
         servers = [ServerVadHypotheses.parse(h).label for h in args.servers.split(";")
                    if h.strip()]
     _positive(args.examples, "--examples")
+    if args.engine_examples is not None:
+        _positive(args.engine_examples, "--engine-examples")
     workers = _positive(args.workers, "--workers") if args.workers is not None else None
     if args.scheduler is not None and workers is not None:
         raise UsageError("--workers and --scheduler exclude each other (the cluster has its "
@@ -584,6 +589,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = run_review(args.out, designs=designs, hypotheses=servers, seed=args.seed,
                          workers=workers, examples=args.examples,
+                         engine_examples=args.engine_examples,
                          with_diagnosis=not args.no_diagnosis,
                          with_sensitivity=not args.no_sensitivity, progress=bar,
                          scheduler=args.scheduler)
