@@ -89,8 +89,8 @@ def add_scheduler_option(parser: argparse.ArgumentParser, what: str = "jobs") ->
 
 
 def add_out_dir_option(parser: argparse.ArgumentParser, default: str, what: str) -> None:
-    """`--out DIR` with a default folder; `what` completes "where to save ..." or names
-    the folder's use."""
+    """`--out DIR` with a default folder; `what` says what the folder is for ("output
+    folder", "where to save the shrunk scenario")."""
     parser.add_argument("--out", default=default, metavar="DIR",
                         help=f"{what} (default {default}/)")
 
