@@ -50,7 +50,7 @@ from vadlock.model.designs import Design
 from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
-from vadlock.model.symbols import Detection, FrameSymbol, Kind, LevelScale
+from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties import engine_table
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
