@@ -52,6 +52,7 @@ DOCUMENTED = [
     ("replay LOG.jsonl --design-file mine.toml", {"design_file": ["mine.toml"]}),
     ("recording FILE.wav --design-file mine.toml", {"wav": "FILE.wav"}),
     ("conform JOURNAL.jsonl --design production", {"journal": "JOURNAL.jsonl"}),
+    ("measure --engine webrtc-vad --check", {"engine": "webrtc-vad", "check": True}),
     ("calibrate --audio rec.wav --json", {"audio": "rec.wav", "json": True}),
     ("hypotheses --json", {"json": True}),
     ("sweep --design production,recommended --sessions 20 --minutes 10",
@@ -80,7 +81,7 @@ COMMAND_MODULES = {
     "plot": "vadlock.commands.plot", "design": "vadlock.commands.design",
     "hypotheses": "vadlock.commands.hypotheses", "replay": "vadlock.simulator.logreplay",
     "conform": "vadlock.simulator.conformance", "recording": "vadlock.simulator.recording",
-    "calibrate": "vadlock.analysis.calibrate", "sweep": "vadlock.analysis.sweep",
+    "measure": "vadlock.analysis.measure", "calibrate": "vadlock.analysis.calibrate", "sweep": "vadlock.analysis.sweep",
     "bench": "vadlock.analysis.bench", "serve": "vadlock.simulator.serve.command",
 }
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 def add_parsers(subparsers) -> None:
     """Declare every command on `subparsers`, in the order `vadlock --help` lists them."""
-    from vadlock.analysis import bench, calibrate, sweep
+    from vadlock.analysis import bench, calibrate, measure, sweep
     from vadlock.commands import (design, diagnose, diagrams, explore, hypotheses, plot,
                                   review, search, simulate)
     from vadlock.simulator import conformance, logreplay, recording
     from vadlock.simulator.serve import command as serve
 
     for command in (simulate, search, explore, diagnose, review, diagrams, plot, design,
-                    hypotheses, logreplay, conformance, recording, calibrate, sweep, bench,
+                    hypotheses, logreplay, conformance, recording, measure, calibrate, sweep, bench,
                     serve):
         command.add_parser(subparsers)

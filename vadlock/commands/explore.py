@@ -37,19 +37,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from vadlock.model.designs import get_design
     from vadlock.model.hypotheses import ServerVadHypotheses
-    from vadlock.properties.explore import explore
+    from vadlock.properties.explore import explore, refusal
     from vadlock.simulator.progress import Progress
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
-    level_free = {"zero-skip", "clear-keeps-vad"}  # modifiers that read no level
-    if hypotheses.engine is not None or (design.vad_threshold != 0.5
-                                         and not {str(f) for f in hypotheses.flags} <= level_free):
-        raise UsageError(f"explore works on symbols: it has no measured abstraction of engine "
-                         f"{hypotheses.engine or 'energy'} yet (at a threshold other than 0.5, "
-                         "only the energy base, with zero-skip or clear-keeps-vad, shifts its "
-                         "speech edge); use search or simulate, which run the engine on the "
-                         "audio")
+    why_not = refusal(hypotheses, design)
+    if why_not is not None:
+        raise UsageError(f"explore works on symbols: {why_not}")
     classes = fault_classes(args.faults, ("acoustic", "capture"))
     positive(args.max_states, "--max-states")
     bar = Progress("vadlock explore", enabled=not args.json)
@@ -68,12 +63,17 @@ def run(args: argparse.Namespace) -> int:
             "seconds": round(result.seconds, 3), "freeze_states": result.freeze_states,
             "traps": result.traps, "confirmed": result.confirmed,
             "replay_attempts": result.attempts,
+            "engine_table": None if result.engine_table is None else str(result.engine_table),
+            "replayed_with": hypotheses.engine_label or "energy",
             "path": result.counterexample, "replay": replay}, indent=2))
     else:
         print(f"vadlock explore: design={design.name} server={hypotheses.label} "
               f"faults={','.join(classes)}")
         print(f"  states {result.states}, edges {result.edges}, depth {result.depth}, "
               f"{result.seconds:.1f} s")
+        if result.engine_table is not None:
+            print(f"  engine {hypotheses.engine_label}: decisions looked up in its measured "
+                  f"table {result.engine_table}; counterexamples replayed with the real engine")
         print(f"  freeze states: {result.freeze_states}"
               + (f" in {result.traps} closed region(s) no fair step leaves" if result.traps
                  else ""))
