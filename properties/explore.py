@@ -309,7 +309,7 @@ class ProductModel:
     def _view(self, captured: FrameSymbol) -> tuple:
         level = captured.level
         client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        return (client_view, self.hypotheses.server_band(captured, self.scale),
+        return (client_view, self.hypotheses.server_view(captured, self.scale),
                 self.hypotheses.kind_class(captured.kind))
 
     def _server_symbol(self, captured: FrameSymbol, mode: str) -> FrameSymbol:
@@ -324,7 +324,7 @@ class ProductModel:
             symbol = FrameSymbol(self.scale.level_of(rms, False), Kind.STATIONARY)
         else:
             symbol = captured
-        view = (self.hypotheses.server_band(symbol, self.scale),
+        view = (self.hypotheses.server_view(symbol, self.scale),
                 self.hypotheses.kind_class(symbol.kind))
         return self._canon.setdefault(("server", view), symbol)
 

@@ -361,14 +361,11 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     design = get_design(design_name(args))
     hypotheses = ServerVadHypotheses.parse(args.server)
-    level_free = {"zero-skip", "clear-keeps-vad"}  # modifiers that read no level
-    if hypotheses.engine is not None or (design.vad_threshold != 0.5
-                                         and not {str(f) for f in hypotheses.flags} <= level_free):
+    if hypotheses.engine is not None:
         raise UsageError(f"explore works on symbols: it has no measured abstraction of engine "
-                         f"{hypotheses.engine or 'energy'} yet (at a threshold other than 0.5, "
-                         "only the energy base, with zero-skip or clear-keeps-vad, shifts its "
-                         "speech edge); use search or simulate, which run the engine on the "
-                         "audio")
+                         f"{hypotheses.engine} yet (the symbolic hypotheses move their edges "
+                         "with the threshold); use search or simulate, which run the engine "
+                         "on the audio")
     classes = _fault_classes(args.faults, ("acoustic", "capture"))
     _positive(args.max_states, "--max-states")
     bar = Progress("vadlock explore", enabled=not args.json)
