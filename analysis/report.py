@@ -371,9 +371,10 @@ def _diagnosis_section(r: _Results) -> list[str]:
         moved, steady = sensitivity_lines(d)
         out += ["### Sensitivity: which causes explain everything where", "",
                 "One free parameter moved at a time from the defaults (seed 0 only, so O3 "
-                "and O9 are judged on one run each); the server VAD's threshold is not "
-                "varied, as the base detector has none to vary until real detector engines "
-                "are modelled. ![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
+                "and O9 are judged on one run each); the server VAD's threshold moves the "
+                "symbolic hypotheses' speech edge under an assumed mapping (0.15 per 16 dB: "
+                "0.3 is about -61 dBFS, 0.7 about -19 dBFS). "
+                "![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
                 "| parameter | value | causes explaining all | rank 1 |", "| --- | --- | --- | --- |"]
         out += [f"| {row['parameter']} | {row['value']} | {', '.join(row['explained']) or 'none'} "
                 f"| {', '.join(row['leading'])} |" for row in d.sensitivity]

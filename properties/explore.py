@@ -77,8 +77,8 @@ def fair_symbols(scale: LevelScale) -> tuple[FrameSymbol, FrameSymbol, FrameSymb
 def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> str | None:
     """Why the explorer cannot explore this cell, or None when it can: a detector engine
     needs its measured table (`vadlock measure`), current and covering the design's level
-    scale; the energy base explores at threshold 0.5, or elsewhere with only the
-    modifiers that read no level (its speech edge then shifts with the threshold)."""
+    scale. The symbolic hypotheses explore at any threshold (their edges move with it,
+    `hypotheses.server_vad_edges`)."""
     if hypotheses.engine is not None:
         try:
             table = engine_table.EngineTable.load(hypotheses.engine_label)
@@ -92,12 +92,6 @@ def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> st
                         f"({len(missing)} entries missing); "
                         f"{engine_table.regenerate_hint(table.label)} --design {design.name}")
         return None
-    level_free = {"zero-skip", "clear-keeps-vad"}  # modifiers that read no level
-    threshold = 0.5 if design is None else design.vad_threshold
-    if threshold != 0.5 and not {str(f) for f in hypotheses.flags} <= level_free:
-        return ("at a threshold other than 0.5 the explorer shifts the energy base's speech "
-                "edge, which only zero-skip and clear-keeps-vad combine with; use search or "
-                "simulate, which run the energy engine on the audio")
     return None
 
 
@@ -366,7 +360,7 @@ class ProductModel:
         """What the server can tell of a symbol: its band and kind class, or under an
         engine whether it is exact zeros and how the engine hears it after each history."""
         if self.table is None:
-            return (self.hypotheses.server_band(symbol, self.scale),
+            return (self.hypotheses.server_view(symbol, self.scale),
                     self.hypotheses.kind_class(symbol.kind))
         heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
         return (symbol.level == 0,

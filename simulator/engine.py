@@ -31,7 +31,7 @@ from vadlock.model.client.capture import ATTENUATION_DB, through_capture
 from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
-from vadlock.model.hypotheses import ENGINE_MODIFIERS, ServerVadHypotheses
+from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession
 from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
 from vadlock.simulator import audio, detectors, features
@@ -48,7 +48,6 @@ ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by de
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
-DEFAULT_THRESHOLD = 0.5  # server_vad's documented default, where the symbolic base applies
 
 Runs = list[tuple[FrameSymbol, int]]
 
@@ -356,10 +355,9 @@ class Engine:
         self.client = ClientSession(design)
         self.server = self._new_server()
         self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
-        # a real detector as the server's engine (the energy rule too, as a probability,
-        # when the session's threshold is not the 0.5 its symbolic edge stands for)
-        self._detector_factory = detector_factory(hypotheses,
-                                                  self.client.turn_detection["threshold"])
+        # a real detector as the server's engine (None: the symbols decide, their edges
+        # at the design's threshold)
+        self._detector_factory = detector_factory(hypotheses)
         self.decoder = self._new_decoder()
         self.server_faults = ServerFaultFilter(scenario.server_faults)
         self._playing_index = 0
@@ -717,19 +715,16 @@ class Engine:
             self.client.notices.clear()
 
 
-def detector_factory(hypotheses: ServerVadHypotheses, threshold: float
-                     ) -> Callable[[], object] | None:
-    """What makes a session's server detector: the hypotheses' engine, or the energy rule as
-    a probability when the session's threshold is not the 0.5 its symbolic edge stands for;
-    None when the symbols decide (the base hypotheses at 0.5). Shared by the simulator and
-    `vadlock serve`, so both hear with the same engine."""
-    engine = hypotheses.engine or ("energy" if threshold != DEFAULT_THRESHOLD else None)
-    if engine == "energy" and hypotheses.flags - ENGINE_MODIFIERS:
-        raise SimulationError(f"threshold {threshold}: the energy engine cannot combine "
-                              f"with {', '.join(sorted(hypotheses.flags - ENGINE_MODIFIERS))}")
-    return None if engine is None else detectors.factory(
-        engine, **({} if hypotheses.engine_option is None
-                   else {"mode": hypotheses.engine_option}))
+def detector_factory(hypotheses: ServerVadHypotheses) -> Callable[[], object] | None:
+    """What makes a session's server detector: the hypotheses' engine, whose probability
+    each frame compares with the session's threshold; None when the symbols decide (the
+    symbolic hypotheses, at any threshold: the design's level scale moves their edges with
+    it, as the explorer's does). Shared by the simulator and `vadlock serve`, so both hear
+    with the same engine."""
+    if hypotheses.engine is None:
+        return None
+    return detectors.factory(hypotheses.engine, **(
+        {} if hypotheses.engine_option is None else {"mode": hypotheses.engine_option}))
 
 
 def simulate(design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,
