@@ -62,7 +62,7 @@ MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
-NETWORK_FIFO_LEN = 3  # batches in flight per direction, at most (the network class)
+NETWORK_FIFO_LEN = 1  # batches in flight per direction, at most (the network class)
 UP, STALLED, DROPPED = 0, 1, 2  # the connection, under the network class
 
 # (client snapshot id, server snapshot id, faults used); under the network class also
@@ -537,24 +537,41 @@ class ProductModel:
 
     def _network_apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
         cid, sid, used, up, down, link = state
-        wire = _Wire(self, cid, sid, list(up), list(down), link)
         kind, what = move
-        if kind in ("block", "lost"):
-            cid, out, reconnect = (self._memo.get(("block", cid, what))
-                                   or self.client_block(cid, what))
-            if kind == "lost":
-                out, used = self._lost(out), used + 1
-            wire.cid = cid
+        memo = self._memo
+        # the common case, without `_Wire`: one side's step whose batch fits in its FIFO
+        if kind == "block" or kind == "client":
+            cid, out, reconnect = (memo.get((kind, cid, what)) if kind == "block"
+                                   else memo.get(("expire", cid, what))) or (
+                self.client_block(cid, what) if kind == "block"
+                else self.client_expire(cid, what))
+            if not reconnect:
+                if not out or link == DROPPED:
+                    return (cid, sid, used, up, down, link), False
+                if len(up) < self.fifo_len:
+                    return (cid, sid, used, up + (out,), down, link), False
+            wire = _Wire(self, cid, sid, list(up), list(down), link)
             wire.client_sent(out, reconnect)
+            return (None if wire.blocked else
+                    ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
+                     wire.progress))
+        if kind == "server":
+            sid, out = self.server_expire(sid, what)
+            if not out or link == DROPPED:
+                return (cid, sid, used, up, down, link), False
+            if len(down) < self.fifo_len:
+                return (cid, sid, used, up, down + (out,), link), False
+        wire = _Wire(self, cid, sid, list(up), list(down), link)
+        if kind == "lost":
+            cid, out, reconnect = self.client_block(cid, what)
+            wire.cid, used = cid, used + 1
+            wire.client_sent(self._lost(out), reconnect)
         elif kind == "fault":
             wire.cid, out, reconnect = self.client_fault(cid, what)
             used += what != "end"
             wire.client_sent(out, reconnect)
-        elif kind == "client":
-            wire.cid, out, reconnect = self.client_expire(cid, what)
-            wire.client_sent(out, reconnect)
         elif kind == "server":
-            wire.sid, out = self.server_expire(sid, what)
+            wire.sid = sid
             wire.push("down", out)
         elif kind == "deliver":
             wire.deliver(what)
@@ -658,10 +675,13 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             keep_graph: bool = False, fresh_sessions: bool = False,
-            fifo_len: int = NETWORK_FIFO_LEN) -> Exploration:
+            fifo_len: int = NETWORK_FIFO_LEN, max_faults: int = 1) -> Exploration:
+    """BFS from the state after a good turn. `max_faults`: capture or network fault events
+    on a path, at most; `fifo_len`: the network class's bound on batches in flight per
+    direction."""
     started = time.perf_counter()
     model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions,
-                         fifo_len=fifo_len)
+                         fifo_len=fifo_len, max_faults=max_faults)
     result = Exploration(design.name, hypotheses.label, fault_classes)
     initial = model.initial()
     index: dict[State, int] = {initial: 0}

@@ -115,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_args(ex)
     ex.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                     help="fault classes of the environment (default acoustic,capture; "
-                    "network and server faults are for search)")
+                    "network: the transport as a bounded FIFO per direction, a stall, a "
+                    "dropped connection, WebRTC media loss; server faults are for search)")
+    ex.add_argument("--fifo-len", type=int, default=None, metavar="N",
+                    help="network class: batches in flight per direction, at most (default "
+                    "1: a server reply may wait any number of blocks, an append at most "
+                    "one)")
     ex.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
                     help="stop with an error beyond this many states (default 1000000, "
                     "about 300 MB)")
@@ -369,11 +374,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
                          "only the energy base, with zero-skip or clear-keeps-vad, shifts its "
                          "speech edge); use search or simulate, which run the engine on the "
                          "audio")
-    classes = _fault_classes(args.faults, ("acoustic", "capture"))
+    classes = _fault_classes(args.faults, ("acoustic", "capture", "network"))
     _positive(args.max_states, "--max-states")
+    from vadlock.properties.explore import NETWORK_FIFO_LEN
+    fifo_len = NETWORK_FIFO_LEN if args.fifo_len is None else args.fifo_len
+    _positive(fifo_len, "--fifo-len")
     bar = Progress("vadlock explore", enabled=not args.json)
     result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
-                     out_dir=args.out,
+                     out_dir=args.out, fifo_len=fifo_len,
                      progress=lambda states, edges: bar(f"{states} states, {edges} edges"))
     bar.done()
     replay = (f"vadlock simulate --design {design.name} --server {hypotheses.label} "
@@ -385,6 +393,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             "property": "recovery" if result.confirmed else None,
             "counterexample": str(result.saved) if result.confirmed else None,
             "states": result.states, "edges": result.edges, "depth": result.depth,
+            "fifo_len": fifo_len if "network" in classes else None,
             "seconds": round(result.seconds, 3), "freeze_states": result.freeze_states,
             "traps": result.traps, "confirmed": result.confirmed,
             "replay_attempts": result.attempts,
