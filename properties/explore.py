@@ -11,13 +11,29 @@ The abstraction (stated, as the README does):
   their `expire_timer()`; the explorer names none of them. Timers are "running or not",
   and a running one may fire at any point; the VAD's silence run is kept exactly, in
   block units;
-- the transport is an ordered FIFO delivered within the step (latency under one block);
-  a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
-  reach the server as DTX comfort noise (media loss is not explored);
+- the transport, without the network class, is an ordered FIFO delivered within the
+  step (latency under one block): a step's events are exchanged until both sides are
+  quiet; over WebRTC, quiet chunks reach the server as DTX comfort noise;
+- with the network class, the transport is a FIFO per direction (client->server,
+  server->client) of *batches* (the events one side sends in one step), holding at most
+  `fifo_len` batches (`NETWORK_FIFO_LEN` = 1 unless said otherwise): events stay in flight
+  across blocks, and delivering the oldest batch of a direction is an environment step,
+  fair. A batch that finds its FIFO full pushes the oldest one out first, so no event
+  waits longer than `fifo_len` batches of its direction: with 1, a server reply may wait
+  any number of blocks, an append at most one. The network faults, unfair, at most
+  `max_faults` on a path: a *stall* (nothing is delivered; a fair `resume` ends it, and a
+  stall can last only until a FIFO is full — longer, it must resume or drop); a *drop*
+  (the connection dies without a close frame: what is in flight is lost, and so is what
+  is sent afterwards; the client is not told — a WebSocket stays OPEN until TCP gives
+  up — and only its own reconnect opens a new connection); over WebRTC, the *loss* of a
+  block's audio on the media track (it reaches the server as the comfort noise that
+  conceals it). A WebSocket never loses a single event (TCP), so nothing else is lost.
+  Over WebRTC the media track and the data channel are one FIFO here (their reordering
+  against each other is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them:
   `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
 Timers that may fire early and a uniform symbol per block make the graph an
-over-approximation: every freeze it finds is replayed in the full simulator and reported
+over-approximation (the FIFO bound, an under-approximation of latency): every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
 
 A *freeze* is a reachable state from which no progress (the client receiving
@@ -27,7 +43,7 @@ capture fault in force stays in force — only the client's own recovery ends it
 
 How it runs fast without a second model: a product state is three small integers — the
 client's and the server's abstract snapshots, each interned once, and the number of
-faults used. Every component transition (a client taking a block, a server receiving an
+faults used (with the network class, also the two FIFOs of event ids and the connection). Every component transition (a client taking a block, a server receiving an
 event, ...) is computed once by the real sessions on the real machines, and remembered;
 the BFS then composes remembered transitions.
 """
@@ -474,6 +490,11 @@ class ProductModel:
     def initial(self) -> State:
         """The state after one good turn: the report's sessions start with good turns, and
         the replay of a counterexample starts with them too."""
+        if getattr(self, "_initial", None) is None:
+            self._initial = self._good_turn()
+        return self._initial
+
+    def _good_turn(self) -> State:
         cid = self.clients(client_snapshot(self.client))
         cid, sid, _ = self.exchange(cid, self.fresh_server, self._intern_events(
             self.client.start()), self.server_start, False)

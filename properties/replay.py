@@ -160,6 +160,8 @@ def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, s
 def _in_flight(model, path) -> tuple[int, int]:
     """The most batches in flight along `path`, per direction (0, 0 without the network
     class)."""
+    if not model.network:
+        return 0, 0
     state, most = model.initial(), [0, 0]
     for step in path:
         state, _ = model.successor(state, step)
