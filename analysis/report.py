@@ -222,7 +222,9 @@ def _designs_section(r: _Results) -> list[str]:
     out += ["", "Fault classes: **acoustic** (typing, loud noise, barge-ins, echo, any level "
             "and kind of sound), **capture** (muted, attenuated, disabled or suspended "
             "capture, with or without an application switch; a fault may never end), "
-            "**network** (latency spikes and stalls; search only), **server** (after one of "
+            "**network** (explored: the transport as a FIFO per direction holding at most "
+            "one batch of events in flight, a stall that resumes, a dropped connection the "
+            "client is not told of, WebRTC media loss; searched: latency spikes), **server** (after one of "
             "the good turns of the first connection: a stall with the socket open, a failed "
             "response, or an expired session; a reconnect is a healthy session; search "
             "only).", ""]
@@ -657,5 +659,5 @@ def _method_section(r: _Results) -> list[str]:
             f"symbol per block of {' or '.join(str(c) for c in chunks)} ms, the designs' "
             "chunk); a freeze found there counts only once the full simulator replays it. "
             "Cells where exploration found only spurious freeze states fall back to search.",
-            "- Search is bounded: a `no-freeze` from search alone (the network class) is "
+            "- Search is bounded: a `no-freeze` from search alone (the server class) is "
             "evidence, not proof.", ""]
