@@ -351,7 +351,9 @@ def _designs_section(r: _Results) -> list[str]:
     out += ["", "Fault classes: **acoustic** (typing, loud noise, barge-ins, echo, any level "
             "and kind of sound), **capture** (muted, attenuated, disabled or suspended "
             "capture, with or without an application switch; a fault may never end), "
-            "**network** (latency spikes and stalls; search only), **server** (after one of "
+            "**network** (explored: the transport as a FIFO per direction holding at most "
+            "one batch of events in flight, a stall that resumes, a dropped connection the "
+            "client is not told of, WebRTC media loss; searched: latency spikes), **server** (after one of "
             "the good turns of the first connection: a stall with the socket open, a failed "
             "response, or an expired session; a reconnect is a healthy session; search "
             "only).", ""]
@@ -536,9 +538,10 @@ def _diagnosis_section(r: _Results) -> list[str]:
         moved, steady = sensitivity_lines(d)
         out += ["### Sensitivity: which causes explain everything where", "",
                 "One free parameter moved at a time from the defaults (seed 0 only, so O3 "
-                "and O9 are judged on one run each); the server VAD's threshold is not "
-                "varied, as the base detector has none to vary until real detector engines "
-                "are modelled. ![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
+                "and O9 are judged on one run each); the server VAD's threshold moves the "
+                "symbolic hypotheses' speech edge under an assumed mapping (0.15 per 16 dB: "
+                "0.3 is about -61 dBFS, 0.7 about -19 dBFS). "
+                "![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
                 "| parameter | value | causes explaining all | rank 1 |", "| --- | --- | --- | --- |"]
         out += [f"| {row['parameter']} | {row['value']} | {', '.join(row['explained']) or 'none'} "
                 f"| {', '.join(row['leading'])} |" for row in d.sensitivity]
@@ -834,23 +837,28 @@ def _method_section(r: _Results) -> list[str]:
             f"symbol per block of {' or '.join(str(c) for c in chunks)} ms, the designs' "
             "chunk); a freeze found there counts only once the full simulator replays it. "
             "Cells where exploration found only spurious freeze states fall back to search.",
-            "- Search is bounded: a `no-freeze` from search alone (the network class) is "
+            "- Search is bounded: a `no-freeze` from search alone (the server class) is "
             "evidence, not proof.", *_searched_only(r), ""]
 
 
 def _searched_only(r: _Results) -> list[str]:
-    """The sets whose explored fault classes were decided by search alone (the explorer
-    has no abstraction of them): said, with their budget, so no reader takes them for
-    exhaustive."""
+    """The cells of an explored fault class that search alone decided, because the
+    explorer has no abstraction of their set for their design (an engine without a measured
+    table covering it): said, with their budget, so no reader takes them for exhaustive."""
+    from vadlock.analysis.review import EXPLORED_CLASSES
     if not r.graded:
         return []
-    sets = [h for h in r.hypotheses
-            if not any(c.states is not None for (_, h_, _), c in r.cells.items() if h_ == h)
-            and any(f in r.classes for f in ("acoustic", "capture"))]
-    if not sets:
+    unexplored: dict[str, list[str]] = {}
+    for (d, h, f), c in r.cells.items():
+        if f in EXPLORED_CLASSES and c.states is None:
+            designs = unexplored.setdefault(h, [])
+            designs += [d] if d not in designs else []
+    if not unexplored:
         return []
-    return [f"- Under {_codes(sets)} the explorer has no abstraction of the detector, so "
-            "every cell, acoustic and capture included, is decided by search alone on the "
-            "real detector, with a budget of "
-            f"{r.results.get('engine_search_examples') or r.results['search_examples']} "
-            "scenarios per cell: bounded evidence, not proof."]
+    engine = r.results.get("engine_search_examples") or r.results["search_examples"]
+    return ["- The explorer has no abstraction of these sets for these designs (a detector "
+            "engine needs a measured table covering the design: `vadlock measure`), so their "
+            "cells are decided by search alone, on the real detector, with a budget of "
+            f"{engine} scenarios per cell (an engine's) or {r.results['search_examples']} "
+            "(any other): bounded evidence, not proof: "
+            + "; ".join(f"`{h}` ({', '.join(ds)})" for h, ds in unexplored.items()) + "."]

@@ -5,12 +5,13 @@ Four kinds of work, run together longest first, on local processes or a Dask clu
 - *cells*: one per design x hypothesis set x fault class. The hypothesis sets are the
   symbolic hypotheses and the real detector engines (`silero`, `webrtc-vad`, `ten`, those
   whose library loads); each cell carries its set's evidence `grade`, the weakest of its
-  members (`model/evidence.py`). For the acoustic and capture fault classes a cell is
-  decided by exhaustive exploration where the explorer has an abstraction of the set (a
-  freeze counts once the full simulator confirms it) and, where exploration finds none or
-  cannot run, by search (which runs the real engine); the network and server classes by
-  search alone. Every freeze is saved as a scenario and drawn as a timeline; every "no
-  freeze" carries the explored state count and the number of scenarios searched;
+  members (`model/evidence.py`). For the acoustic, capture and network fault classes a
+  cell is decided by exhaustive exploration where the explorer supports the set and the
+  design (`properties.explore.supports`: an engine needs its measured table; a freeze
+  counts once the full simulator, running the real engine, confirms it) and, where
+  exploration finds none or cannot run, by search; the server class by search alone.
+  Every freeze is saved as a scenario and drawn as a timeline; every "no freeze" carries
+  the explored state count and the number of scenarios searched;
 - *stories*: the field report's story under every cause, with every design
   (`properties.outcomes`): frozen or not, heard again or not, and how it recovered;
 - *variants*: the production design with 20 ms chunks, a 200 ms silence duration and a
@@ -47,20 +48,18 @@ REVIEW_ENGINES = tuple(e for e in ENGINES if e != "energy")  # `energy` is the s
 SYMBOLIC_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
 REVIEW_HYPOTHESES = (*SYMBOLIC_HYPOTHESES, *REVIEW_ENGINES)
 FAULT_CLASSES = ("acoustic", "capture", "network", "server")
-EXPLORED_CLASSES = ("acoustic", "capture")
+EXPLORED_CLASSES = ("acoustic", "capture", "network")
 SEARCH_EXAMPLES = 8
 VARIANTS = ("production+chunk20ms", "production+silence200ms", "production+lag1")
 
 
-def explorable(server: str) -> bool:
-    """Whether the explorer has an abstraction of this hypothesis set: its own
-    `supports()` where it has one, else the symbolic sets only (no engine)."""
-    from vadlock.properties import explore as explorer
+def explorable(server: str, design: str | None = None) -> bool:
+    """Whether the explorer has an abstraction of this hypothesis set (for this design):
+    an engine needs its measured table, covering the design (`explore.supports`)."""
+    from vadlock.properties.explore import supports
 
-    hypotheses = ServerVadHypotheses.parse(server)
-    if hasattr(explorer, "supports"):
-        return bool(explorer.supports(hypotheses))
-    return hypotheses.engine is None
+    return supports(ServerVadHypotheses.parse(server),
+                    get_design(design) if design is not None else None)
 
 
 def available_hypotheses(hypotheses=REVIEW_HYPOTHESES) -> list[str]:
@@ -97,8 +96,8 @@ class Cell:
 
 
 def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
-    """One cell: explore (acoustic, capture, where the explorer supports the hypothesis
-    set), then search where no freeze was confirmed."""
+    """One cell: explore (acoustic, capture, network, where the explorer supports the
+    hypothesis set and the design), then search where no freeze was confirmed."""
     from vadlock.properties.explore import explore
     from vadlock.properties.search import search
 
@@ -108,7 +107,7 @@ def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
     evidence = Path(out_dir) / "counterexamples"
     saved = trace = None
     with tempfile.TemporaryDirectory(prefix="vadlock-cell-") as scratch:
-        if fault_class in EXPLORED_CLASSES and explorable(server):
+        if fault_class in EXPLORED_CLASSES and explorable(server, design_name):
             explored = explore(design, hypotheses, (fault_class,), seed=seed, out_dir=scratch)
             cell.states, cell.edges = explored.states, explored.edges
             cell.freeze_states = explored.freeze_states
@@ -207,7 +206,7 @@ def _cost(job: tuple) -> float:
     if kind in ("story", "calibration"):
         return 1.0
     design, server, fault_class = job[1], job[2], job[3]
-    searched_only = fault_class not in EXPLORED_CLASSES or not explorable(server)
+    searched_only = fault_class not in EXPLORED_CLASSES or not explorable(server, design)
     cost = 3.0 if searched_only else 2.0
     if ServerVadHypotheses.parse(server).engine == "ten":  # the slowest engine (measured)
         cost *= 2
@@ -246,7 +245,7 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
             for h in hypotheses for f in fault_classes]
     # the variants are explored only: the sets the explorer supports
     jobs += [("variant", v, h, f, seed, 0, False) for v in variants
-             for h in hypotheses if explorable(h)
+             for h in hypotheses if explorable(h, v)
              for f in EXPLORED_CLASSES if f in fault_classes]
     # the report's story: every cause with every design, and the diagnosis' runs (one
     # simulation serves both where they meet)
