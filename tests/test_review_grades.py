@@ -6,6 +6,7 @@ from vadlock.analysis.causes import server_grade
 from vadlock.analysis.report import (by_grade, freeze_grades, grade_line, render_report)
 from vadlock.analysis.review import (REVIEW_ENGINES, REVIEW_HYPOTHESES, Cell, explorable,
                                      run_cell)
+from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.properties import explore as explorer
 
@@ -71,7 +72,7 @@ def test_the_report_orders_columns_by_grade_and_says_how_recommended_does_per_gr
                ("recommended", "noise-as-speech", "server")}
     cells = [Cell(d, h, f, verdict="freeze" if (d, h, f) in planted else "no-freeze",
                   method="search", searched=2, grade=GRADES[h],
-                  states=100 if h != "silero" and f in ("acoustic", "capture") else None,
+                  states=100 if h != "silero" and f != "server" else None,
                   counterexample=f"counterexamples/{d}__{h}__{f}.json"
                   if (d, h, f) in planted else None)
              for d in ("production", "recommended") for h in SETS for f in CLASSES]
@@ -84,7 +85,7 @@ def test_the_report_orders_columns_by_grade_and_says_how_recommended_does_per_gr
     assert ("| design | `energy` (documented) | `silero` (measured) | `noise-as-speech` "
             "(reported) | `zero-skip` (analogy) | `zero-skip,clear-keeps-vad` (speculative) |"
             in lines)
-    assert ("- **Fix:** `recommended` freezes in 2 of 20 cells (evidence: 800 states explored, "
+    assert ("- **Fix:** `recommended` freezes in 2 of 20 cells (evidence: 1200 states explored, "
             "40 scenarios searched, bounded); per grade: documented 0 of 4, measured 0 of 4, "
             "reported 1 of 4 (server), analogy 0 of 4, speculative 1 of 4 (acoustic).") in lines
     assert ("  - `production`: its capture freeze holds on documented behaviour alone "
@@ -98,26 +99,28 @@ def test_the_report_orders_columns_by_grade_and_says_how_recommended_does_per_gr
     assert ("| `recommended` | ok (0 of 4) | ok (0 of 4) | **F** 1 of 4: server | ok (0 of 4) "
             "| **F** 1 of 4: acoustic |") in lines
     # no cell was explored under silero: the method says those cells are search alone
-    assert any(line.startswith("- Under `silero` the explorer has no abstraction")
-               and "a budget of 2 scenarios per cell" in line for line in lines)
+    assert any(line.startswith("- The explorer has no abstraction of these sets")
+               and "a budget of 2 scenarios per cell (an engine's) or 2 (any other)" in line
+               and line.endswith(": `silero` (production, recommended).") for line in lines)
     assert "(search budget 2 scenarios per cell, seed 0)" in report
     # a smaller budget for the engines' cells is said, never silent
     lean = render_report({**results, "engine_search_examples": 1}, cells, [], [], None)
     assert "(search budget 2 scenarios per cell, 1 per cell of a detector engine, " in lean
-    assert "a budget of 1 scenarios per cell" in lean
+    assert "a budget of 1 scenarios per cell (an engine's) or 2 (any other)" in lean
 
 
 def test_the_review_runs_the_engines_and_grades_every_cell(tmp_path):
     assert set(REVIEW_ENGINES) == {"silero", "webrtc-vad", "ten"}
     assert set(REVIEW_ENGINES) <= set(REVIEW_HYPOTHESES)
-    supports = getattr(explorer, "supports", None)
     for h in REVIEW_HYPOTHESES:
-        parsed = ServerVadHypotheses.parse(h)
-        assert explorable(h) == (supports(parsed) if supports else parsed.engine is None)
+        assert explorable(h, "production") == explorer.supports(
+            ServerVadHypotheses.parse(h), get_design("production"))
     (tmp_path / "counterexamples").mkdir()
     cell = run_cell(("production", "webrtc-vad", "capture", str(tmp_path), 0, 4, False))
     assert cell.grade == "measured"
-    if not explorable("webrtc-vad"):  # decided by the real engine in the simulator
+    if explorable("webrtc-vad", "production"):  # explored from the measured table
+        assert cell.states and cell.method == "explore"
+    else:  # decided by the real engine in the simulator alone
         assert cell.states is None and cell.method == "search" and cell.searched >= 1
     # a muted microphone freezes the production client whatever the detector
     assert cell.verdict == "freeze" and (tmp_path / cell.counterexample).exists()
