@@ -370,21 +370,32 @@ def declared_machines() -> list[type[ProtocolMachine]]:
     ]
 
 
-def next_deadline(machines) -> int | None:
-    """Wall time until the first clock timer of `machines` runs out (None: none runs)."""
-    left = [ms for ms in (m.ms_until_next_deadline() for m in machines) if ms is not None]
-    return min(left) if left else None
+class MachineSession:
+    """Base class of the client and server sessions: a tuple of machines (`machines`, in
+    the order in which the explorer lists their timers) whose declared timers the session
+    exposes as its own, and `_collect()`, which turns what the machines emitted into the
+    wire events the session sends."""
 
+    machines: tuple[ProtocolMachine, ...] = ()
 
-def running_timers(machines, answer_only: bool = False) -> tuple[str, ...]:
-    """The names of the running timers of `machines`, in their order."""
-    return tuple(name for m in machines for name in m.running_timers(answer_only))
+    def _collect(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
+    def ms_until_next_deadline(self) -> int | None:
+        """Wall time until the first clock timer of the machines runs out (None: none runs)."""
+        left = [ms for ms in (m.ms_until_next_deadline() for m in self.machines)
+                if ms is not None]
+        return min(left) if left else None
 
-def expire_timer(machines, name: str) -> None:
-    """The timer called `name`, of whichever of `machines` declares it, runs out now."""
-    for machine in machines:
-        if any(t.name == name for t in machine.TIMERS):
-            machine.expire_timer(name)
-            return
-    raise KeyError(f"no machine declares a timer {name!r}")
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        """The names of the machines' running timers, in their order."""
+        return tuple(name for m in self.machines for name in m.running_timers(answer_only))
+
+    def expire_timer(self, name: str) -> list[dict[str, Any]]:
+        """The explorer's expiry step: the timer `name`, of whichever machine declares it,
+        runs out now; returns the events that sets off."""
+        for machine in self.machines:
+            if any(t.name == name for t in machine.TIMERS):
+                machine.expire_timer(name)
+                return self._collect()
+        raise KeyError(f"no machine declares a timer {name!r}")

@@ -20,16 +20,24 @@ class TimedOut:
     idle_ms: int
 
 
+class IdleState:
+    """The states of `IdleTimeout`."""
+
+    DISARMED = "disarmed"
+    ARMED = "armed"
+
+
 class IdleTimeout(ProtocolMachine):
     NAME = "idle_timeout"
-    STATES = ("disarmed", "armed")
-    INITIAL = "disarmed"
+    STATES = (IdleState.DISARMED, IdleState.ARMED)
+    INITIAL = IdleState.DISARMED
     TRANSITIONS = (
-        {"trigger": "arm", "source": "*", "dest": "armed", "after": "_restart"},
-        {"trigger": "disarm", "source": "*", "dest": "disarmed"},
-        {"trigger": "time_out", "source": "armed", "dest": "disarmed", "after": "_timed_out"},
+        {"trigger": "arm", "source": "*", "dest": IdleState.ARMED, "after": "_restart"},
+        {"trigger": "disarm", "source": "*", "dest": IdleState.DISARMED},
+        {"trigger": "time_out", "source": IdleState.ARMED, "dest": IdleState.DISARMED,
+         "after": "_timed_out"},
     )
-    TIMERS = (Timer("idle_timeout", "idle_ms", "needed_ms", ("armed",), "time_out",
+    TIMERS = (Timer("idle_timeout", "idle_ms", "needed_ms", (IdleState.ARMED,), "time_out",
                     runs_if="user_quiet"),)
     ABSTRACTED = ("idle_ms", "needed_ms")
     TRIGGER_ARGS = {"arm": ("needed_ms",)}

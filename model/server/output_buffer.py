@@ -31,17 +31,28 @@ class PlaybackCut:
     played_ms: int
 
 
+class OutputBufferState:
+    """The states of `OutputAudioBuffer`."""
+
+    SILENT = "silent"
+    PLAYING = "playing"
+
+
 class OutputAudioBuffer(ProtocolMachine):
     NAME = "output_audio_buffer"
-    STATES = ("silent", "playing")
-    INITIAL = "silent"
+    STATES = (OutputBufferState.SILENT, OutputBufferState.PLAYING)
+    INITIAL = OutputBufferState.SILENT
     TRANSITIONS = (
-        {"trigger": "start", "source": "*", "dest": "playing", "after": "_started"},
-        {"trigger": "played_out", "source": "playing", "dest": "silent", "after": "_stopped"},
-        {"trigger": "clear", "source": "playing", "dest": "silent", "after": "_cut"},
-        {"trigger": "clear", "source": "silent", "dest": None},
+        {"trigger": "start", "source": "*", "dest": OutputBufferState.PLAYING,
+         "after": "_started"},
+        {"trigger": "played_out", "source": OutputBufferState.PLAYING,
+         "dest": OutputBufferState.SILENT, "after": "_stopped"},
+        {"trigger": "clear", "source": OutputBufferState.PLAYING,
+         "dest": OutputBufferState.SILENT, "after": "_cut"},
+        {"trigger": "clear", "source": OutputBufferState.SILENT, "dest": None},
     )
-    TIMERS = (Timer("server_playback", "played_ms", "audio_ms", ("playing",), "played_out",
+    TIMERS = (Timer("server_playback", "played_ms", "audio_ms", (OutputBufferState.PLAYING,),
+                    "played_out",
                     due="_all_played", saturates=True, answer=True),)
     ABSTRACTED = ("played_ms",)
 
