@@ -42,9 +42,10 @@ class VadGate(ProtocolMachine):
          "after": "_last_hangover_chunk"},
     )
     DATA = ("hangover_left_ms",)
-    # counted in chunks; when it runs out, the next quiet chunk closes the gate
+    # counted in chunks; when it runs out, the next quiet chunk closes the gate (a real run
+    # needs no more than that chunk)
     TIMERS = (Timer("hangover", "hangover_left_ms", "chunk_ms", (GateState.HANGOVER,),
-                    "hangover_spent", clock=False, counts_down=True),)
+                    "hangover_spent", clock=False, counts_down=True, wait_ms=0),)
 
     def __init__(self, mode: str, threshold_level: int, lag_chunks: int, hangover_ms: int,
                  chunk_ms: int) -> None:

@@ -14,7 +14,7 @@ Every rung is surfaced as a "recovering" notice.
 
 from vadlock.model import protocol
 from vadlock.model.client.outputs import CommitOrClear, Notice, Reconnect
-from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.machine import ProtocolMachine, Timer, WaitInput
 
 
 class LivenessState:
@@ -51,7 +51,8 @@ class LivenessWatchdog(ProtocolMachine):
     DATA = ("unanswered_ms",)
     # counted in speech-level audio sent, not wall time
     TIMERS = (Timer("liveness", "unanswered_ms", "_rung_ms", STATES, "escalate",
-                    clock=False, zero_is_stopped=True),)
+                    clock=False, zero_is_stopped=True, wait_ms="_longest_rung_ms",
+                    wait_input=WaitInput.SPEECH),)
 
     def __init__(self, first_rung_ms: int, next_rung_ms: int, turn_detection: dict) -> None:
         self.first_rung_ms = first_rung_ms
@@ -74,6 +75,10 @@ class LivenessWatchdog(ProtocolMachine):
     def _rung_ms(self) -> int:
         """Unanswered audio that takes the ladder one rung up from here."""
         return self.first_rung_ms if self.state == LivenessState.WATCHING else self.next_rung_ms
+
+    def _longest_rung_ms(self) -> int:
+        """Unanswered audio that takes the ladder one rung up from any state."""
+        return max(self.first_rung_ms, self.next_rung_ms)
 
     def _reset(self, event) -> None:
         self.unanswered_ms = 0

@@ -12,6 +12,7 @@ Outputs: truncate events; "playback_stopped" notices.
 
 from vadlock.model import protocol
 from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.server.response import ANSWER_PLAYED_WITHIN_MS
 
 
 class PlaybackState:
@@ -38,7 +39,8 @@ class Playback(ProtocolMachine):
     # the queue plays out in wall time where the client plays it (WebSocket); over WebRTC
     # the server plays, and this machine only follows its output buffer
     TIMERS = (Timer("playback", "queued_ms", "", (PlaybackState.PLAYING,), "drained",
-                    clock="plays_locally", counts_down=True, answer=True),)
+                    clock="plays_locally", counts_down=True, answer=True,
+                    wait_ms=ANSWER_PLAYED_WITHIN_MS),)
     # the truncate event's item and position: after an abstract load no item is known, so
     # the explorer's client sends no truncate (whose reply changes no state on either side)
     ABSTRACTED = ("played_ms", "item_id")

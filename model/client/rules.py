@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from vadlock.model import protocol
 from vadlock.model.client.outputs import CommitOrClear, Notice, Reacquire, Reconnect
-from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.machine import ProtocolMachine, Timer, WaitInput
 
 CONDITIONS = ("no_server_event_while_sending", "speech_not_stopped", "near_silent_input")
 ACTIONS = ("session_update", "clear", "commit", "commit_or_clear", "reconnect",
@@ -77,6 +77,13 @@ class WatchdogRule(ProtocolMachine):
             "NAME": f"watchdog_rule_{number}",
             "TIMERS": (Timer(f"watchdog_rule_{number}", "elapsed_ms", "after_ms",
                              (RuleState.COUNTING,), "expire"),)})
+
+    def real_wait(self, timer: Timer) -> tuple[str, int]:
+        """A near-silent input rule counts while near-silent input keeps coming."""
+        wait_input, wait_ms = super().real_wait(timer)
+        if self.condition == "near_silent_input":
+            wait_input = WaitInput.NEAR_SILENCE
+        return wait_input, wait_ms
 
     def _restart(self, event) -> None:
         self.elapsed_ms = 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.server.response import ANSWER_PLAYED_WITHIN_MS
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class OutputAudioBuffer(ProtocolMachine):
         {"trigger": "clear", "source": OutputBufferState.SILENT, "dest": None},
     )
     TIMERS = (Timer("server_playback", "played_ms", "audio_ms", (OutputBufferState.PLAYING,),
-                    "played_out",
-                    due="_all_played", saturates=True, answer=True),)
+                    "played_out", due="_all_played", saturates=True, answer=True,
+                    wait_ms=ANSWER_PLAYED_WITHIN_MS),)
     ABSTRACTED = ("played_ms",)
 
     def __init__(self, audio_ms: Callable[[], int], streaming: Callable[[], bool]) -> None:

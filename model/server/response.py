@@ -18,6 +18,10 @@ from vadlock.model.machine import ProtocolMachine, Timer
 FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
 GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
 DELTA_AUDIO_MS = 100  # audio per response.output_audio.delta (the last one may be shorter)
+# what a real run takes, at most, for a default answer (4 s of audio) to be generated, and to
+# play out: the waits of the answer's timers when the explorer's replay lets them run out
+ANSWER_GENERATED_WITHIN_MS = 1_500
+ANSWER_PLAYED_WITHIN_MS = 4_500
 
 
 class ResponseState:
@@ -47,8 +51,8 @@ class ResponseLifecycle(ProtocolMachine):
     DATA = ("generated_ms",)
     COUNTERS = ("generated_ms",)
     TIMERS = (Timer("response", "since_created_ms", "_next_delta_due_ms",
-                    (ResponseState.IN_PROGRESS,),
-                    "deliver", due="_delta_ready", answer=True),)
+                    (ResponseState.IN_PROGRESS,), "deliver", due="_delta_ready", answer=True,
+                    wait_ms=ANSWER_GENERATED_WITHIN_MS),)
     ABSTRACTED = ("total_ms", "response_id", "item_id", "index", "since_created_ms")
 
     # what the explorer's abstract response still has to generate: a little audio (its

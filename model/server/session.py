@@ -100,7 +100,8 @@ class ServerSession(MachineSession):
             streaming=lambda: self.response.state != ResponseState.IDLE)
         self.idle = IdleTimeout(
             user_quiet=lambda: (self.vad.state == VadState.SILENCE
-                                and self.response.state == ResponseState.IDLE))
+                                and self.response.state == ResponseState.IDLE),
+            timeout_ms=lambda: self.turn_detection.get("idle_timeout_ms"))
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
