@@ -11,13 +11,29 @@ The abstraction (stated, as the README does):
   their `expire_timer()`; the explorer names none of them. Timers are "running or not",
   and a running one may fire at any point; the VAD's silence run is kept exactly, in
   block units;
-- the transport is an ordered FIFO delivered within the step (latency under one block);
-  a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
-  reach the server as DTX comfort noise (media loss is not explored);
+- the transport, without the network class, is an ordered FIFO delivered within the
+  step (latency under one block): a step's events are exchanged until both sides are
+  quiet; over WebRTC, quiet chunks reach the server as DTX comfort noise;
+- with the network class, the transport is a FIFO per direction (client->server,
+  server->client) of *batches* (the events one side sends in one step), holding at most
+  `fifo_len` batches (`NETWORK_FIFO_LEN` = 1 unless said otherwise): events stay in flight
+  across blocks, and delivering the oldest batch of a direction is an environment step,
+  fair. A batch that finds its FIFO full pushes the oldest one out first, so no event
+  waits longer than `fifo_len` batches of its direction: with 1, a server reply may wait
+  any number of blocks, an append at most one. The network faults, unfair, at most
+  `max_faults` on a path: a *stall* (nothing is delivered; a fair `resume` ends it, and a
+  stall can last only until a FIFO is full — longer, it must resume or drop); a *drop*
+  (the connection dies without a close frame: what is in flight is lost, and so is what
+  is sent afterwards; the client is not told — a WebSocket stays OPEN until TCP gives
+  up — and only its own reconnect opens a new connection); over WebRTC, the *loss* of a
+  block's audio on the media track (it reaches the server as the comfort noise that
+  conceals it). A WebSocket never loses a single event (TCP), so nothing else is lost.
+  Over WebRTC the media track and the data channel are one FIFO here (their reordering
+  against each other is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them:
   `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
 Timers that may fire early and a uniform symbol per block make the graph an
-over-approximation: every freeze it finds is replayed in the full simulator and reported
+over-approximation (the FIFO bound, an under-approximation of latency): every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
 
 A *freeze* is a reachable state from which no progress (the client receiving
@@ -27,7 +43,7 @@ capture fault in force stays in force — only the client's own recovery ends it
 
 How it runs fast without a second model: a product state is three small integers — the
 client's and the server's abstract snapshots, each interned once, and the number of
-faults used. Every component transition (a client taking a block, a server receiving an
+faults used (with the network class, also the two FIFOs of event ids and the connection). Every component transition (a client taking a block, a server receiving an
 event, ...) is computed once by the real sessions on the real machines, and remembered;
 the BFS then composes remembered transitions.
 """
@@ -50,7 +66,8 @@ from vadlock.model.designs import Design
 from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
-from vadlock.model.symbols import FrameSymbol, Kind
+from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
+from vadlock.properties import engine_table
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
@@ -62,7 +79,46 @@ MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
-State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
+NETWORK_FIFO_LEN = 1  # batches in flight per direction, at most (the network class)
+UP, STALLED, DROPPED = 0, 1, 2  # the connection, under the network class
+
+# (client snapshot id, server snapshot id, faults used); under the network class also
+# (uplink batches, downlink batches, connection): each batch a tuple of event ids
+State = tuple
+FRAME_MS = 10  # the server's frame: an engine table gives one verdict per frame
+
+
+def fair_symbols(scale: LevelScale) -> tuple[FrameSymbol, FrameSymbol, FrameSymbol]:
+    """The symbols of a fair environment: clear speech, loud speech, a quiet room."""
+    return (FrameSymbol(scale.level_of(CLEAR_SPEECH_RMS, False), Kind.SPEECH),
+            FrameSymbol(scale.level_of(LOUD_SPEECH_RMS, False), Kind.SPEECH),
+            FrameSymbol(scale.level_of(ROOM_NOISE_RMS, False), Kind.STATIONARY))
+
+
+def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> str | None:
+    """Why the explorer cannot explore this cell, or None when it can: a detector engine
+    needs its measured table (`vadlock measure`), current and covering the design's level
+    scale. The symbolic hypotheses explore at any threshold (their edges move with it,
+    `hypotheses.server_vad_edges`)."""
+    if hypotheses.engine is not None:
+        try:
+            table = engine_table.EngineTable.load(hypotheses.engine_label)
+        except engine_table.EngineTableError as error:
+            return str(error)
+        if design is not None:
+            missing = [k for k in engine_table.keys_for([design], (design.chunk_ms,))
+                       if k not in table.entries]
+            if missing:
+                return (f"engine table {table.path.name} does not cover design {design.name} "
+                        f"({len(missing)} entries missing); "
+                        f"{engine_table.regenerate_hint(table.label)} --design {design.name}")
+        return None
+    return None
+
+
+def supports(hypotheses: ServerVadHypotheses, design: Design | None = None) -> bool:
+    """Whether `explore` can explore this cell (the review asks before it explores)."""
+    return refusal(hypotheses, design) is None
 
 
 @dataclass(frozen=True, order=True)
@@ -70,12 +126,21 @@ class Step:
     """One move of the environment: a block of audio, a capture-fault event or a timer
     expiring."""
 
-    kind: str  # "block" | "fault" | "expire"
+    kind: str  # "block" | "fault" | "expire" | "deliver" | "network"
     symbol: FrameSymbol | None = None
     fault: str = ""  # "start:<kind>" or "end"
     timer: str = ""
+    net: str = ""  # deliver: "up" | "down"; network: "stall" | "resume" | "drop"; block: "lost"
 
     def describe(self, design: Design) -> str:
+        if self.kind == "deliver":
+            return ("the oldest client events in flight reach the server" if self.net == "up"
+                    else "the oldest server events in flight reach the client")
+        if self.kind == "network":
+            return {"stall": "the connection stalls (delivers nothing)",
+                    "resume": "the stalled connection resumes",
+                    "drop": "the connection drops (no close frame; the client is not told)"
+                    }[self.net]
         if self.kind == "fault":
             return ("capture fault ends" if self.fault == "end"
                     else f"capture becomes {self.fault.split(':')[1]}")
@@ -83,7 +148,8 @@ class Step:
             return f"{self.timer} timer fires"
         rms = design.level_scale.representative_rms(self.symbol.level)
         return (f"{design.chunk_ms} ms of {self.symbol.kind.name.lower()} at "
-                f"{audio.rms_to_dbfs(rms):.0f} dBFS")
+                f"{audio.rms_to_dbfs(rms):.0f} dBFS"
+                + (", lost on the media track" if self.net == "lost" else ""))
 
 
 @dataclass
@@ -103,6 +169,7 @@ class Exploration:
     saved: Path | None = None
     graph: nx.DiGraph | None = None
     component_transitions: int = 0  # distinct client/server transitions computed
+    engine_table: Path | None = None  # the measured table a detector engine was looked up in
     traps: int = 0  # closed regions of freeze states (terminal strongly connected components)
     trace: object = None  # the full simulator's trace of the last replayed counterexample
 
@@ -143,7 +210,7 @@ class ProductModel:
 
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses,
                  fault_classes: tuple[str, ...], max_faults: int = 1,
-                 fresh_sessions: bool = False) -> None:
+                 fresh_sessions: bool = False, fifo_len: int = NETWORK_FIFO_LEN) -> None:
         self.design, self.hypotheses = design, hypotheses
         # True: every component transition runs on newly built sessions (a test's check
         # that a snapshot alone decides what happens next)
@@ -152,14 +219,24 @@ class ProductModel:
         self.block_ms = design.chunk_ms
         self.fault_classes = fault_classes
         self.max_faults = max_faults if "capture" in fault_classes else 0
+        # the network class: the transport as a bounded FIFO per direction (see `NetworkModel`)
+        self.network = "network" in fault_classes
+        self.max_network_faults = max_faults if self.network else 0
+        self.fifo_len = fifo_len
         self.client = ClientSession(design)
         self.webrtc = design.transport == "webrtc"
         self.server = self._fresh_server()
-        self.fair_symbols = (
-            FrameSymbol(self.scale.level_of(CLEAR_SPEECH_RMS, False), Kind.SPEECH),
-            FrameSymbol(self.scale.level_of(LOUD_SPEECH_RMS, False), Kind.SPEECH),
-            FrameSymbol(self.scale.level_of(ROOM_NOISE_RMS, False), Kind.STATIONARY),
-        )
+        self.fair_symbols = fair_symbols(self.scale)
+        # a detector engine: its measured table decides each frame of a block, after the
+        # engine's own history (`engine_table`), kept beside the server's snapshot
+        self.table: engine_table.EngineTable | None = None
+        if hypotheses.engine is not None:
+            self.table = engine_table.EngineTable.load(hypotheses.engine_label)
+            self._contexts = engine_table.history_contexts(
+                self.scale, self.fair_symbols[0], self.fair_symbols[2])
+            self._threshold = float(self.client.turn_detection["threshold"])
+        self._history = "silence"
+        self._heard_cache: dict[tuple, tuple] = {}
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
                                    for name in ("near_silent", "gate", "interrupt"))
@@ -169,7 +246,7 @@ class ProductModel:
         self._memo: dict[tuple, Any] = {}  # component transitions
         self._cache: dict[tuple, Any] = {}  # moves, blocks and timers per snapshot
         self.progress_ids: set[int] = set()
-        self.fresh_server = self.servers(server_snapshot(self.server))
+        self.fresh_server = self.servers((server_snapshot(self.server), "silence"))
         self.server_start = self._intern_events(self.server.start())
 
     def _fresh_server(self) -> ServerSession:
@@ -214,7 +291,8 @@ class ProductModel:
     def _load_server(self, sid: int) -> ServerSession:
         if self.fresh_sessions:
             self.server = self._fresh_server()
-        load_server_snapshot(self.server, self.servers.values[sid])
+        snap, self._history = self.servers.values[sid]
+        load_server_snapshot(self.server, snap)
         return self.server
 
     def _client_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...], bool]:
@@ -229,7 +307,8 @@ class ProductModel:
         return self.clients(client_snapshot(c)), self._intern_events(out), reconnect
 
     def _server_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...]]:
-        return self.servers(server_snapshot(self.server)), self._intern_events(events)
+        return (self.servers((server_snapshot(self.server), self._history)),
+                self._intern_events(events))
 
     def client_block(self, cid: int, captured: FrameSymbol | None):
         key = ("block", cid, captured)
@@ -281,12 +360,48 @@ class ProductModel:
         if key not in self._memo:
             s = self._load_server(sid)
             event = self._event_dicts[eid]
-            frames = ([(event["audio"], self.block_ms)]
-                      if event["type"] == "input_audio_buffer.append" else ())
+            frames: tuple = ()
+            if event["type"] == "input_audio_buffer.append":
+                if self.table is None:
+                    frames = ((event["audio"], self.block_ms),)
+                else:
+                    frames, self._history = self._heard(self._history, event["audio"])
             self._memo[key] = self._server_result(s.receive(event, frames))
         return self._memo[key]
 
     # -- what a block sounds like to each side --------------------------------------------
+    def _heard(self, history: str, symbol: FrameSymbol) -> tuple[tuple, str]:
+        """A block of `symbol` to the engine after `history`, as its measured table says:
+        the frames the server's VAD classifies (each carrying the engine's verdict), and
+        the history the next block follows."""
+        key = (history, symbol)
+        hit = self._heard_cache.get(key)
+        if hit is None:
+            block = engine_table.render(symbol, self.scale)
+            verdicts = self.table.detections(history, self._contexts[history], block,
+                                             self.block_ms, self._threshold)
+            frames: list[tuple[FrameSymbol, int]] = []
+            for verdict in verdicts:
+                heard = FrameSymbol(symbol.level, symbol.kind, verdict)
+                if frames and frames[-1][0] == heard:
+                    frames[-1] = (heard, frames[-1][1] + FRAME_MS)
+                else:
+                    frames.append((heard, FRAME_MS))
+            hit = self._heard_cache[key] = (tuple(frames),
+                                            engine_table.next_history(verdicts, block))
+        return hit
+
+    def _server_view(self, symbol: FrameSymbol) -> tuple:
+        """What the server can tell of a symbol: its band and kind class, or under an
+        engine whether it is exact zeros and how the engine hears it after each history."""
+        if self.table is None:
+            return (self.hypotheses.server_view(symbol, self.scale),
+                    self.hypotheses.kind_class(symbol.kind))
+        heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
+        return (symbol.level == 0,
+                tuple((tuple((f.detection, ms) for f, ms in frames), nxt)
+                      for frames, nxt in heard))
+
     def _captured_in(self, state: str, symbol: FrameSymbol) -> FrameSymbol | None:
         state = through_capture(state, self.design.audio_context)
         if state == CaptureState.LIVE:
@@ -309,8 +424,7 @@ class ProductModel:
     def _view(self, captured: FrameSymbol) -> tuple:
         level = captured.level
         client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        return (client_view, self.hypotheses.server_band(captured, self.scale),
-                self.hypotheses.kind_class(captured.kind))
+        return (client_view, self._server_view(captured))
 
     def _server_symbol(self, captured: FrameSymbol, mode: str) -> FrameSymbol:
         if self.webrtc and (captured.level == 0 or self.scale.representative_rms(
@@ -324,9 +438,7 @@ class ProductModel:
             symbol = FrameSymbol(self.scale.level_of(rms, False), Kind.STATIONARY)
         else:
             symbol = captured
-        view = (self.hypotheses.server_band(symbol, self.scale),
-                self.hypotheses.kind_class(symbol.kind))
-        return self._canon.setdefault(("server", view), symbol)
+        return self._canon.setdefault(("server", self._server_view(symbol)), symbol)
 
     # -- the environment's moves ----------------------------------------------------------
     def _blocks(self, cid: int) -> tuple[tuple[Step, FrameSymbol | None, bool], ...]:
@@ -365,6 +477,8 @@ class ProductModel:
 
     def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
         """Every step the environment can take here: (step, fair, how to apply it)."""
+        if len(state) == 6:  # the network class (the initial good turn is exchanged at once)
+            return self._network_moves(state)
         cid, sid, faults_used = state
         return self._client_moves(cid, faults_used < self.max_faults) + self._server_moves(sid)
 
@@ -395,10 +509,16 @@ class ProductModel:
         """The state after `step`, and whether the client saw progress on the way."""
         for candidate, _, move in self.moves(state):
             if candidate == step:
-                return self.apply(state, move)
+                result = self.apply(state, move)
+                if result is not None:
+                    return result
         raise ValueError(f"{step} cannot be taken here")
 
-    def apply(self, state: State, move: tuple) -> tuple[State, bool]:
+    def apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """The state after `move`, and whether the client saw progress on the way (None: the
+        move cannot be taken here — under the network class, a stalled FIFO is full)."""
+        if len(state) == 6:
+            return self._network_apply(state, move)
         cid, sid, faults_used = state
         to_client: tuple[int, ...] = ()
         kind, what = move
@@ -447,6 +567,11 @@ class ProductModel:
     def initial(self) -> State:
         """The state after one good turn: the report's sessions start with good turns, and
         the replay of a counterexample starts with them too."""
+        if getattr(self, "_initial", None) is None:
+            self._initial = self._good_turn()
+        return self._initial
+
+    def _good_turn(self) -> State:
         cid = self.clients(client_snapshot(self.client))
         cid, sid, _ = self.exchange(cid, self.fresh_server, self._intern_events(
             self.client.start()), self.server_start, False)
@@ -464,7 +589,161 @@ class ProductModel:
             state, _ = self.successor(state, Step("expire", timer=running[0]))
         for _ in range(self.design.gate.preroll_chunks + 1):
             state, _ = self.successor(state, room)
+        if self.network:  # nothing in flight, the connection up
+            state = (*state, (), (), UP)
         return state
+
+    # -- the network class ---------------------------------------------------------------
+    def _network_moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
+        """Every step with the transport as a bounded FIFO per direction: the client's and
+        the server's steps, a delivery of the oldest batch in flight either way (fair), and
+        the network faults (unfair): a stall, which a fair `resume` ends, a drop, and over
+        WebRTC the loss of a block's audio on the media track."""
+        cid, sid, used, up, down, link = state
+        may_fault = used < self.max_network_faults
+        moves = self._client_moves(cid, used < self.max_faults) + self._server_moves(sid)
+        if link == UP:
+            if up:
+                moves.append(_DELIVER_UP)
+            if down:
+                moves.append(_DELIVER_DOWN)
+            if may_fault:
+                moves += _STALL_OR_DROP
+                if self.webrtc:
+                    moves += [(Step("block", step.symbol, net="lost"), False, ("lost", what[1]))
+                              for step, _, what in moves if what[0] == "block"
+                              and what[1] is not None]
+        elif link == STALLED:
+            moves += _RESUME_OR_DROP
+        return moves
+
+    def _lost(self, events: tuple[int, ...]) -> tuple[int, ...]:
+        """The events of a block whose audio the media track lost: its append carries the
+        comfort noise the receiver conceals the loss with."""
+        out = []
+        for eid in events:
+            event = self._event_dicts[eid]
+            if event["type"] == "input_audio_buffer.append":
+                dtx = FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS),
+                                                      False), Kind.STATIONARY)
+                view = (self.hypotheses.server_band(dtx, self.scale),
+                        self.hypotheses.kind_class(dtx.kind))
+                eid = self._intern_events([{**event, "audio": self._canon.setdefault(
+                    ("server", view), dtx)}])[0]
+            out.append(eid)
+        return tuple(out)
+
+    def _network_apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        cid, sid, used, up, down, link = state
+        kind, what = move
+        memo = self._memo
+        # the common case, without `_Wire`: one side's step whose batch fits in its FIFO
+        if kind == "block" or kind == "client":
+            cid, out, reconnect = (memo.get((kind, cid, what)) if kind == "block"
+                                   else memo.get(("expire", cid, what))) or (
+                self.client_block(cid, what) if kind == "block"
+                else self.client_expire(cid, what))
+            if not reconnect:
+                if not out or link == DROPPED:
+                    return (cid, sid, used, up, down, link), False
+                if len(up) < self.fifo_len:
+                    return (cid, sid, used, up + (out,), down, link), False
+            wire = _Wire(self, cid, sid, list(up), list(down), link)
+            wire.client_sent(out, reconnect)
+            return (None if wire.blocked else
+                    ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
+                     wire.progress))
+        if kind == "server":
+            sid, out = self.server_expire(sid, what)
+            if not out or link == DROPPED:
+                return (cid, sid, used, up, down, link), False
+            if len(down) < self.fifo_len:
+                return (cid, sid, used, up, down + (out,), link), False
+        wire = _Wire(self, cid, sid, list(up), list(down), link)
+        if kind == "lost":
+            cid, out, reconnect = self.client_block(cid, what)
+            wire.cid, used = cid, used + 1
+            wire.client_sent(self._lost(out), reconnect)
+        elif kind == "fault":
+            wire.cid, out, reconnect = self.client_fault(cid, what)
+            used += what != "end"
+            wire.client_sent(out, reconnect)
+        elif kind == "server":
+            wire.sid = sid
+            wire.push("down", out)
+        elif kind == "deliver":
+            wire.deliver(what)
+        elif what == "stall":
+            wire.link, used = STALLED, used + 1
+        elif what == "resume":
+            wire.link = UP
+        else:  # "drop": whatever is in flight is lost with the connection
+            used += link == UP  # a stall that ends in a drop is one fault
+            wire.link, wire.up, wire.down = DROPPED, [], []
+        if wire.blocked:
+            return None
+        return ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
+                wire.progress)
+
+
+class _Wire:
+    """One network step's bookkeeping: a batch (the events one side sends in one step) goes
+    to the back of its direction's FIFO; a FIFO holds at most `fifo_len` batches, and
+    while the connection is up a batch that finds it full first pushes the oldest one out
+    to its receiver (so no event waits longer than `fifo_len` batches: the bound on
+    latency). A stalled connection delivers nothing: a step that would overfill it cannot
+    be taken (the stall must end first, `resume` or `drop`). A dropped connection loses
+    what is sent on it. A client's reconnect opens a new connection: empty FIFOs, a fresh
+    server session, the old connection's events lost (as the simulator does)."""
+
+    __slots__ = ("m", "cid", "sid", "up", "down", "link", "progress", "blocked")
+
+    def __init__(self, model: ProductModel, cid: int, sid: int, up: list, down: list,
+                 link: int) -> None:
+        self.m, self.cid, self.sid, self.up, self.down, self.link = model, cid, sid, up, down, link
+        self.progress = self.blocked = False
+
+    def push(self, direction: str, batch: tuple[int, ...]) -> None:
+        if not batch or self.link == DROPPED:
+            return
+        getattr(self, direction).append(tuple(batch))
+        while len(getattr(self, direction)) > self.m.fifo_len:
+            if self.link != UP:
+                self.blocked = True
+                return
+            self.deliver(direction)
+
+    def deliver(self, direction: str) -> None:
+        """The oldest batch in flight in `direction` reaches its receiver."""
+        m, memo = self.m, self.m._memo
+        batch = getattr(self, direction).pop(0)
+        if direction == "up":
+            replies: list[int] = []
+            for eid in batch:
+                self.sid, out = memo.get(("server", self.sid, eid)) or m.server_receive(
+                    self.sid, eid)
+                replies += out
+            self.push("down", tuple(replies))
+            return
+        sent: list[int] = []
+        reconnect = False
+        for eid in batch:
+            self.progress = self.progress or eid in m.progress_ids
+            self.cid, out, again = (memo.get(("receive", self.cid, eid))
+                                    or m.client_receive(self.cid, eid))
+            sent += out
+            reconnect = reconnect or again
+        self.client_sent(tuple(sent), reconnect)
+
+    def client_sent(self, batch: tuple[int, ...], reconnect: bool) -> None:
+        if not reconnect:
+            self.push("up", batch)
+            return
+        m = self.m
+        self.up, self.down, self.link, self.sid = [], [], UP, m.fresh_server
+        self.push("down", m.server_start)
+        self.cid, out, _ = m.client_reconnected(self.cid)
+        self.push("up", out)
 
 
 # the environment's moves that are the same in every model: (step, fair, how to apply it)
@@ -481,6 +760,11 @@ def _expiry(side: str, timer: str) -> tuple[Step, bool, tuple]:
 _FAULT_STARTS = [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
                  for kind in FAULTS]
 _FAULT_END = (Step("fault", fault="end"), False, ("fault", "end"))
+_DELIVER_UP = (Step("deliver", net="up"), True, ("deliver", "up"))
+_DELIVER_DOWN = (Step("deliver", net="down"), True, ("deliver", "down"))
+_STALL_OR_DROP = [(Step("network", net=net), False, ("network", net)) for net in ("stall", "drop")]
+_RESUME_OR_DROP = [(Step("network", net="resume"), True, ("network", "resume")),
+                   (Step("network", net="drop"), False, ("network", "drop"))]
 
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,
@@ -488,10 +772,16 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
             max_states: int = 1_000_000, confirm: bool = True, attempts: int = 8,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
-            keep_graph: bool = False, fresh_sessions: bool = False) -> Exploration:
+            keep_graph: bool = False, fresh_sessions: bool = False,
+            fifo_len: int = NETWORK_FIFO_LEN, max_faults: int = 1) -> Exploration:
+    """BFS from the state after a good turn. `max_faults`: capture or network fault events
+    on a path, at most; `fifo_len`: the network class's bound on batches in flight per
+    direction."""
     started = time.perf_counter()
-    model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions)
+    model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions,
+                         fifo_len=fifo_len, max_faults=max_faults)
     result = Exploration(design.name, hypotheses.label, fault_classes)
+    result.engine_table = None if model.table is None else model.table.path
     initial = model.initial()
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]
@@ -505,7 +795,10 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
     while i < len(states):
         state = states[i]
         for step, fair, move in model.moves(state):
-            nxt, made_progress = model.apply(state, move)
+            applied = model.apply(state, move)
+            if applied is None:
+                continue
+            nxt, made_progress = applied
             labelled += 1
             j = index.get(nxt)
             if j is None:

@@ -7,9 +7,9 @@ one machine's output makes the others do is data (`COUPLINGS`, after h11's
 `speech_stopped`, respond on `committed`, ...
 
 Sans-IO: `receive(event, frames)` takes one client event (with the decoded frame symbols
-of an append; what each type does is `RECEIVE`, a table) and `advance(ms)` lets simulated
-time pass; both return server events in
-wire shape, `event_id` stamped. Ids come from counters, so traces are deterministic.
+of an append; what each type does is a table, `RECEIVE`) and `advance(ms)` lets simulated
+time pass; both return server events in wire shape, `event_id` stamped. Ids come
+from counters, so traces are deterministic.
 
 Assumptions beyond the machines' own docstrings:
 - the VAD's commit at `speech_stopped` cuts the buffer at `audio_end_ms`: the audio of the
