@@ -59,7 +59,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from vadlock.model.client.capture import FAULTS, through_capture
+from vadlock.model.client.capture import FAULTS, CaptureState, through_capture
 from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from vadlock.model.designs import Design
@@ -404,13 +404,13 @@ class ProductModel:
 
     def _captured_in(self, state: str, symbol: FrameSymbol) -> FrameSymbol | None:
         state = through_capture(state, self.design.audio_context)
-        if state == "live":
+        if state == CaptureState.LIVE:
             return symbol
-        if state == "suspended":
+        if state == CaptureState.SUSPENDED:
             return None
-        if state == "disabled":
+        if state == CaptureState.DISABLED:
             return FrameSymbol(0, Kind.STATIONARY)
-        if state == "muted":
+        if state == CaptureState.MUTED:
             return FrameSymbol(self.scale.level_of(MUTED_RMS, False), Kind.STATIONARY)
         rms = self.scale.representative_rms(symbol.level) * ATTENUATION_GAIN
         return FrameSymbol(self.scale.level_of(rms, False), symbol.kind)
@@ -490,9 +490,9 @@ class ProductModel:
             out = [(step, fair, ("block", captured))
                    for step, captured, fair in self._blocks(cid)]
             out += [_expiry("client", timer) for timer in timers]
-            if capture == "live" and may_fault:
+            if capture == CaptureState.LIVE and may_fault:
                 out += _FAULT_STARTS
-            elif capture != "live" and self.max_faults:
+            elif capture != CaptureState.LIVE and self.max_faults:
                 out.append(_FAULT_END)
             self._cache[key] = out
         return out

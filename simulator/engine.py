@@ -27,8 +27,9 @@ from typing import Any, Callable
 import numpy as np
 
 from vadlock.model import protocol
-from vadlock.model.client.capture import ATTENUATION_DB, through_capture
+from vadlock.model.client.capture import ATTENUATION_DB, CaptureState, through_capture
 from vadlock.model.client.outputs import Reconnect
+from vadlock.model.client.playback import PlaybackState
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
@@ -522,12 +523,13 @@ class Engine:
                 self._to_server(t, events)
             played_ms = max(0, player.played_ms - played_from) if playing else 0
             capture = through_capture(client.capture.state, audio_context)
-            if capture != "live" or played_ms:
+            if capture != CaptureState.LIVE or played_ms:
                 notes.append((i % ticks_per_chunk, capture, playing, played_from, played_ms))
             if (i + 1) % ticks_per_chunk == 0:
                 self._chunk(t + tick - chunk_ms, notes)
                 notes = []
-                if lasting and client.capture.state == "live":  # re-acquired on the chunk
+                # re-acquired on the chunk
+                if lasting and client.capture.state == CaptureState.LIVE:
                     self._reimpose(t, lasting)
             if client.requests:
                 self._handle_requests(t)
@@ -542,7 +544,7 @@ class Engine:
                 self.server.advance(skip * tick)
                 client.advance(skip * tick)
                 capture = through_capture(client.capture.state, audio_context)
-                if capture != "live" or playing:
+                if capture != CaptureState.LIVE or playing:
                     played_ms = tick if playing else 0
                     notes += [((i + k) % ticks_per_chunk, capture, playing,
                                played_from + k * played_ms, played_ms) for k in range(skip)]
@@ -596,7 +598,7 @@ class Engine:
             return (_Playing(self._playing_index, self.server.response.item_id)
                     if self.server.out_playing else None)
         playback = self.client.playback
-        if playback.state != "playing" or playback.item_id not in self._item_response:
+        if playback.state != PlaybackState.PLAYING or playback.item_id not in self._item_response:
             return None
         return _Playing(self._item_response[playback.item_id], playback.item_id)
 
@@ -611,9 +613,11 @@ class Engine:
         run: list | None = None  # contiguous echo: [first tick, response, from ms, to ms]
         for k, state, playing, played_from, played_ms in notes:
             by_state.setdefault(state, []).append(k)
-            if state == "muted":  # tick by tick: the muted track's noise comes in tick order
+            # tick by tick: the muted track's noise comes in tick order
+            if state == CaptureState.MUTED:
                 rows[k] = audio.muted_capture(n, self.capture_rng)
-            elif playing is not None and played_ms and state in ("live", "attenuated"):
+            elif playing is not None and played_ms and state in (CaptureState.LIVE,
+                                                                  CaptureState.ATTENUATED):
                 index = playing.response_index
                 if run and run[1] == index and run[3] == played_from and \
                         played_ms == self.tick_ms and k == run[0] + (run[3] - run[2]) // played_ms:
@@ -622,13 +626,13 @@ class Engine:
                 self._add_echo(samples, run, echo_gain)
                 run = [k, index, played_from, played_from + played_ms]
         self._add_echo(samples, run, echo_gain)
-        if "attenuated" in by_state:
-            rows[by_state["attenuated"]] *= self.attenuation_gain
-        if "disabled" in by_state:
-            rows[by_state["disabled"]] = 0.0
-        if "suspended" in by_state:
+        if CaptureState.ATTENUATED in by_state:
+            rows[by_state[CaptureState.ATTENUATED]] *= self.attenuation_gain
+        if CaptureState.DISABLED in by_state:
+            rows[by_state[CaptureState.DISABLED]] = 0.0
+        if CaptureState.SUSPENDED in by_state:
             keep = np.ones(len(rows), bool)
-            keep[by_state["suspended"]] = False
+            keep[by_state[CaptureState.SUSPENDED]] = False
             samples = rows[keep].reshape(-1)
         return samples if len(samples) else None
 
@@ -646,7 +650,8 @@ class Engine:
         if not notes:
             return self.env_frames
         if len(notes) == self.design.chunk_ms // self.tick_ms and all(
-                state == "attenuated" and not played_ms for _, state, _, _, played_ms in notes):
+                state == CaptureState.ATTENUATED and not played_ms
+                for _, state, _, _, played_ms in notes):
             return self.attenuated_frames
         return None
 

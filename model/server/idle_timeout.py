@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.server.response import ANSWER_PLAYED_WITHIN_MS
 
 
 @dataclass(frozen=True)
@@ -20,25 +21,40 @@ class TimedOut:
     idle_ms: int
 
 
+class IdleState:
+    """The states of `IdleTimeout`."""
+
+    DISARMED = "disarmed"
+    ARMED = "armed"
+
+
 class IdleTimeout(ProtocolMachine):
     NAME = "idle_timeout"
-    STATES = ("disarmed", "armed")
-    INITIAL = "disarmed"
+    STATES = (IdleState.DISARMED, IdleState.ARMED)
+    INITIAL = IdleState.DISARMED
     TRANSITIONS = (
-        {"trigger": "arm", "source": "*", "dest": "armed", "after": "_restart"},
-        {"trigger": "disarm", "source": "*", "dest": "disarmed"},
-        {"trigger": "time_out", "source": "armed", "dest": "disarmed", "after": "_timed_out"},
+        {"trigger": "arm", "source": "*", "dest": IdleState.ARMED, "after": "_restart"},
+        {"trigger": "disarm", "source": "*", "dest": IdleState.DISARMED},
+        {"trigger": "time_out", "source": IdleState.ARMED, "dest": IdleState.DISARMED,
+         "after": "_timed_out"},
     )
-    TIMERS = (Timer("idle_timeout", "idle_ms", "needed_ms", ("armed",), "time_out",
-                    runs_if="user_quiet"),)
+    TIMERS = (Timer("idle_timeout", "idle_ms", "needed_ms", (IdleState.ARMED,), "time_out",
+                    runs_if="user_quiet", wait_ms="_wait_ms"),)
     ABSTRACTED = ("idle_ms", "needed_ms")
     TRIGGER_ARGS = {"arm": ("needed_ms",)}
 
-    def __init__(self, user_quiet: Callable[[], bool]) -> None:
+    def __init__(self, user_quiet: Callable[[], bool],
+                 timeout_ms: Callable[[], int | None] = lambda: 0) -> None:
         self.user_quiet = user_quiet
+        self.timeout_ms = timeout_ms  # the configured idle_timeout_ms (None: not set)
         self.idle_ms = 0
         self.needed_ms = 0
         super().__init__()
+
+    def _wait_ms(self) -> int:
+        """What a real run takes to time out after an answer: that answer plays out, then
+        the configured timeout passes."""
+        return (self.timeout_ms() or 0) + ANSWER_PLAYED_WITHIN_MS
 
     def _restart(self, event) -> None:
         self.idle_ms = 0

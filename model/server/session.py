@@ -7,8 +7,9 @@ one machine's output makes the others do is data (`COUPLINGS`, after h11's
 `speech_stopped`, respond on `committed`, ...
 
 Sans-IO: `receive(event, frames)` takes one client event (with the decoded frame symbols
-of an append) and `advance(ms)` lets simulated time pass; both return server events in
-wire shape, `event_id` stamped. Ids come from counters, so traces are deterministic.
+of an append; what each type does is a table, `RECEIVE`) and `advance(ms)` lets simulated
+time pass; both return server events in wire shape, `event_id` stamped. Ids come
+from counters, so traces are deterministic.
 
 Assumptions beyond the machines' own docstrings:
 - the VAD's commit at `speech_stopped` cuts the buffer at `audio_end_ms`: the audio of the
@@ -26,19 +27,34 @@ from typing import Any, Callable, Iterable
 
 from vadlock.model import protocol
 from vadlock.model.hypotheses import HypothesisFlag, ServerVadHypotheses
-from vadlock.model.machine import expire_timer, next_deadline, running_timers
+from vadlock.model.machine import MachineSession
 from vadlock.model.server.audio_buffer import Committed, InputAudioBuffer
 from vadlock.model.server.floor import AdaptiveFloor
 from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
-from vadlock.model.server.output_buffer import (OutputAudioBuffer, PlaybackCut,
-                                                PlaybackStarted, PlaybackStopped)
-from vadlock.model.server.response import ResponseLifecycle
-from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
+from vadlock.model.server.output_buffer import (OutputAudioBuffer, OutputBufferState,
+                                                PlaybackCut, PlaybackStarted, PlaybackStopped)
+from vadlock.model.server.response import ResponseLifecycle, ResponseState
+from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped, VadState
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
 DEFAULT_RESPONSE_MS = 4_000
 
 Frames = Iterable[tuple[FrameSymbol, int]]
+
+# What the session does with each client event (h11's EVENT_TRIGGERED_TRANSITIONS): its
+# type -> the session's handler, which takes the event and the append's frames and returns
+# the server events sent. A type not listed here changes nothing and is answered with none.
+RECEIVE: dict[str, str] = {
+    "input_audio_buffer.append": "_on_append",
+    "input_audio_buffer.commit": "_on_commit",
+    "input_audio_buffer.clear": "_on_clear",
+    "session.update": "_on_session_update",
+    "response.create": "_on_response_create",
+    "response.cancel": "_on_response_cancel",
+    "conversation.item.truncate": "_on_item_truncate",
+    "conversation.item.create": "_on_item_create",
+    "output_audio_buffer.clear": "_on_output_clear",
+}
 
 # What the session does with each output of a machine, in order: (condition or "", action),
 # both methods of the session. Wire events a machine emits as dicts are keyed by their type
@@ -66,7 +82,7 @@ COLLECTED = ("vad", "buffer", "response")
 CLOCKED = ("output_buffer", "response", "idle")
 
 
-class ServerSession:
+class ServerSession(MachineSession):
     def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
                  turn_detection: dict[str, Any] | None = None,
                  response_ms: Callable[[int], int] | None = None,
@@ -81,9 +97,11 @@ class ServerSession:
         self.response = ResponseLifecycle()
         self.output_buffer = OutputAudioBuffer(
             audio_ms=lambda: self.item_audio_ms.get(self.response.item_id, 0),
-            streaming=lambda: self.response.state != "idle")
+            streaming=lambda: self.response.state != ResponseState.IDLE)
         self.idle = IdleTimeout(
-            user_quiet=lambda: self.vad.state == "silence" and self.response.state == "idle")
+            user_quiet=lambda: (self.vad.state == VadState.SILENCE
+                                and self.response.state == ResponseState.IDLE),
+            timeout_ms=lambda: self.turn_detection.get("idle_timeout_ms"))
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
@@ -118,7 +136,7 @@ class ServerSession:
     @property
     def out_playing(self) -> bool:
         """WebRTC: the server is playing response audio."""
-        return self.output_buffer.state == "playing"
+        return self.output_buffer.state == OutputBufferState.PLAYING
 
     @property
     def played_ms(self) -> int:
@@ -132,40 +150,51 @@ class ServerSession:
                                                                 self.turn_detection)})]
 
     def receive(self, event: dict[str, Any], frames: Frames = ()) -> list[dict[str, Any]]:
-        kind = event["type"]
-        out: list[dict[str, Any]] = []
-        if kind == "input_audio_buffer.append":
-            out += self.receive_audio(frames)
-        elif kind == "input_audio_buffer.commit":
-            self.buffer.commit()
-            out += self._collect(client_commit=True)
-        elif kind == "input_audio_buffer.clear":
-            self.buffer.clear()
-            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
-                self.vad.reset()
-            out += self._collect()
-        elif kind == "session.update":
-            td = event["session"]["audio"]["input"]["turn_detection"]
-            self.turn_detection = td
-            self.vad.silence_duration_ms = td["silence_duration_ms"]
-            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
-                self.vad.reset()
-            out.append(self._stamp({"type": "session.updated",
-                                    "session": protocol.session_object("sess_vadlock", td)}))
-        elif kind == "response.create":
-            self._start_response()
-            out += self._collect()
-        elif kind == "response.cancel":
-            self.response.cancel(reason="client_cancelled")
-            out += self._collect()
-        elif kind == "conversation.item.truncate":
-            out += self._truncate(event)
-        elif kind == "conversation.item.create":
-            out += self._create_item(event["item"])
-        elif kind == "output_audio_buffer.clear":
-            if self.owns_output_buffer:
-                out += self._cut_output(None)
-        return out
+        """One client event (with the decoded frames of an append), as `RECEIVE` says."""
+        handler = RECEIVE.get(event["type"])
+        return getattr(self, handler)(event, frames) if handler else []
+
+    # -- the handlers of RECEIVE ---------------------------------------------------------
+    def _on_append(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self.receive_audio(frames)
+
+    def _on_commit(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        self.buffer.commit()
+        return self._collect(client_commit=True)
+
+    def _on_clear(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        self.buffer.clear()
+        if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
+            self.vad.reset()
+        return self._collect()
+
+    def _on_session_update(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        td = event["session"]["audio"]["input"]["turn_detection"]
+        self.turn_detection = td
+        self.vad.silence_duration_ms = td["silence_duration_ms"]
+        if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
+            self.vad.reset()
+        return [self._stamp({"type": "session.updated",
+                             "session": protocol.session_object("sess_vadlock", td)})]
+
+    def _on_response_create(self, event: dict[str, Any], frames: Frames
+                            ) -> list[dict[str, Any]]:
+        self._start_response()
+        return self._collect()
+
+    def _on_response_cancel(self, event: dict[str, Any], frames: Frames
+                            ) -> list[dict[str, Any]]:
+        self.response.cancel(reason="client_cancelled")
+        return self._collect()
+
+    def _on_item_truncate(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._truncate(event)
+
+    def _on_item_create(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._create_item(event["item"])
+
+    def _on_output_clear(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._cut_output(None) if self.owns_output_buffer else []
 
     def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
         """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
@@ -191,17 +220,6 @@ class ServerSession:
             getattr(self, name).advance(elapsed_ms)
             out += self._collect()
         return out
-
-    def ms_until_next_deadline(self) -> int | None:
-        return next_deadline(self.machines)
-
-    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
-        return running_timers(self.machines, answer_only)
-
-    def expire_timer(self, name: str) -> list[dict[str, Any]]:
-        """The explorer's expiry step: the timer `name` runs out now."""
-        expire_timer(self.machines, name)
-        return self._collect()
 
     # -- the couplings ---------------------------------------------------------------------
     def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
@@ -231,7 +249,7 @@ class ServerSession:
     # conditions
     def _interrupts(self, output) -> bool:
         return bool(self.turn_detection.get("interrupt_response")) and \
-            self.response.state == "in_progress"
+            self.response.state == ResponseState.IN_PROGRESS
 
     def _server_playing(self, output) -> bool:
         """WebRTC: the server is playing audio that speech cuts (interrupt_response)."""
@@ -353,7 +371,7 @@ class ServerSession:
 
     # -- internals ---------------------------------------------------------------------
     def _start_response(self) -> None:
-        if self.response.state == "idle":
+        if self.response.state == ResponseState.IDLE:
             self._response_seq += 1
             item_id = self._new_item()
             self.response.start(f"resp_{self._response_seq:04d}", item_id,
