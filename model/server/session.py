@@ -304,7 +304,7 @@ class ServerSession:
     def _send_timeout_triggered(self, output: TimedOut) -> list[dict[str, Any]]:
         item_id = self._new_item()
         out = [self._stamp({"type": "input_audio_buffer.timeout_triggered",
-                            "audio_start_ms": max(0, self.audio_pos_ms - output.idle_ms),
+                            "audio_start_ms": max(0, self.audio_pos_ms - output.quiet_ms),
                             "audio_end_ms": self.audio_pos_ms, "item_id": item_id})]
         self.user_item_id = item_id
         return out
@@ -348,7 +348,7 @@ class ServerSession:
         self.last_item_id = self.response.item_id
         timeout = self.turn_detection.get("idle_timeout_ms")
         if timeout:
-            self.idle.arm(needed_ms=timeout + self.response.total_ms)
+            self.idle.arm(timeout_ms=timeout, playback_ms=self.response.total_ms)
         return []
 
     # -- internals ---------------------------------------------------------------------
