@@ -68,3 +68,39 @@ def test_interrupt_response_false_keeps_the_response_and_the_webrtc_output_buffe
     assert not _events(kept, "conversation.item.truncated")
     # the first response was generated to its end while the user spoke over it
     assert done[0]["response"]["id"] == "resp_0001"
+
+
+# -- response.done with status incomplete (a server fault) ------------------------------------
+def test_an_incomplete_response_is_cut_after_its_first_audio_and_says_why():
+    from vadlock.simulator.presets import preset
+    from vadlock.simulator.scenario import ServerFault
+
+    for name in ("production", "webrtc"):
+        scenario = replace(preset("conversation", 40_000),
+                           server_faults=(ServerFault("incomplete-response", 1),))
+        trace = simulate(get_design(name), ServerVadHypotheses(), scenario, 0)
+        done = [e["response"] for e in _events(trace, "response.done")]
+        statuses = [d["status"] for d in done]
+        assert statuses.count("incomplete") == 1 and statuses[1] == "incomplete", (name, statuses)
+        assert done[1]["status_details"] == {"type": "incomplete",
+                                             "reason": "max_output_tokens"}
+        assert done[1]["output"][0]["status"] == "incomplete"
+        cut = done[1]["id"]
+        if name == "production":  # some of its audio went out, then it ended
+            deltas = [e for e in _events(trace, "response.output_audio.delta")
+                      if e["response_id"] == cut]
+            assert len(deltas) == 1
+        assert len(_events(trace, "input_audio_buffer.speech_started")) >= 4  # it goes on
+
+
+def test_incomplete_response_done_carries_either_documented_reason():
+    from vadlock.simulator.server_faults import incomplete_response_done
+
+    trace = simulate(get_design("production"), ServerVadHypotheses(), QUIET, 0)
+    done = _events(trace, "response.done")[0]
+    for reason in ("max_output_tokens", "content_filter"):
+        event = incomplete_response_done(done, reason)
+        assert validate_event(event, S2C) is None
+        assert event["response"]["status_details"]["reason"] == reason
+    bad = incomplete_response_done(done, "ran_out_of_time")  # not a documented reason
+    assert validate_event(bad, S2C) is not None
