@@ -8,7 +8,9 @@ The abstraction (stated, as the README does):
   run out — every timer a machine declares (`model.machine.Timer`: the stuck-VAD
   watchdog, response generation, playback, the idle timeout, the adaptive floor's climb,
   the gate's hangover, ...), found with the sessions' `running_timers()` and fired with
-  their `expire_timer()`; the explorer names none of them. Timers are "running or not",
+  their `expire_timer()`; the explorer names none of them. The 60-minute session limit
+  runs only with the `server` fault class (sessions are otherwise shorter than it), and
+  then may run out at any point. Timers are "running or not",
   and a running one may fire at any point; the VAD's silence run is kept exactly, in
   block units;
 - the transport is an ordered FIFO delivered within the step (latency under one block);
@@ -50,6 +52,7 @@ from vadlock.model.designs import Design
 from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
+from vadlock.model.server.session_limit import MAX_SESSION_MS
 from vadlock.model.symbols import FrameSymbol, Kind
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
@@ -173,8 +176,13 @@ class ProductModel:
         self.server_start = self._intern_events(self.server.start())
 
     def _fresh_server(self) -> ServerSession:
+        # the 60-minute session limit runs only with the `server` fault class: then it may
+        # run out at any point (a session can be of any age); without it, sessions are
+        # shorter than the limit
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
-                             owns_output_buffer=self.webrtc)
+                             owns_output_buffer=self.webrtc,
+                             session_limit_ms=(MAX_SESSION_MS if "server" in self.fault_classes
+                                               else None))
 
     def _alphabet(self) -> tuple[FrameSymbol, ...]:
         if "acoustic" not in self.fault_classes:

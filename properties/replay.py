@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
+from vadlock.model.server.session_limit import MAX_SESSION_MS
 from vadlock.model.symbols import Kind
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator import audio
@@ -35,6 +36,8 @@ def _wait(timer: str, design: Design) -> tuple[str, float, int]:
         wait_ms = design.stuck_vad_watchdog_ms or 0
     elif timer == "idle_timeout":
         wait_ms = (design.idle_timeout_ms or 0) + 4_500
+    elif timer == "session_limit":  # counted from the session's start: at most this long
+        wait_ms = MAX_SESSION_MS
     elif timer == "capture_health":
         wait_ms = design.capture_health_ms or 0
     elif timer.startswith("watchdog_rule_"):  # a design file's rule: after_ms of its condition

@@ -33,9 +33,8 @@ import copy
 from typing import Any, Iterable
 
 from vadlock.model import protocol
+from vadlock.model.server.session_limit import SESSION_EXPIRED_MESSAGE
 from vadlock.simulator.scenario import ServerFault
-
-SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 
 
 def failed_response_done(event: dict[str, Any]) -> dict[str, Any]:

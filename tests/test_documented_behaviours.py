@@ -104,3 +104,53 @@ def test_incomplete_response_done_carries_either_documented_reason():
         assert event["response"]["status_details"]["reason"] == reason
     bad = incomplete_response_done(done, "ran_out_of_time")  # not a documented reason
     assert validate_event(bad, S2C) is not None
+
+
+# -- the 60-minute session limit -----------------------------------------------------------
+def test_the_session_limit_is_a_declared_clock_timer_that_ends_the_session():
+    from vadlock.model import protocol
+    from vadlock.model.designs import PRODUCTION
+    from vadlock.model.server.session import ServerSession
+    from vadlock.model.server.session_limit import MAX_SESSION_MS
+
+    server = ServerSession(ServerVadHypotheses(), PRODUCTION.level_scale)
+    server.start()
+    assert "session_limit" in server.running_timers()
+    assert server.ms_until_next_deadline() == MAX_SESSION_MS
+    assert server.advance(MAX_SESSION_MS - 1) == []  # fast-forward reaches it exactly
+    out = server.advance(1)
+    assert [e["type"] for e in out] == ["error"]
+    assert out[0]["error"]["code"] == "session_expired"
+    assert out[0]["error"]["message"] == ("Your session hit the maximum duration of 60 "
+                                          "minutes.")
+    assert validate_event(out[0], S2C) is None
+    # closed: it hears nothing, answers nothing, and no timer runs
+    assert server.receive(protocol.response_create()) == []
+    assert server.running_timers() == () and server.ms_until_next_deadline() is None
+    unlimited = ServerSession(ServerVadHypotheses(), PRODUCTION.level_scale,
+                              session_limit_ms=None)
+    assert "session_limit" not in unlimited.running_timers()
+
+
+def test_a_session_longer_than_60_minutes_expires_and_production_stays_silent():
+    long = Scenario(name="long", duration_ms=3_612_000,
+                    utterances=(Utterance(1_000, 1_800), Utterance(3_590_000, 1_800),
+                                Utterance(3_604_000, 1_800)))
+    trace = simulate(get_design("production"), ServerVadHypotheses(), long, 0)
+    errors = _events(trace, "error")
+    assert [e["error"]["code"] for e in errors] == ["session_expired"]
+    expired_ms = next(r.t_ms for r in trace.wire if r.type == "error")
+    assert 3_600_000 <= expired_ms < 3_600_200  # the limit, plus the downlink's latency
+    started = [r.t_ms for r in trace.wire if r.type == "input_audio_buffer.speech_started"]
+    assert len(started) == 2 and started[-1] < 3_600_000  # the utterance after it: unheard
+    assert trace.server_events()[-1].type == "error" and trace.reconnects == 0
+
+
+def test_the_explorer_lets_the_session_limit_run_out_only_with_the_server_fault_class():
+    from vadlock.properties.explore import ProductModel
+
+    production = get_design("production")
+    default = ProductModel(production, ServerVadHypotheses(), ("acoustic", "capture"))
+    assert "session_limit" not in default._load_server(default.fresh_server).running_timers()
+    server = ProductModel(production, ServerVadHypotheses(), ("acoustic", "capture", "server"))
+    assert "session_limit" in server._load_server(server.fresh_server).running_timers()

@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common_model_args(ex)
     ex.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                     help="fault classes of the environment (default acoustic,capture; "
-                    "network and server faults are for search)")
+                    "server: the 60-minute session limit may run out at any point, the "
+                    "session being of any age; network faults and the other server faults "
+                    "are for search)")
     ex.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
                     help="stop with an error beyond this many states (default 1000000, "
                     "about 300 MB)")
@@ -369,7 +371,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
                          "only the energy base, with zero-skip or clear-keeps-vad, shifts its "
                          "speech edge); use search or simulate, which run the engine on the "
                          "audio")
-    classes = _fault_classes(args.faults, ("acoustic", "capture"))
+    classes = _fault_classes(args.faults, ("acoustic", "capture", "server"))
     _positive(args.max_states, "--max-states")
     bar = Progress("vadlock explore", enabled=not args.json)
     result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,

@@ -17,7 +17,10 @@ Assumptions beyond the machines' own docstrings:
   buffer holds under 100 ms — possible only after a clear under `clear-keeps-vad`;
 - `session.update` re-applying `turn_detection` resets the VAD, except under
   `clear-keeps-vad` (which then stands for "buffer-level operations never reset VAD");
-- `idle_timeout_ms` counts from `response.done` plus that response's audio duration.
+- `idle_timeout_ms` counts from `response.done` plus that response's audio duration;
+- the session limit (60 minutes, `model/server/session_limit.py`) ends the session with
+  the `session_expired` error; after it the session is closed: it hears nothing and sends
+  nothing more, and none of its timers runs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
 from vadlock.model.server.output_buffer import (OutputAudioBuffer, PlaybackCut,
                                                 PlaybackStarted, PlaybackStopped)
 from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.session_limit import (MAX_SESSION_MS, SESSION_EXPIRED,
+                                                SESSION_EXPIRED_MESSAGE, SessionExpired,
+                                                SessionLimit)
 from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
@@ -53,6 +59,7 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
     PlaybackStarted: (("", "_send_playback_started"),),
     PlaybackStopped: (("", "_send_playback_stopped"),),
     PlaybackCut: (("", "_send_playback_cut"),),
+    SessionExpired: (("", "_send_session_expired"),),
     "response.output_audio.delta": (("", "_count_item_audio"), ("_over_websocket", "_send"),
                                     ("_server_plays", "_to_media")),
     "response.content_part.added": (("", "_send"), ("_server_plays", "_start_output")),
@@ -61,16 +68,18 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
 }
 # the machines whose outputs `_collect` follows, in this order
 COLLECTED = ("vad", "buffer", "response")
-# the clock timers' order within one `advance`: the playback position first (it stops
-# only on audio a finished response has sent), then generation, then the idle timeout
-CLOCKED = ("output_buffer", "response", "idle")
+# the clock timers' order within one `advance`: the session limit first (nothing follows
+# it), the playback position (it stops only on audio a finished response has sent), then
+# generation, then the idle timeout
+CLOCKED = ("limit", "output_buffer", "response", "idle")
 
 
 class ServerSession:
     def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
                  turn_detection: dict[str, Any] | None = None,
                  response_ms: Callable[[int], int] | None = None,
-                 owns_output_buffer: bool = False) -> None:
+                 owns_output_buffer: bool = False,
+                 session_limit_ms: int | None = MAX_SESSION_MS) -> None:
         self.hypotheses = hypotheses
         self.turn_detection = turn_detection or protocol.turn_detection_config()
         self.vad = ServerVad(hypotheses, scale,
@@ -84,6 +93,7 @@ class ServerSession:
             streaming=lambda: self.response.state != "idle")
         self.idle = IdleTimeout(
             user_quiet=lambda: self.vad.state == "silence" and self.response.state == "idle")
+        self.limit = SessionLimit(session_limit_ms)  # None: no limit (the explorer's default)
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
@@ -99,7 +109,7 @@ class ServerSession:
         self.changes: list[tuple[str, str, str, str]] = []
         # the order of the explorer's snapshots and timer steps
         self.machines = (self.buffer, self.vad, self.response, self.output_buffer,
-                         self.floor, self.idle)
+                         self.floor, self.idle, self.limit)
         for machine in self.machines:
             machine.changes = self.changes
 
@@ -131,7 +141,14 @@ class ServerSession:
                              "session": protocol.session_object("sess_vadlock",
                                                                 self.turn_detection)})]
 
+    @property
+    def closed(self) -> bool:
+        """The session has ended (its limit was reached): it hears and sends nothing."""
+        return self.limit.state == "expired"
+
     def receive(self, event: dict[str, Any], frames: Frames = ()) -> list[dict[str, Any]]:
+        if self.closed:
+            return []
         kind = event["type"]
         out: list[dict[str, Any]] = []
         if kind == "input_audio_buffer.append":
@@ -170,6 +187,8 @@ class ServerSession:
     def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
         """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
         out: list[dict[str, Any]] = []
+        if self.closed:
+            return out
         for symbol, duration_ms in frames:
             start_ms, end_ms = self.audio_pos_ms, self.audio_pos_ms + duration_ms
             self.buffer.append(duration_ms=duration_ms)
@@ -188,15 +207,17 @@ class ServerSession:
         order, following what each one's expiry sets off."""
         out: list[dict[str, Any]] = []
         for name in CLOCKED:
+            if self.closed:
+                break
             getattr(self, name).advance(elapsed_ms)
             out += self._collect()
         return out
 
     def ms_until_next_deadline(self) -> int | None:
-        return next_deadline(self.machines)
+        return None if self.closed else next_deadline(self.machines)
 
     def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
-        return running_timers(self.machines, answer_only)
+        return () if self.closed else running_timers(self.machines, answer_only)
 
     def expire_timer(self, name: str) -> list[dict[str, Any]]:
         """The explorer's expiry step: the timer `name` runs out now."""
@@ -208,7 +229,7 @@ class ServerSession:
         """Turn the machines' outputs into wire events, following `COUPLINGS`."""
         out: list[dict[str, Any]] = []
         self._client_commit = client_commit
-        for machine in (self.output_buffer, self.idle):
+        for machine in (self.limit, self.output_buffer, self.idle):
             out += self._follow(machine.drain())
         if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
             return out
@@ -343,6 +364,10 @@ class ServerSession:
                              "response_id": self.response.response_id}),
                 self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
                              "content_index": 0, "audio_end_ms": output.played_ms})]
+
+    def _send_session_expired(self, output: SessionExpired) -> list[dict[str, Any]]:
+        """The limit is reached: the error, and nothing after it (`closed`)."""
+        return [self._stamp(protocol.error(SESSION_EXPIRED, SESSION_EXPIRED_MESSAGE))]
 
     def _close_response(self, output) -> list[dict[str, Any]]:
         self.last_item_id = self.response.item_id

@@ -86,7 +86,8 @@ class ServedSession:
         # the design's session.update, as `vadlock replay --design` reconstructs it
         self.turn_detection = dict(ClientSession(design).turn_detection)
         self.server = ServerSession(hypotheses, design.level_scale, dict(self.turn_detection),
-                                    response_ms=voice.response_ms)
+                                    response_ms=voice.response_ms,
+                                    session_limit_ms=max_session_ms)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
         # simulator's engine does)
         factory = detector_factory(hypotheses, self.turn_detection["threshold"])
