@@ -358,8 +358,8 @@ class Engine:
         self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
         # a real detector as the server's engine (the energy rule too, as a probability,
         # when the session's threshold is not the 0.5 its symbolic edge stands for)
-        self._detector_factory = detector_factory(hypotheses,
-                                                  self.client.turn_detection["threshold"])
+        self._detector_factory = detector_factory(
+            hypotheses, self.client.turn_detection.get("threshold", DEFAULT_THRESHOLD))
         self.decoder = self._new_decoder()
         self.server_faults = ServerFaultFilter(scenario.server_faults)
         self._playing_index = 0
@@ -394,7 +394,8 @@ class Engine:
         factory = self._detector_factory
         return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
                                   detector=None if factory is None else factory(),
-                                  threshold=lambda: self.server.turn_detection["threshold"])
+                                  threshold=lambda: self.server.turn_detection.get(
+                                      "threshold", DEFAULT_THRESHOLD))
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),

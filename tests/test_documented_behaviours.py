@@ -154,3 +154,70 @@ def test_the_explorer_lets_the_session_limit_run_out_only_with_the_server_fault_
     assert "session_limit" not in default._load_server(default.fresh_server).running_timers()
     server = ProductModel(production, ServerVadHypotheses(), ("acoustic", "capture", "server"))
     assert "session_limit" in server._load_server(server.fresh_server).running_timers()
+
+
+# -- semantic_vad with eagerness ---------------------------------------------------------------
+TWO_TURNS = Scenario(name="two-turns", duration_ms=30_000,
+                     utterances=(Utterance(1_000, 1_800), Utterance(15_000, 1_800)))
+
+
+def test_semantic_vad_ends_the_turn_at_the_eagerness_maximum_wait_in_the_simulator():
+    from vadlock.simulator.trace import C2S
+
+    speech_end_ms = 2_800  # the first utterance's last audio
+    for eagerness, wait_ms in (("high", 2_000), ("medium", 4_000), ("auto", 4_000),
+                               ("low", 8_000)):
+        trace = simulate(get_design(f"production+semantic-{eagerness}"), ServerVadHypotheses(),
+                         TWO_TURNS, 0)
+        update = next(r.event for r in _valid(trace)
+                      if r.direction == C2S and r.type == "session.update")
+        assert update["session"]["audio"]["input"]["turn_detection"] == {
+            "type": "semantic_vad", "eagerness": eagerness, "create_response": True,
+            "interrupt_response": True}  # and no idle_timeout_ms, threshold, padding
+        started = _events(trace, "input_audio_buffer.speech_started")
+        stopped = _events(trace, "input_audio_buffer.speech_stopped")
+        assert len(started) == len(stopped) == 2
+        # speech starts as server_vad's does; the turn ends the maximum wait after speech
+        assert started[0]["audio_start_ms"] == 710
+        assert stopped[0]["audio_end_ms"] == speech_end_ms + wait_ms, eagerness
+        assert len(_events(trace, "response.done")) == 2
+    server_vad = simulate(get_design("production"), ServerVadHypotheses(), TWO_TURNS, 0)
+    assert _events(server_vad, "input_audio_buffer.speech_stopped")[0]["audio_end_ms"] == 3_300
+
+
+def test_semantic_vad_end_of_turn_is_a_declared_timer_the_explorer_fires_at_any_point():
+    from vadlock.model.designs import PRODUCTION
+    from vadlock.model.server.semantic_vad import SemanticVad
+    from vadlock.model.server.vad import SpeechStopped
+    from vadlock.model.symbols import FrameSymbol, Kind
+
+    scale = PRODUCTION.level_scale
+    speech = FrameSymbol(scale.level_of(0.08, False), Kind.SPEECH)
+    quiet = FrameSymbol(scale.level_of(0.003, False), Kind.STATIONARY)
+    vad = SemanticVad(ServerVadHypotheses(), scale, "low")
+    vad.feed(speech, 500, 0)
+    assert vad.running_timers() == ()  # not while the user speaks
+    vad.feed(quiet, 100, 500)
+    assert vad.running_timers() == ("end_of_turn",)
+    assert vad.ms_until_next_deadline() is None  # it counts audio, not wall time
+    vad.drain()
+    vad.expire_timer("end_of_turn")  # the classifier decides early: after 100 ms
+    assert vad.state == "silence" and vad.drain() == [SpeechStopped(600)]
+    # without an early decision, the documented maximum: 8 s of silence for `low`
+    vad.feed(speech, 500, 600)
+    vad.feed(quiet, 7_900, 1_100)
+    assert vad.state == "speech"
+    vad.feed(quiet, 200, 9_000)
+    assert vad.drain()[-1] == SpeechStopped(9_100)
+
+
+def test_semantic_variants_parse_and_refuse_what_is_not_documented():
+    import pytest
+    from vadlock.model.designs import UnknownDesign
+
+    design = get_design("recommended+semantic-high")
+    assert (design.vad_type, design.eagerness) == ("semantic_vad", "high")
+    assert "idle_timeout_ms" not in design.turn_detection()
+    assert any("idle_timeout_ms" in line for line in design.unhonoured())
+    with pytest.raises(UnknownDesign, match="semantic-eager"):
+        get_design("production+semantic-eager")

@@ -36,6 +36,7 @@ from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
 from vadlock.model.server.output_buffer import (OutputAudioBuffer, PlaybackCut,
                                                 PlaybackStarted, PlaybackStopped)
 from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.semantic_vad import MAX_WAIT_MS, SemanticVad
 from vadlock.model.server.session_limit import (MAX_SESSION_MS, SESSION_EXPIRED,
                                                 SESSION_EXPIRED_MESSAGE, SessionExpired,
                                                 SessionLimit)
@@ -82,9 +83,11 @@ class ServerSession:
                  session_limit_ms: int | None = MAX_SESSION_MS) -> None:
         self.hypotheses = hypotheses
         self.turn_detection = turn_detection or protocol.turn_detection_config()
-        self.vad = ServerVad(hypotheses, scale,
-                             self.turn_detection["silence_duration_ms"],
-                             self.turn_detection["prefix_padding_ms"])
+        td = self.turn_detection
+        self.vad = (SemanticVad(hypotheses, scale, td.get("eagerness") or "auto")
+                    if td["type"] == "semantic_vad" else
+                    ServerVad(hypotheses, scale, td["silence_duration_ms"],
+                              td["prefix_padding_ms"]))
         self.floor = AdaptiveFloor(hypotheses, scale)
         self.buffer = InputAudioBuffer()
         self.response = ResponseLifecycle()
@@ -163,8 +166,13 @@ class ServerSession:
             out += self._collect()
         elif kind == "session.update":
             td = event["session"]["audio"]["input"]["turn_detection"]
+            if td["type"] != self.turn_detection["type"]:
+                raise ValueError("session.update: the model's server keeps the turn "
+                                 f"detection type it started with ({self.turn_detection['type']})")
             self.turn_detection = td
-            self.vad.silence_duration_ms = td["silence_duration_ms"]
+            self.vad.silence_duration_ms = (MAX_WAIT_MS[td.get("eagerness") or "auto"]
+                                            if td["type"] == "semantic_vad"
+                                            else td["silence_duration_ms"])
             if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
                 self.vad.reset()
             out.append(self._stamp({"type": "session.updated",

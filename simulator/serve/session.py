@@ -90,11 +90,11 @@ class ServedSession:
                                     session_limit_ms=max_session_ms)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
         # simulator's engine does)
-        factory = detector_factory(hypotheses, self.turn_detection["threshold"])
+        factory = detector_factory(hypotheses, self.turn_detection.get("threshold", 0.5))
         self.decoder = ServerAudioDecoder(
             design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale),
             detector=None if factory is None else factory(),
-            threshold=lambda: self.server.turn_detection["threshold"])
+            threshold=lambda: self.server.turn_detection.get("threshold", 0.5))
         self._decoded: np.ndarray | None = None  # the append audio `_check` decoded
         self._pending = np.zeros(0, np.float32)  # audio short of a whole 10 ms frame
         self.samples_received = 0
