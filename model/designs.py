@@ -93,9 +93,6 @@ class Design:
         if self.vad_type == "server_vad" and self.eagerness != "auto":
             out.append("turn_detection.eagerness applies to semantic_vad only: ignored by "
                        "server_vad")
-        if self.noise_reduction is not None:
-            out.append(f"noise_reduction = {self.noise_reduction!r} is not modelled: the "
-                       "server hears the audio as sent")
         return out
 
     @property

@@ -147,6 +147,9 @@ class ProductModel:
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses,
                  fault_classes: tuple[str, ...], max_faults: int = 1,
                  fresh_sessions: bool = False) -> None:
+        if design.noise_reduction is not None:
+            raise ValueError(f"explore: noise_reduction {design.noise_reduction} has no "
+                             "symbolic abstraction (simulate or search run it on the audio)")
         self.design, self.hypotheses = design, hypotheses
         # True: every component transition runs on newly built sessions (a test's check
         # that a snapshot alone decides what happens next)

@@ -37,6 +37,7 @@ from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
 from vadlock.simulator import audio, detectors, features
 from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
+from vadlock.simulator.noise_reduction import NoiseReduction
 from vadlock.simulator.scenario import Scenario
 from vadlock.simulator.server_faults import ServerFaultFilter
 from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Trace,
@@ -389,8 +390,10 @@ class Engine:
         return _cached(key, make)
 
     def _new_decoder(self) -> ServerAudioDecoder:
-        """What a new server connection hears with (a fresh detector: its state is the
-        session's)."""
+        """What a new server connection hears with (a fresh detector and noise-reduction
+        stage: their state is the session's)."""
+        self.noise_reduction = (NoiseReduction(self.design.noise_reduction)
+                                if self.design.noise_reduction else None)
         factory = self._detector_factory
         return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
                                   detector=None if factory is None else factory(),
@@ -406,6 +409,8 @@ class Engine:
     def _server_frames(self, payload: protocol.AudioPayload) -> Runs:
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            return self._reduced_frames(self._sent_samples(payload, chunk, n_frames))
         if payload.mode == "zeros":
             return self.decoder.zeros(n_frames)
         if payload.mode == "comfort_noise":
@@ -419,11 +424,37 @@ class Engine:
         comfort noise."""
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            if lost or chunk.rms < DTX_RMS:
+                samples = self.dtx.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+            elif chunk.samples is None:
+                samples = chunk.signal.frames(chunk.frame0, n_frames)
+            else:
+                samples = chunk.samples
+            return self._reduced_frames(np.asarray(samples).reshape(-1))
         if lost or chunk.rms < DTX_RMS:
             return self.decoder.known(self.dtx.frames, chunk.start_ms // FRAME_MS, n_frames)
         if chunk.samples is None:
             return self.decoder.known(chunk.signal, chunk.frame0, n_frames)
         return self.decoder.frames_of(chunk.samples)
+
+    def _sent_samples(self, payload: protocol.AudioPayload, chunk: CapturedChunk,
+                      n_frames: int) -> np.ndarray:
+        """The samples of an append as the server decodes them (pcm16)."""
+        if payload.mode == "zeros":
+            return np.zeros(n_frames * FRAME_MS * SPM, np.float32)
+        if payload.mode == "comfort_noise":
+            frames = self.comfort.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+        elif chunk.samples is None:
+            frames = chunk.signal.frames(chunk.frame0, n_frames)
+        else:
+            return audio.quantize_pcm16(chunk.samples)
+        return frames.reshape(-1)
+
+    def _reduced_frames(self, samples: np.ndarray) -> Runs:
+        """`audio.input.noise_reduction`: the server's detector hears the stage's output
+        (`simulator.noise_reduction`), sample by sample, never a precomputed signal."""
+        return self.decoder.frames_of(self.noise_reduction.process(samples))
 
     # -- sending -----------------------------------------------------------------------
     def _to_server(self, t_ms: int, events: list[dict[str, Any]]) -> None:

@@ -371,6 +371,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
                          "only the energy base, with zero-skip or clear-keeps-vad, shifts its "
                          "speech edge); use search or simulate, which run the engine on the "
                          "audio")
+    if design.noise_reduction is not None:
+        raise UsageError(f"explore works on symbols: it has no measured abstraction of "
+                         f"noise_reduction {design.noise_reduction} (a stateful suppressor); "
+                         "use search or simulate, which run it on the audio")
     classes = _fault_classes(args.faults, ("acoustic", "capture", "server"))
     _positive(args.max_states, "--max-states")
     bar = Progress("vadlock explore", enabled=not args.json)
