@@ -3,7 +3,8 @@
 Two good turns come first (the explorer's initial state is the quiet state a session is in
 between turns). Then each block step becomes 100 ms of explicit audio (a `segments` entry:
 speech, typing or noise at the block's level); a timer expiry becomes the wait the real
-timer needs; capture-fault steps become capture faults. A fair tail follows: 60 s of the user speaking clearly every
+timer needs (for the 60-minute session limit, the steps before it are moved to end at the
+limit); capture-fault steps become capture faults. A fair tail follows: 60 s of the user speaking clearly every
 9 s in a quiet room. The counterexample is *confirmed* when the full simulation violates
 the `recovery` property — the same freeze verdict search uses.
 """
@@ -36,8 +37,9 @@ def _wait(timer: str, design: Design) -> tuple[str, float, int]:
         wait_ms = design.stuck_vad_watchdog_ms or 0
     elif timer == "idle_timeout":
         wait_ms = (design.idle_timeout_ms or 0) + 4_500
-    elif timer == "session_limit":  # counted from the session's start: at most this long
-        wait_ms = MAX_SESSION_MS
+    elif timer == "session_limit":  # the path is placed to end at the limit (below), the
+        # events of its last step delivered first (the explorer delivers them within it)
+        wait_ms = SESSION_LIMIT_SETTLE_MS
     elif timer == "capture_health":
         wait_ms = design.capture_health_ms or 0
     elif timer.startswith("watchdog_rule_"):  # a design file's rule: after_ms of its condition
@@ -50,7 +52,23 @@ def _wait(timer: str, design: Design) -> tuple[str, float, int]:
     return "noise", -50.0, wait_ms
 
 
+SESSION_LIMIT_SETTLE_MS = 300  # room noise between the path and the limit: under 500 ms
 GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
+
+
+def _until_session_limit(design: Design, path, block_ms: int) -> int | None:
+    """The audio the path's steps take before its session-limit expiry (None: it has
+    none)."""
+    total = 0
+    for step in path:
+        if step.kind == "expire" and step.timer == "session_limit":
+            return total + SESSION_LIMIT_SETTLE_MS
+        if step.kind == "expire":
+            total += FLOOR_RISE_MS if step.timer == "floor_climb" else _wait(step.timer,
+                                                                               design)[2]
+        elif step.kind == "block":
+            total += block_ms
+    return None
 
 
 def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
@@ -68,6 +86,12 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
         else:
             segments.append(Segment(t, duration_ms, kind, level_dbfs))
 
+    # the session limit counts from the session's start: the steps before its expiry are
+    # moved, after quiet, to end at the limit, so that it runs out where the path says
+    before_ms = _until_session_limit(design, path, block_ms)
+    if before_ms is not None and t + before_ms < MAX_SESSION_MS:
+        add("noise", -50.0, MAX_SESSION_MS - before_ms - t)
+        t = MAX_SESSION_MS - before_ms
     previous = None  # the last loud non-speech block: what drives a floor climb
     for step in path:
         if step.kind == "expire":

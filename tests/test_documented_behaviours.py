@@ -272,3 +272,18 @@ def test_new_machine_tables_run_the_same_on_stock_and_lean_dispatch():
 
     for machine_cls, build in builders.items():
         check(machine_cls, build)
+
+
+def test_a_replayed_session_limit_expiry_lands_right_after_the_paths_steps():
+    from vadlock.model.server.session_limit import MAX_SESSION_MS
+    from vadlock.model.symbols import FrameSymbol, Kind
+    from vadlock.properties.explore import Step
+    from vadlock.properties.replay import SESSION_LIMIT_SETTLE_MS, path_to_scenario
+
+    design = get_design("recommended")
+    speech = FrameSymbol(design.level_scale.level_of(0.08, False), Kind.SPEECH)
+    path = [Step("block", speech), Step("block", speech), Step("expire", timer="session_limit")]
+    scenario = path_to_scenario(design, path, design.chunk_ms)
+    spoken = [s for s in scenario.segments if s.kind == "speech"]
+    assert spoken[0].start_ms + spoken[0].duration_ms == MAX_SESSION_MS - SESSION_LIMIT_SETTLE_MS
+    assert spoken[0].duration_ms == 200
