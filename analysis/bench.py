@@ -327,7 +327,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, add_json_option, help_formatter
 
     p = subparsers.add_parser(
         "bench", formatter_class=help_formatter,
@@ -349,6 +349,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--skip-review", action="store_true", help="do not time the review")
     p.add_argument("--quick", action="store_true",
                    help="small runs, each once: a smoke test, not a measurement")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(run=cmd_bench)
     return p

@@ -162,7 +162,7 @@ def findings(rows: list[Row]) -> list[str]:
 
 # -- command line -------------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vadlock.simulator.options import help_formatter
+    from vadlock.simulator.options import add_json_option, help_formatter
 
     p = subparsers.add_parser(
         "calibrate", formatter_class=help_formatter,
@@ -177,7 +177,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--mode", type=int, default=WEBRTC_MODE, choices=range(4), metavar="0-3",
                    help=f"WebRTC VAD aggressiveness (default {WEBRTC_MODE})")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic audio")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(run=run)
     return p
 

@@ -361,7 +361,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from vadlock.model.hypotheses import HYPOTHESES
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import (add_design_options, add_json_option,
+                                           add_scheduler_option, add_server_option,
+                                           add_workers_option, help_formatter)
 
     p = subparsers.add_parser(
         "sweep", formatter_class=help_formatter,
@@ -374,19 +376,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "seed for any\nnumber of workers, locally or on a Dask cluster (--scheduler). Exit 1 "
         "when any session\nfroze, 0 otherwise.")
     add_design_options(p, many=True)
-    p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
-                   help="one server VAD hypothesis set, flags combined (default energy): "
-                   + ", ".join(HYPOTHESES))
+    add_server_option(p, help="one server VAD hypothesis set, flags combined (default "
+                      "energy): " + ", ".join(HYPOTHESES))
     p.add_argument("--sessions", type=int, default=20, metavar="N",
                    help="sessions per design (default 20)")
     p.add_argument("--minutes", type=float, default=10.0, metavar="M",
                    help="length of each session in minutes (default 10)")
-    p.add_argument("--workers", type=int, default=None, metavar="K",
-                   help="worker processes (default: the number of CPUs)")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run the sessions on the Dask cluster whose scheduler is at ADDRESS "
-                   "(tcp://HOST:PORT; default: local processes); excludes --workers")
+    add_workers_option(p, help="worker processes (default: the number of CPUs)")
+    add_scheduler_option(p, "sessions")
     p.add_argument("--seed", type=int, default=0, help="seed of the sessions (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(run=cmd_sweep)
     return p

@@ -53,7 +53,8 @@ from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
 from vadlock.model.server.session_limit import MAX_SESSION_MS
-from vadlock.model.symbols import FrameSymbol, Kind
+from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
+from vadlock.properties import engine_table
 from vadlock.simulator import audio
 from vadlock.simulator.engine import ATTENUATION_GAIN, DTX_COMFORT_DBFS, DTX_RMS
 
@@ -66,6 +67,50 @@ GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
 State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
+FRAME_MS = 10  # the server's frame: an engine table gives one verdict per frame
+
+
+def fair_symbols(scale: LevelScale) -> tuple[FrameSymbol, FrameSymbol, FrameSymbol]:
+    """The symbols of a fair environment: clear speech, loud speech, a quiet room."""
+    return (FrameSymbol(scale.level_of(CLEAR_SPEECH_RMS, False), Kind.SPEECH),
+            FrameSymbol(scale.level_of(LOUD_SPEECH_RMS, False), Kind.SPEECH),
+            FrameSymbol(scale.level_of(ROOM_NOISE_RMS, False), Kind.STATIONARY))
+
+
+def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> str | None:
+    """Why the explorer cannot explore this cell, or None when it can: a detector engine
+    needs its measured table (`vadlock measure`), current and covering the design's level
+    scale; the energy base explores at threshold 0.5, or elsewhere with only the
+    modifiers that read no level (its speech edge then shifts with the threshold); noise
+    reduction (a stateful suppressor) has no symbolic abstraction."""
+    if design is not None and design.noise_reduction is not None:
+        return (f"it has no measured abstraction of noise_reduction {design.noise_reduction} "
+                "(a stateful suppressor); use search or simulate, which run it on the audio")
+    if hypotheses.engine is not None:
+        try:
+            table = engine_table.EngineTable.load(hypotheses.engine_label)
+        except engine_table.EngineTableError as error:
+            return str(error)
+        if design is not None:
+            missing = [k for k in engine_table.keys_for([design], (design.chunk_ms,))
+                       if k not in table.entries]
+            if missing:
+                return (f"engine table {table.path.name} does not cover design {design.name} "
+                        f"({len(missing)} entries missing); "
+                        f"{engine_table.regenerate_hint(table.label)} --design {design.name}")
+        return None
+    level_free = {"zero-skip", "clear-keeps-vad"}  # modifiers that read no level
+    threshold = 0.5 if design is None else design.vad_threshold
+    if threshold != 0.5 and not {str(f) for f in hypotheses.flags} <= level_free:
+        return ("at a threshold other than 0.5 the explorer shifts the energy base's speech "
+                "edge, which only zero-skip and clear-keeps-vad combine with; use search or "
+                "simulate, which run the energy engine on the audio")
+    return None
+
+
+def supports(hypotheses: ServerVadHypotheses, design: Design | None = None) -> bool:
+    """Whether `explore` can explore this cell (the review asks before it explores)."""
+    return refusal(hypotheses, design) is None
 
 
 @dataclass(frozen=True, order=True)
@@ -106,6 +151,7 @@ class Exploration:
     saved: Path | None = None
     graph: nx.DiGraph | None = None
     component_transitions: int = 0  # distinct client/server transitions computed
+    engine_table: Path | None = None  # the measured table a detector engine was looked up in
     traps: int = 0  # closed regions of freeze states (terminal strongly connected components)
     trace: object = None  # the full simulator's trace of the last replayed counterexample
 
@@ -161,11 +207,17 @@ class ProductModel:
         self.client = ClientSession(design)
         self.webrtc = design.transport == "webrtc"
         self.server = self._fresh_server()
-        self.fair_symbols = (
-            FrameSymbol(self.scale.level_of(CLEAR_SPEECH_RMS, False), Kind.SPEECH),
-            FrameSymbol(self.scale.level_of(LOUD_SPEECH_RMS, False), Kind.SPEECH),
-            FrameSymbol(self.scale.level_of(ROOM_NOISE_RMS, False), Kind.STATIONARY),
-        )
+        self.fair_symbols = fair_symbols(self.scale)
+        # a detector engine: its measured table decides each frame of a block, after the
+        # engine's own history (`engine_table`), kept beside the server's snapshot
+        self.table: engine_table.EngineTable | None = None
+        if hypotheses.engine is not None:
+            self.table = engine_table.EngineTable.load(hypotheses.engine_label)
+            self._contexts = engine_table.history_contexts(
+                self.scale, self.fair_symbols[0], self.fair_symbols[2])
+            self._threshold = float(self.client.turn_detection["threshold"])
+        self._history = "silence"
+        self._heard_cache: dict[tuple, tuple] = {}
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
                                    for name in ("near_silent", "gate", "interrupt"))
@@ -175,7 +227,7 @@ class ProductModel:
         self._memo: dict[tuple, Any] = {}  # component transitions
         self._cache: dict[tuple, Any] = {}  # moves, blocks and timers per snapshot
         self.progress_ids: set[int] = set()
-        self.fresh_server = self.servers(server_snapshot(self.server))
+        self.fresh_server = self.servers((server_snapshot(self.server), "silence"))
         self.server_start = self._intern_events(self.server.start())
 
     def _fresh_server(self) -> ServerSession:
@@ -225,7 +277,8 @@ class ProductModel:
     def _load_server(self, sid: int) -> ServerSession:
         if self.fresh_sessions:
             self.server = self._fresh_server()
-        load_server_snapshot(self.server, self.servers.values[sid])
+        snap, self._history = self.servers.values[sid]
+        load_server_snapshot(self.server, snap)
         return self.server
 
     def _client_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...], bool]:
@@ -240,7 +293,8 @@ class ProductModel:
         return self.clients(client_snapshot(c)), self._intern_events(out), reconnect
 
     def _server_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...]]:
-        return self.servers(server_snapshot(self.server)), self._intern_events(events)
+        return (self.servers((server_snapshot(self.server), self._history)),
+                self._intern_events(events))
 
     def client_block(self, cid: int, captured: FrameSymbol | None):
         key = ("block", cid, captured)
@@ -292,12 +346,48 @@ class ProductModel:
         if key not in self._memo:
             s = self._load_server(sid)
             event = self._event_dicts[eid]
-            frames = ([(event["audio"], self.block_ms)]
-                      if event["type"] == "input_audio_buffer.append" else ())
+            frames: tuple = ()
+            if event["type"] == "input_audio_buffer.append":
+                if self.table is None:
+                    frames = ((event["audio"], self.block_ms),)
+                else:
+                    frames, self._history = self._heard(self._history, event["audio"])
             self._memo[key] = self._server_result(s.receive(event, frames))
         return self._memo[key]
 
     # -- what a block sounds like to each side --------------------------------------------
+    def _heard(self, history: str, symbol: FrameSymbol) -> tuple[tuple, str]:
+        """A block of `symbol` to the engine after `history`, as its measured table says:
+        the frames the server's VAD classifies (each carrying the engine's verdict), and
+        the history the next block follows."""
+        key = (history, symbol)
+        hit = self._heard_cache.get(key)
+        if hit is None:
+            block = engine_table.render(symbol, self.scale)
+            verdicts = self.table.detections(history, self._contexts[history], block,
+                                             self.block_ms, self._threshold)
+            frames: list[tuple[FrameSymbol, int]] = []
+            for verdict in verdicts:
+                heard = FrameSymbol(symbol.level, symbol.kind, verdict)
+                if frames and frames[-1][0] == heard:
+                    frames[-1] = (heard, frames[-1][1] + FRAME_MS)
+                else:
+                    frames.append((heard, FRAME_MS))
+            hit = self._heard_cache[key] = (tuple(frames),
+                                            engine_table.next_history(verdicts, block))
+        return hit
+
+    def _server_view(self, symbol: FrameSymbol) -> tuple:
+        """What the server can tell of a symbol: its band and kind class, or under an
+        engine whether it is exact zeros and how the engine hears it after each history."""
+        if self.table is None:
+            return (self.hypotheses.server_band(symbol, self.scale),
+                    self.hypotheses.kind_class(symbol.kind))
+        heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
+        return (symbol.level == 0,
+                tuple((tuple((f.detection, ms) for f, ms in frames), nxt)
+                      for frames, nxt in heard))
+
     def _captured_in(self, state: str, symbol: FrameSymbol) -> FrameSymbol | None:
         state = through_capture(state, self.design.audio_context)
         if state == "live":
@@ -320,8 +410,7 @@ class ProductModel:
     def _view(self, captured: FrameSymbol) -> tuple:
         level = captured.level
         client_view = tuple(level >= edge for edge in self._client_edges) + (level == 0,)
-        return (client_view, self.hypotheses.server_band(captured, self.scale),
-                self.hypotheses.kind_class(captured.kind))
+        return (client_view, self._server_view(captured))
 
     def _server_symbol(self, captured: FrameSymbol, mode: str) -> FrameSymbol:
         if self.webrtc and (captured.level == 0 or self.scale.representative_rms(
@@ -335,9 +424,7 @@ class ProductModel:
             symbol = FrameSymbol(self.scale.level_of(rms, False), Kind.STATIONARY)
         else:
             symbol = captured
-        view = (self.hypotheses.server_band(symbol, self.scale),
-                self.hypotheses.kind_class(symbol.kind))
-        return self._canon.setdefault(("server", view), symbol)
+        return self._canon.setdefault(("server", self._server_view(symbol)), symbol)
 
     # -- the environment's moves ----------------------------------------------------------
     def _blocks(self, cid: int) -> tuple[tuple[Step, FrameSymbol | None, bool], ...]:
@@ -503,6 +590,7 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
     started = time.perf_counter()
     model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions)
     result = Exploration(design.name, hypotheses.label, fault_classes)
+    result.engine_table = None if model.table is None else model.table.path
     initial = model.initial()
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]

@@ -16,7 +16,7 @@ from pathlib import Path
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
 from vadlock.model.server.session_limit import MAX_SESSION_MS
-from vadlock.model.symbols import Kind
+from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator import audio
 from vadlock.simulator.engine import simulate
@@ -53,6 +53,20 @@ def _wait(timer: str, design: Design) -> tuple[str, float, int]:
 
 
 SESSION_LIMIT_SETTLE_MS = 300  # room noise between the path and the limit: under 500 ms
+
+
+def block_segment(symbol: FrameSymbol, scale: LevelScale) -> tuple[str, float]:
+    """How a block of `symbol` is rendered as audio (a `Segment`'s kind and level): speech,
+    typing (its click peak 12 dB over the level's RMS) or noise, at the level's
+    representative RMS. The replay and the engine tables (`analysis.measure`) both render
+    symbols with it."""
+    rms = scale.representative_rms(symbol.level)
+    kind = {Kind.SPEECH: "speech", Kind.TRANSIENT: "typing",
+            Kind.STATIONARY: "noise"}[symbol.kind]
+    level = audio.rms_to_dbfs(rms * (4.0 if kind == "typing" else 1.0))
+    return kind, round(max(-120.0, min(0.0, level)), 1)
+
+
 GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
 
 
@@ -115,10 +129,7 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
             continue
         symbol = step.symbol
         rms = scale.representative_rms(symbol.level)
-        kind = {Kind.SPEECH: "speech", Kind.TRANSIENT: "typing",
-                Kind.STATIONARY: "noise"}[symbol.kind]
-        level = audio.rms_to_dbfs(rms * (4.0 if kind == "typing" else 1.0))
-        level = round(max(-120.0, min(0.0, level)), 1)
+        kind, level = block_segment(symbol, scale)
         add(kind, level, block_ms)
         if symbol.kind is not Kind.SPEECH and (previous is None or symbol.level >= previous[2]):
             # a climb needs every 10 ms frame above the floor: steady noise, not clicks

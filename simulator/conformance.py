@@ -242,7 +242,7 @@ def journal_from_trace(trace, chunk_ms: int) -> list[dict[str, Any]]:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, add_json_option, help_formatter
 
     p = subparsers.add_parser(
         "conform", formatter_class=help_formatter,
@@ -259,7 +259,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--truncate-tolerance-ms", type=int, default=TRUNCATE_TOLERANCE_MS,
                    metavar="MS", help="accepted difference of a truncate's audio_end_ms "
                    f"(default {TRUNCATE_TOLERANCE_MS})")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(run=run)
     return p
 

@@ -854,7 +854,8 @@ def _record_state(result: Replay, rec: LogRecord, client, model, logged: _Logged
 
 # -- vadlock replay --------------------------------------------------------------------
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import (add_design_options, add_json_option,
+                                           add_server_option, help_formatter)
 
     p = subparsers.add_parser(
         "replay", formatter_class=help_formatter,
@@ -871,9 +872,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "matches, 0 otherwise, 2 for a log that cannot be read.")
     p.add_argument("log", metavar="LOG.jsonl")
     add_design_options(p, what="client design to reconstruct")
-    p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
-                   help="server VAD hypotheses of the model's server (default energy)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_server_option(p, help="server VAD hypotheses of the model's server (default energy)")
+    add_json_option(p)
     p.set_defaults(run=run)
     return p
 

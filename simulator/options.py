@@ -1,9 +1,11 @@
-"""Command-line options shared by every command that runs a design.
+"""Command-line options shared by the commands: one function per option block.
 
 `--design NAME` picks a design, `--design-file FILE.toml` one of the user's own (see
 `simulator.designfile`; with `many`, both add up); `--chunk-ms`, `--silence-duration-ms` and
 `--gate-lag-chunks` are shorthand for its variant suffixes (`production+chunk20ms` ...), so
 `--design production --chunk-ms 20` and `--design production+chunk20ms` are the same.
+`--server` names the server VAD hypotheses; `--json`, `--workers`, `--scheduler` and the
+output folders are spelled once here for every command that takes them.
 """
 
 from __future__ import annotations
@@ -44,6 +46,53 @@ def add_design_options(parser: argparse.ArgumentParser, default: str = "producti
     group.add_argument("--gate-lag-chunks", type=int, metavar="0|1",
                        help="1: the gate decides on the previous chunk's energy (if "
                        "lastMicrophoneEnergy lags); 0: on the chunk's own")
+
+
+SERVER_METAVAR = "HYP[,HYP...]"
+
+
+def add_server_option(parser: argparse.ArgumentParser, help: str | None = None) -> None:
+    """`--server HYP[,HYP...]` (default energy); the help, unless given, lists every
+    hypothesis and detector engine."""
+    if help is None:
+        from vadlock.model.hypotheses import ENGINES, HYPOTHESES
+
+        help = ("server VAD hypotheses, combinable (default energy): " + ", ".join(HYPOTHESES)
+                + "; or a detector engine (" + ", ".join(e for e in ENGINES if e != "energy")
+                + ", webrtc-vad:MODE) with zero-skip, deadband, clear-keeps-vad; "
+                "grades: vadlock hypotheses")
+    parser.add_argument("--server", default="energy", metavar=SERVER_METAVAR, help=help)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """What a command that runs one session model takes: a design and server hypotheses."""
+    add_design_options(parser)
+    add_server_option(parser)
+
+
+def add_json_option(parser: argparse.ArgumentParser,
+                    help: str = "print one JSON object") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def add_workers_option(parser: argparse.ArgumentParser,
+                       help: str = "processes (default: the number of cores)") -> None:
+    parser.add_argument("--workers", type=int, default=None, metavar="K", help=help)
+
+
+def add_scheduler_option(parser: argparse.ArgumentParser, what: str = "jobs") -> None:
+    """`--scheduler ADDRESS`: run `what` on a Dask cluster instead of local processes."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help=f"run the {what} on the Dask cluster whose scheduler is at "
+                        "ADDRESS (tcp://HOST:PORT; default: local processes); excludes "
+                        "--workers")
+
+
+def add_out_dir_option(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """`--out DIR` with a default folder; `what` says what the folder is for ("output
+    folder", "where to save the shrunk scenario")."""
+    parser.add_argument("--out", default=default, metavar="DIR",
+                        help=f"{what} (default {default}/)")
 
 
 def design_names(args: argparse.Namespace, one: bool = False) -> list[str]:

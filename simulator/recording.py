@@ -327,7 +327,7 @@ def describe(samples: np.ndarray, fmt: WavFormat, design_name: str = "production
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import add_design_options, add_json_option, help_formatter
 
     p = subparsers.add_parser(
         "recording", formatter_class=help_formatter,
@@ -338,7 +338,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "the client's VAD gate would zero.\nExit 0, or 2 for a file that cannot be used.")
     p.add_argument("wav", metavar="FILE.wav")
     add_design_options(p, what="design whose thresholds and chunk size to use")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(p)
     p.set_defaults(run=run)
     return p
 

@@ -81,6 +81,12 @@ CASES = {
     "replay with unknown design": (
         lambda p: ["replay", _file(p, "log.jsonl", '{"type": "session.created"}\n'),
                    "--design", "nope"], "unknown design"),
+    "measure a hypothesis, not an engine": (
+        lambda p: ["measure", "--engine", "zero-skip", "--out", str(p)],
+        "give one detector engine"),
+    "explore an engine without a table": (
+        lambda p: ["explore", "--server", "webrtc-vad:3"],
+        "vadlock measure --engine webrtc-vad:3"),
 }
 
 

@@ -12,5 +12,7 @@ top-level folders (setuptools `package-dir`):
 - `vadlock.analysis` (`analysis/`): what is built from them — the design review and its
   report, the field-report diagnosis, calibration, sweeps and benchmarks.
 - `vadlock.cli` (`vadlock/cli.py`): the command line, the composition root; no package
-  imports it.
+  imports it. `vadlock.commands` (`vadlock/commands/`): one module a command, each with
+  `add_parser` and `run`; the commands that belong to one package keep theirs there
+  (`simulator/logreplay.py`, `analysis/sweep.py`, ...).
 """

@@ -11,7 +11,8 @@ from vadlock.simulator.serve import CLOCKS
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from vadlock.model.hypotheses import HYPOTHESES
-    from vadlock.simulator.options import add_design_options, help_formatter
+    from vadlock.simulator.options import (add_design_options, add_json_option,
+                                           add_server_option, help_formatter)
 
     p = subparsers.add_parser(
         "serve", formatter_class=help_formatter,
@@ -42,8 +43,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free "
                    "port, printed)")
-    p.add_argument("--server", default="energy", metavar="HYP[,HYP...]",
-                   help="server VAD hypotheses (default energy): " + ", ".join(HYPOTHESES))
+    add_server_option(p, help="server VAD hypotheses (default energy): "
+                      + ", ".join(HYPOTHESES))
     add_design_options(p, what="design whose session.update settings the server starts "
                        "with (and whose level scale it decodes audio with)")
     p.add_argument("--fault", action="append", default=[], metavar="SPEC",
@@ -70,7 +71,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "against an in-process server and print figures")
     p.add_argument("--load-audio-s", type=float, default=30.0, metavar="S",
                    help="audio per load session (default 30)")
-    p.add_argument("--json", action="store_true", help="--load: print one JSON object")
+    add_json_option(p, help="--load: print one JSON object")
     p.set_defaults(run=run)
     return p
 
