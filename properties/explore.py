@@ -215,7 +215,7 @@ class ProductModel:
             self.table = engine_table.EngineTable.load(hypotheses.engine_label)
             self._contexts = engine_table.history_contexts(
                 self.scale, self.fair_symbols[0], self.fair_symbols[2])
-            self._threshold = float(self.client.turn_detection["threshold"])
+            self._threshold = float(self.client.turn_detection.get("threshold", 0.5))
         self._history = "silence"
         self._heard_cache: dict[tuple, tuple] = {}
         self.alphabet = self._alphabet()
