@@ -13,7 +13,10 @@ with `time.perf_counter` (the only wall clock in vadlock; the model never reads 
   classes acoustic and capture; `explorer_states` their total, and one row per hypothesis.
   `explorer_peak_mib` is the largest tracemalloc peak over those explorations; tracemalloc
   slows Python about 4x and its peak is deterministic, so it is measured in its own pass,
-  once (`--memory-repeat` to repeat it);
+  once (`--memory-repeat` to repeat it); `explorer_network_states_per_s` and
+  `explorer_network_states` the same for the network fault class alone (the transport as
+  a FIFO per direction, `properties.explore.NETWORK_FIFO_LEN` batches in flight at most),
+  as the review explores it;
 - `review_s`: the whole review (`properties.review.run_review`) into a temporary folder;
   it is repeated `--review-repeat` times (default 1), and `--skip-review` leaves it out;
 - `sweep_speedup_2_workers`: the median wall time of a sweep with 1 worker over the
@@ -51,7 +54,8 @@ SWEEP_S_PER_WORKER = 3.0
 SWEEP_MINUTES = 1.0
 
 KEYS = ("simulator_rtf", "simulator_rtf_silero", "search_first_counterexample_s", "search_shrink_s",
-        "explorer_states_per_s", "explorer_peak_mib", "review_s", "sweep_speedup_2_workers")
+        "explorer_states_per_s", "explorer_network_states_per_s", "explorer_peak_mib",
+        "review_s", "sweep_speedup_2_workers")
 
 
 def _stats(values: list[float | None]) -> dict[str, Any]:
@@ -102,12 +106,12 @@ def _explore(design_name: str, hypothesis: str, classes: tuple[str, ...]):
 
 def bench_explorer(design_name: str, repeat: int, memory_repeat: int,
                    hypotheses: tuple[str, ...], classes: tuple[str, ...],
-                   say: Callable[[str], None]) -> dict:
+                   say: Callable[[str], None], prefix: str = "explorer") -> dict:
     rates, totals, per_hypothesis = [], [], []
     for i in range(repeat):
         states, seconds, rows = 0, 0.0, {}
         for h in hypotheses:
-            say(f"explorer {i + 1}/{repeat}: {h}")
+            say(f"{prefix} {i + 1}/{repeat}: {h}")
             started = time.perf_counter()
             result = _explore(design_name, h, classes)
             elapsed = time.perf_counter() - started
@@ -131,11 +135,13 @@ def bench_explorer(design_name: str, repeat: int, memory_repeat: int,
                 tracemalloc.stop()
         peaks.append(max(rows.values()))
         peak_rows.append(rows)
-    return {"explorer_states_per_s": _stats(rates), "explorer_states": _stats(totals),
-            "explorer_peak_mib": _stats(peaks),
-            "explorer_per_hypothesis": per_hypothesis,
-            "explorer_peak_mib_per_hypothesis": peak_rows,
-            "explorer_hypotheses": list(hypotheses), "explorer_fault_classes": list(classes)}
+    out = {f"{prefix}_states_per_s": _stats(rates), f"{prefix}_states": _stats(totals),
+           f"{prefix}_per_hypothesis": per_hypothesis,
+           f"{prefix}_hypotheses": list(hypotheses), f"{prefix}_fault_classes": list(classes)}
+    if memory_repeat:
+        out.update({f"{prefix}_peak_mib": _stats(peaks),
+                    f"{prefix}_peak_mib_per_hypothesis": peak_rows})
+    return out
 
 
 def bench_review(repeat: int, quick: bool, say: Callable[[str], None]) -> tuple[dict, str | None]:
@@ -223,6 +229,9 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
     runs.update(bench_explorer(design, repeat, memory_repeat,
                                ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
                                ("capture",) if quick else ("acoustic", "capture"), say))
+    runs.update(bench_explorer(design, repeat, 0,
+                               ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
+                               ("network",), say, prefix="explorer_network"))
     if review:
         stats, note = bench_review(review_repeat, quick, say)
         runs.update(stats)
@@ -239,6 +248,7 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
         notes.append("one CPU: the 2-worker speed-up cannot exceed 1")
     out: dict[str, Any] = {key: runs[key]["median"] for key in KEYS}
     out["explorer_states"] = runs["explorer_states"]["median"]
+    out["explorer_network_states"] = runs["explorer_network_states"]["median"]
     out["yardstick"] = measured
     out["normalised"] = yardstick.normalise(
         {**out, "sweep_1_worker_s": runs["sweep_1_worker_s"]["median"],
@@ -286,6 +296,9 @@ def print_bench(result: dict) -> None:
     for h, row in last.items():
         print(f"    {h:28} {row['states']:8d} {row['edges']:9d} {row['depth']:6d} "
               f"{row['freeze_states']:7d} {row['seconds']:8.2f} {peaks.get(h, 0):6.1f}")
+    print(_line("explorer, network class: states per s", runs["explorer_network_states_per_s"],
+                "", 1) + f"  ({result['explorer_network_states']} states, "
+          f"{len(runs['explorer_network_hypotheses'])} hypotheses)")
     print(_line("review: wall time", runs["review_s"], " s", 1)
           + (f"  ({result['review_repeat']} run(s))" if result["review_repeat"] else ""))
     print(_line("sweep: speed-up of 2 workers", runs["sweep_speedup_2_workers"], "x")

@@ -222,7 +222,9 @@ def _designs_section(r: _Results) -> list[str]:
     out += ["", "Fault classes: **acoustic** (typing, loud noise, barge-ins, echo, any level "
             "and kind of sound), **capture** (muted, attenuated, disabled or suspended "
             "capture, with or without an application switch; a fault may never end), "
-            "**network** (latency spikes and stalls; search only), **server** (after one of "
+            "**network** (explored: the transport as a FIFO per direction holding at most "
+            "one batch of events in flight, a stall that resumes, a dropped connection the "
+            "client is not told of, WebRTC media loss; searched: latency spikes), **server** (after one of "
             "the good turns of the first connection: a stall with the socket open, a failed "
             "response, or an expired session; a reconnect is a healthy session; search "
             "only).", ""]
@@ -371,9 +373,10 @@ def _diagnosis_section(r: _Results) -> list[str]:
         moved, steady = sensitivity_lines(d)
         out += ["### Sensitivity: which causes explain everything where", "",
                 "One free parameter moved at a time from the defaults (seed 0 only, so O3 "
-                "and O9 are judged on one run each); the server VAD's threshold is not "
-                "varied, as the base detector has none to vary until real detector engines "
-                "are modelled. ![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
+                "and O9 are judged on one run each); the server VAD's threshold moves the "
+                "symbolic hypotheses' speech edge under an assumed mapping (0.15 per 16 dB: "
+                "0.3 is about -61 dBFS, 0.7 about -19 dBFS). "
+                "![diagnosis sensitivity](diagnosis_sensitivity.png)", "",
                 "| parameter | value | causes explaining all | rank 1 |", "| --- | --- | --- | --- |"]
         out += [f"| {row['parameter']} | {row['value']} | {', '.join(row['explained']) or 'none'} "
                 f"| {', '.join(row['leading'])} |" for row in d.sensitivity]
@@ -656,5 +659,5 @@ def _method_section(r: _Results) -> list[str]:
             f"symbol per block of {' or '.join(str(c) for c in chunks)} ms, the designs' "
             "chunk); a freeze found there counts only once the full simulator replays it. "
             "Cells where exploration found only spurious freeze states fall back to search.",
-            "- Search is bounded: a `no-freeze` from search alone (the network class) is "
+            "- Search is bounded: a `no-freeze` from search alone (the server class) is "
             "evidence, not proof.", ""]

@@ -2,9 +2,9 @@
 
 Four kinds of work, run together longest first, on local processes or a Dask cluster
 (`analysis.executor`; the same results either way):
-- *cells*: for the acoustic and capture fault classes a cell is decided by exhaustive
-  exploration (a freeze counts once the full simulator confirms it) and, where
-  exploration finds none, also by search; the network class by search alone. Every freeze
+- *cells*: for the acoustic, capture and network fault classes a cell is decided by
+  exhaustive exploration (a freeze counts once the full simulator confirms it) and, where
+  exploration finds none, also by search; the server class by search alone. Every freeze
   is saved as a scenario and drawn as a timeline; every "no freeze" carries the explored
   state count and the number of scenarios searched;
 - *stories*: the field report's story under every cause, with every design
@@ -39,7 +39,7 @@ from vadlock.model.hypotheses import HYPOTHESES, ServerVadHypotheses
 
 REVIEW_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
 FAULT_CLASSES = ("acoustic", "capture", "network", "server")
-EXPLORED_CLASSES = ("acoustic", "capture")
+EXPLORED_CLASSES = ("acoustic", "capture", "network")
 SEARCH_EXAMPLES = 8
 VARIANTS = ("production+chunk20ms", "production+silence200ms", "production+lag1")
 
@@ -69,7 +69,7 @@ class Cell:
 
 
 def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
-    """One cell: explore (acoustic, capture), then search where no freeze was confirmed."""
+    """One cell: explore (acoustic, capture, network), then search where no freeze was confirmed."""
     from vadlock.properties.explore import explore
     from vadlock.properties.search import search
 

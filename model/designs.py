@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from vadlock.model.symbols import LevelScale
-from vadlock.model.hypotheses import speech_edge_rms
+from vadlock.model.hypotheses import server_vad_edges
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class Design:
     @property
     def level_scale(self) -> LevelScale:
         return LevelScale.build(
-            server_speech=speech_edge_rms(self.vad_threshold),
+            **server_vad_edges(self.vad_threshold),
             gate=self.gate.threshold_rms,
             interrupt=self.interrupt_rms,
         )

@@ -8,8 +8,16 @@ The decision a hypothesis makes is *per frame*: a frame is speech (p >= threshol
 silence (p < threshold, advances the silence timer), held (neither ends speech nor
 advances the timer) or — for the adaptive floor — also moves the noise floor.
 
-The server_vad `threshold` goes on the wire as configured (0.5, the documented default, in
-every design); the base hypothesis's -40 dBFS edge stands for it.
+The server_vad `threshold` goes on the wire as configured (0.5, the documented default,
+in every built-in design; `+thresholdX.Y` varies it). The symbols carry it as one mapping,
+shared by the simulator and the explorer (a design's `level_scale`): the base's speech edge
+is `speech_edge_rms(threshold)` (-40 dBFS at 0.5), and the `deadband` hypothesis's lower
+edge `dead_band_edge_rms(threshold)` moves with it (-56 dBFS at 0.5). That is where the
+`energy` engine's probability for a speech-like frame crosses threshold and threshold -
+0.15 (an ASSUMPTION: `simulator/detectors/energy.py`). Key clicks keep the symbolic rule at
+every threshold (never speech unless `noise-as-speech`), where the `energy` engine gives
+them a fixed p = 0.425: the two differ on clicks at thresholds at or below 0.425 and above
+0.575.
 
 Instead of the symbolic base, a real detector engine can decide (`ENGINES`: `silero`,
 `webrtc-vad[:MODE]`, `ten`, and `energy`, the base as a probability): the simulator runs it
@@ -25,7 +33,7 @@ import enum
 from dataclasses import dataclass
 from functools import lru_cache
 
-from vadlock.model.symbols import Detection, FrameSymbol, Kind, LevelScale
+from vadlock.model.symbols import NEAR_SILENT_RMS, Detection, FrameSymbol, Kind, LevelScale
 
 SERVER_SPEECH_RMS = 0.01  # about -40 dBFS: the base energy VAD's edge at threshold 0.5
 # The energy rule as a probability (simulator/detectors/energy.py) -- an ASSUMPTION: p rises
@@ -40,6 +48,29 @@ def speech_edge_rms(threshold: float) -> float:
     symbols decide as the energy engine does at any threshold."""
     return SERVER_SPEECH_RMS * 10 ** ((threshold - 0.5) / ENERGY_DEADBAND
                                       * ENERGY_DB_PER_DEADBAND / 20)
+
+
+def dead_band_edge_rms(threshold: float) -> float:
+    """The lower edge of the `deadband` hypothesis's hold band: the near-silent edge
+    (-56 dBFS) at 0.5, moved by as many dB as the speech edge (`speech_edge_rms`), so the
+    band stays the 16 dB in which the energy rule's probability lies in [threshold - 0.15,
+    threshold)."""
+    return NEAR_SILENT_RMS * speech_edge_rms(threshold) / SERVER_SPEECH_RMS
+
+
+DEFAULT_THRESHOLD = 0.5  # the documented default: the scale needs no dead-band edge of its own
+
+
+def server_vad_edges(threshold: float) -> dict[str, float]:
+    """The server VAD's named RMS edges of a level scale at `threshold` (`LevelScale.build`
+    adds the fixed trace and near-silent edges): the speech edge, and the dead band's lower
+    edge when it is not the near-silent edge (a threshold other than 0.5)."""
+    edges = {"server_speech": speech_edge_rms(threshold)}
+    if threshold != DEFAULT_THRESHOLD:
+        edges["dead_band"] = dead_band_edge_rms(threshold)
+    return edges
+
+
 FLOOR_RISE_MS = 2_000  # the adaptive floor climbs one band per this much non-speech audio
 FLOOR_FALL_MS = 200  # ... and falls to quieter non-speech audio that lasts this long
 
@@ -193,25 +224,36 @@ class ServerVadHypotheses:
 
     # -- per-frame decision ---------------------------------------------------------
     def server_band(self, symbol: FrameSymbol, scale: LevelScale) -> int:
-        """0 zero, 1 below -70 dBFS, 2 below -56 dBFS, 3 below -40 dBFS, 4 at or above."""
+        """0 zero, 1 below -70 dBFS, 2 below -56 dBFS, 3 below the speech edge (-40 dBFS
+        at threshold 0.5), 4 at or above it. At a threshold whose speech edge lies under
+        -56 dBFS (below 0.35), band 3 is empty and band 4 starts at the speech edge."""
         level = symbol.level
         if level == 0:
             return 0
-        return 1 + sum(level >= edge for edge in _band_levels(scale))
+        trace, near_silent, speech = _band_levels(scale)
+        if level >= speech:
+            return 4
+        return 3 if level >= near_silent else 2 if level >= trace else 1
+
+    def server_view(self, symbol: FrameSymbol, scale: LevelScale) -> tuple[int, bool]:
+        """What of a symbol's level this VAD can see: its server band, and whether it
+        reaches the dead band (the explorer merges symbols alike in both; at threshold 0.5
+        the second follows from the first)."""
+        return self.server_band(symbol, scale), symbol.level >= _dead_band_level(scale)
 
     def kind_from_level(self, scale: LevelScale) -> int:
         """The lowest level at which a frame's kind can change what this VAD decides: below
         it every kind is classified alike (so the simulator need not judge it). Speech must
         reach -40 dBFS; under `deadband` a non-stationary frame from -56 dBFS holds speech;
         under `floor-adapt` speech never moves the floor and counts from one band above it,
-        which can be as low as -70 dBFS."""
-        trace, near_silent, speech = _band_levels(scale)
+        which can be as low as -70 dBFS (the edges move with the threshold)."""
+        trace, _, speech = _band_levels(scale)
         if self.engine is not None:  # the engine judges the audio itself
             return scale.count
         if self.has(HypothesisFlag.FLOOR_ADAPT):
-            return trace
+            return min(trace, speech)
         if self.has(HypothesisFlag.DEADBAND):
-            return near_silent
+            return min(_dead_band_level(scale), speech)
         return speech
 
     def speech_like(self, symbol: FrameSymbol) -> bool:
@@ -246,8 +288,8 @@ class ServerVadHypotheses:
             edge = min(floor_band + 1, 4) if self.has(HypothesisFlag.FLOOR_ADAPT) else 4
             if band >= max(edge, 2):
                 return FrameClass.SPEECH
-        if in_speech and self.has(HypothesisFlag.DEADBAND) and band >= 3 \
-                and symbol.kind is not Kind.STATIONARY:
+        if in_speech and self.has(HypothesisFlag.DEADBAND) \
+                and symbol.level >= _dead_band_level(scale) and symbol.kind is not Kind.STATIONARY:
             return FrameClass.HOLD
         return FrameClass.SILENCE
 
@@ -289,3 +331,11 @@ def _band_levels(scale: LevelScale) -> tuple[int, int, int]:
     """The levels at which the server bands 2, 3 and 4 begin."""
     return tuple(scale.threshold_level(edge) for edge in ("trace", "near_silent",
                                                           "server_speech"))
+
+
+@lru_cache(maxsize=None)
+def _dead_band_level(scale: LevelScale) -> int:
+    """The lowest level the `deadband` hypothesis holds speech at: the dead band's own edge
+    when the scale has one (a threshold other than 0.5), else the near-silent edge."""
+    names = {name for name, _ in scale.edges}
+    return scale.threshold_level("dead_band" if "dead_band" in names else "near_silent")

@@ -13,13 +13,29 @@ The abstraction (stated, as the README does):
   then may run out at any point. Timers are "running or not",
   and a running one may fire at any point; the VAD's silence run is kept exactly, in
   block units;
-- the transport is an ordered FIFO delivered within the step (latency under one block);
-  a step's events are exchanged until both sides are quiet; over WebRTC, quiet chunks
-  reach the server as DTX comfort noise (media loss is not explored);
+- the transport, without the network class, is an ordered FIFO delivered within the
+  step (latency under one block): a step's events are exchanged until both sides are
+  quiet; over WebRTC, quiet chunks reach the server as DTX comfort noise;
+- with the network class, the transport is a FIFO per direction (client->server,
+  server->client) of *batches* (the events one side sends in one step), holding at most
+  `fifo_len` batches (`NETWORK_FIFO_LEN` = 1 unless said otherwise): events stay in flight
+  across blocks, and delivering the oldest batch of a direction is an environment step,
+  fair. A batch that finds its FIFO full pushes the oldest one out first, so no event
+  waits longer than `fifo_len` batches of its direction: with 1, a server reply may wait
+  any number of blocks, an append at most one. The network faults, unfair, at most
+  `max_faults` on a path: a *stall* (nothing is delivered; a fair `resume` ends it, and a
+  stall can last only until a FIFO is full — longer, it must resume or drop); a *drop*
+  (the connection dies without a close frame: what is in flight is lost, and so is what
+  is sent afterwards; the client is not told — a WebSocket stays OPEN until TCP gives
+  up — and only its own reconnect opens a new connection); over WebRTC, the *loss* of a
+  block's audio on the media track (it reaches the server as the comfort noise that
+  conceals it). A WebSocket never loses a single event (TCP), so nothing else is lost.
+  Over WebRTC the media track and the data channel are one FIFO here (their reordering
+  against each other is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them:
   `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
 Timers that may fire early and a uniform symbol per block make the graph an
-over-approximation: every freeze it finds is replayed in the full simulator and reported
+over-approximation (the FIFO bound, an under-approximation of latency): every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
 
 A *freeze* is a reachable state from which no progress (the client receiving
@@ -29,7 +45,7 @@ capture fault in force stays in force — only the client's own recovery ends it
 
 How it runs fast without a second model: a product state is three small integers — the
 client's and the server's abstract snapshots, each interned once, and the number of
-faults used. Every component transition (a client taking a block, a server receiving an
+faults used (with the network class, also the two FIFOs of event ids and the connection). Every component transition (a client taking a block, a server receiving an
 event, ...) is computed once by the real sessions on the real machines, and remembered;
 the BFS then composes remembered transitions.
 """
@@ -66,7 +82,12 @@ MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
-State = tuple[int, int, int]  # (client snapshot id, server snapshot id, faults used)
+NETWORK_FIFO_LEN = 1  # batches in flight per direction, at most (the network class)
+UP, STALLED, DROPPED = 0, 1, 2  # the connection, under the network class
+
+# (client snapshot id, server snapshot id, faults used); under the network class also
+# (uplink batches, downlink batches, connection): each batch a tuple of event ids
+State = tuple
 FRAME_MS = 10  # the server's frame: an engine table gives one verdict per frame
 
 
@@ -80,9 +101,9 @@ def fair_symbols(scale: LevelScale) -> tuple[FrameSymbol, FrameSymbol, FrameSymb
 def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> str | None:
     """Why the explorer cannot explore this cell, or None when it can: a detector engine
     needs its measured table (`vadlock measure`), current and covering the design's level
-    scale; the energy base explores at threshold 0.5, or elsewhere with only the
-    modifiers that read no level (its speech edge then shifts with the threshold); noise
-    reduction (a stateful suppressor) has no symbolic abstraction."""
+    scale. The symbolic hypotheses explore at any threshold (their edges move with it,
+    `hypotheses.server_vad_edges`); noise reduction (a stateful suppressor) has no
+    symbolic abstraction."""
     if design is not None and design.noise_reduction is not None:
         return (f"it has no measured abstraction of noise_reduction {design.noise_reduction} "
                 "(a stateful suppressor); use search or simulate, which run it on the audio")
@@ -99,12 +120,6 @@ def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> st
                         f"({len(missing)} entries missing); "
                         f"{engine_table.regenerate_hint(table.label)} --design {design.name}")
         return None
-    level_free = {"zero-skip", "clear-keeps-vad"}  # modifiers that read no level
-    threshold = 0.5 if design is None else design.vad_threshold
-    if threshold != 0.5 and not {str(f) for f in hypotheses.flags} <= level_free:
-        return ("at a threshold other than 0.5 the explorer shifts the energy base's speech "
-                "edge, which only zero-skip and clear-keeps-vad combine with; use search or "
-                "simulate, which run the energy engine on the audio")
     return None
 
 
@@ -118,12 +133,21 @@ class Step:
     """One move of the environment: a block of audio, a capture-fault event or a timer
     expiring."""
 
-    kind: str  # "block" | "fault" | "expire"
+    kind: str  # "block" | "fault" | "expire" | "deliver" | "network"
     symbol: FrameSymbol | None = None
     fault: str = ""  # "start:<kind>" or "end"
     timer: str = ""
+    net: str = ""  # deliver: "up" | "down"; network: "stall" | "resume" | "drop"; block: "lost"
 
     def describe(self, design: Design) -> str:
+        if self.kind == "deliver":
+            return ("the oldest client events in flight reach the server" if self.net == "up"
+                    else "the oldest server events in flight reach the client")
+        if self.kind == "network":
+            return {"stall": "the connection stalls (delivers nothing)",
+                    "resume": "the stalled connection resumes",
+                    "drop": "the connection drops (no close frame; the client is not told)"
+                    }[self.net]
         if self.kind == "fault":
             return ("capture fault ends" if self.fault == "end"
                     else f"capture becomes {self.fault.split(':')[1]}")
@@ -131,7 +155,8 @@ class Step:
             return f"{self.timer} timer fires"
         rms = design.level_scale.representative_rms(self.symbol.level)
         return (f"{design.chunk_ms} ms of {self.symbol.kind.name.lower()} at "
-                f"{audio.rms_to_dbfs(rms):.0f} dBFS")
+                f"{audio.rms_to_dbfs(rms):.0f} dBFS"
+                + (", lost on the media track" if self.net == "lost" else ""))
 
 
 @dataclass
@@ -192,7 +217,7 @@ class ProductModel:
 
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses,
                  fault_classes: tuple[str, ...], max_faults: int = 1,
-                 fresh_sessions: bool = False) -> None:
+                 fresh_sessions: bool = False, fifo_len: int = NETWORK_FIFO_LEN) -> None:
         if design.noise_reduction is not None:
             raise ValueError(f"explore: noise_reduction {design.noise_reduction} has no "
                              "symbolic abstraction (simulate or search run it on the audio)")
@@ -204,6 +229,10 @@ class ProductModel:
         self.block_ms = design.chunk_ms
         self.fault_classes = fault_classes
         self.max_faults = max_faults if "capture" in fault_classes else 0
+        # the network class: the transport as a bounded FIFO per direction (see `NetworkModel`)
+        self.network = "network" in fault_classes
+        self.max_network_faults = max_faults if self.network else 0
+        self.fifo_len = fifo_len
         self.client = ClientSession(design)
         self.webrtc = design.transport == "webrtc"
         self.server = self._fresh_server()
@@ -381,7 +410,7 @@ class ProductModel:
         """What the server can tell of a symbol: its band and kind class, or under an
         engine whether it is exact zeros and how the engine hears it after each history."""
         if self.table is None:
-            return (self.hypotheses.server_band(symbol, self.scale),
+            return (self.hypotheses.server_view(symbol, self.scale),
                     self.hypotheses.kind_class(symbol.kind))
         heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
         return (symbol.level == 0,
@@ -463,6 +492,8 @@ class ProductModel:
 
     def moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
         """Every step the environment can take here: (step, fair, how to apply it)."""
+        if len(state) == 6:  # the network class (the initial good turn is exchanged at once)
+            return self._network_moves(state)
         cid, sid, faults_used = state
         return self._client_moves(cid, faults_used < self.max_faults) + self._server_moves(sid)
 
@@ -493,10 +524,16 @@ class ProductModel:
         """The state after `step`, and whether the client saw progress on the way."""
         for candidate, _, move in self.moves(state):
             if candidate == step:
-                return self.apply(state, move)
+                result = self.apply(state, move)
+                if result is not None:
+                    return result
         raise ValueError(f"{step} cannot be taken here")
 
-    def apply(self, state: State, move: tuple) -> tuple[State, bool]:
+    def apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """The state after `move`, and whether the client saw progress on the way (None: the
+        move cannot be taken here — under the network class, a stalled FIFO is full)."""
+        if len(state) == 6:
+            return self._network_apply(state, move)
         cid, sid, faults_used = state
         to_client: tuple[int, ...] = ()
         kind, what = move
@@ -545,6 +582,11 @@ class ProductModel:
     def initial(self) -> State:
         """The state after one good turn: the report's sessions start with good turns, and
         the replay of a counterexample starts with them too."""
+        if getattr(self, "_initial", None) is None:
+            self._initial = self._good_turn()
+        return self._initial
+
+    def _good_turn(self) -> State:
         cid = self.clients(client_snapshot(self.client))
         cid, sid, _ = self.exchange(cid, self.fresh_server, self._intern_events(
             self.client.start()), self.server_start, False)
@@ -562,7 +604,161 @@ class ProductModel:
             state, _ = self.successor(state, Step("expire", timer=running[0]))
         for _ in range(self.design.gate.preroll_chunks + 1):
             state, _ = self.successor(state, room)
+        if self.network:  # nothing in flight, the connection up
+            state = (*state, (), (), UP)
         return state
+
+    # -- the network class ---------------------------------------------------------------
+    def _network_moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
+        """Every step with the transport as a bounded FIFO per direction: the client's and
+        the server's steps, a delivery of the oldest batch in flight either way (fair), and
+        the network faults (unfair): a stall, which a fair `resume` ends, a drop, and over
+        WebRTC the loss of a block's audio on the media track."""
+        cid, sid, used, up, down, link = state
+        may_fault = used < self.max_network_faults
+        moves = self._client_moves(cid, used < self.max_faults) + self._server_moves(sid)
+        if link == UP:
+            if up:
+                moves.append(_DELIVER_UP)
+            if down:
+                moves.append(_DELIVER_DOWN)
+            if may_fault:
+                moves += _STALL_OR_DROP
+                if self.webrtc:
+                    moves += [(Step("block", step.symbol, net="lost"), False, ("lost", what[1]))
+                              for step, _, what in moves if what[0] == "block"
+                              and what[1] is not None]
+        elif link == STALLED:
+            moves += _RESUME_OR_DROP
+        return moves
+
+    def _lost(self, events: tuple[int, ...]) -> tuple[int, ...]:
+        """The events of a block whose audio the media track lost: its append carries the
+        comfort noise the receiver conceals the loss with."""
+        out = []
+        for eid in events:
+            event = self._event_dicts[eid]
+            if event["type"] == "input_audio_buffer.append":
+                dtx = FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS),
+                                                      False), Kind.STATIONARY)
+                view = (self.hypotheses.server_band(dtx, self.scale),
+                        self.hypotheses.kind_class(dtx.kind))
+                eid = self._intern_events([{**event, "audio": self._canon.setdefault(
+                    ("server", view), dtx)}])[0]
+            out.append(eid)
+        return tuple(out)
+
+    def _network_apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        cid, sid, used, up, down, link = state
+        kind, what = move
+        memo = self._memo
+        # the common case, without `_Wire`: one side's step whose batch fits in its FIFO
+        if kind == "block" or kind == "client":
+            cid, out, reconnect = (memo.get((kind, cid, what)) if kind == "block"
+                                   else memo.get(("expire", cid, what))) or (
+                self.client_block(cid, what) if kind == "block"
+                else self.client_expire(cid, what))
+            if not reconnect:
+                if not out or link == DROPPED:
+                    return (cid, sid, used, up, down, link), False
+                if len(up) < self.fifo_len:
+                    return (cid, sid, used, up + (out,), down, link), False
+            wire = _Wire(self, cid, sid, list(up), list(down), link)
+            wire.client_sent(out, reconnect)
+            return (None if wire.blocked else
+                    ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
+                     wire.progress))
+        if kind == "server":
+            sid, out = self.server_expire(sid, what)
+            if not out or link == DROPPED:
+                return (cid, sid, used, up, down, link), False
+            if len(down) < self.fifo_len:
+                return (cid, sid, used, up, down + (out,), link), False
+        wire = _Wire(self, cid, sid, list(up), list(down), link)
+        if kind == "lost":
+            cid, out, reconnect = self.client_block(cid, what)
+            wire.cid, used = cid, used + 1
+            wire.client_sent(self._lost(out), reconnect)
+        elif kind == "fault":
+            wire.cid, out, reconnect = self.client_fault(cid, what)
+            used += what != "end"
+            wire.client_sent(out, reconnect)
+        elif kind == "server":
+            wire.sid = sid
+            wire.push("down", out)
+        elif kind == "deliver":
+            wire.deliver(what)
+        elif what == "stall":
+            wire.link, used = STALLED, used + 1
+        elif what == "resume":
+            wire.link = UP
+        else:  # "drop": whatever is in flight is lost with the connection
+            used += link == UP  # a stall that ends in a drop is one fault
+            wire.link, wire.up, wire.down = DROPPED, [], []
+        if wire.blocked:
+            return None
+        return ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
+                wire.progress)
+
+
+class _Wire:
+    """One network step's bookkeeping: a batch (the events one side sends in one step) goes
+    to the back of its direction's FIFO; a FIFO holds at most `fifo_len` batches, and
+    while the connection is up a batch that finds it full first pushes the oldest one out
+    to its receiver (so no event waits longer than `fifo_len` batches: the bound on
+    latency). A stalled connection delivers nothing: a step that would overfill it cannot
+    be taken (the stall must end first, `resume` or `drop`). A dropped connection loses
+    what is sent on it. A client's reconnect opens a new connection: empty FIFOs, a fresh
+    server session, the old connection's events lost (as the simulator does)."""
+
+    __slots__ = ("m", "cid", "sid", "up", "down", "link", "progress", "blocked")
+
+    def __init__(self, model: ProductModel, cid: int, sid: int, up: list, down: list,
+                 link: int) -> None:
+        self.m, self.cid, self.sid, self.up, self.down, self.link = model, cid, sid, up, down, link
+        self.progress = self.blocked = False
+
+    def push(self, direction: str, batch: tuple[int, ...]) -> None:
+        if not batch or self.link == DROPPED:
+            return
+        getattr(self, direction).append(tuple(batch))
+        while len(getattr(self, direction)) > self.m.fifo_len:
+            if self.link != UP:
+                self.blocked = True
+                return
+            self.deliver(direction)
+
+    def deliver(self, direction: str) -> None:
+        """The oldest batch in flight in `direction` reaches its receiver."""
+        m, memo = self.m, self.m._memo
+        batch = getattr(self, direction).pop(0)
+        if direction == "up":
+            replies: list[int] = []
+            for eid in batch:
+                self.sid, out = memo.get(("server", self.sid, eid)) or m.server_receive(
+                    self.sid, eid)
+                replies += out
+            self.push("down", tuple(replies))
+            return
+        sent: list[int] = []
+        reconnect = False
+        for eid in batch:
+            self.progress = self.progress or eid in m.progress_ids
+            self.cid, out, again = (memo.get(("receive", self.cid, eid))
+                                    or m.client_receive(self.cid, eid))
+            sent += out
+            reconnect = reconnect or again
+        self.client_sent(tuple(sent), reconnect)
+
+    def client_sent(self, batch: tuple[int, ...], reconnect: bool) -> None:
+        if not reconnect:
+            self.push("up", batch)
+            return
+        m = self.m
+        self.up, self.down, self.link, self.sid = [], [], UP, m.fresh_server
+        self.push("down", m.server_start)
+        self.cid, out, _ = m.client_reconnected(self.cid)
+        self.push("up", out)
 
 
 # the environment's moves that are the same in every model: (step, fair, how to apply it)
@@ -579,6 +775,11 @@ def _expiry(side: str, timer: str) -> tuple[Step, bool, tuple]:
 _FAULT_STARTS = [(Step("fault", fault=f"start:{kind}"), False, ("fault", f"start:{kind}"))
                  for kind in FAULTS]
 _FAULT_END = (Step("fault", fault="end"), False, ("fault", "end"))
+_DELIVER_UP = (Step("deliver", net="up"), True, ("deliver", "up"))
+_DELIVER_DOWN = (Step("deliver", net="down"), True, ("deliver", "down"))
+_STALL_OR_DROP = [(Step("network", net=net), False, ("network", net)) for net in ("stall", "drop")]
+_RESUME_OR_DROP = [(Step("network", net="resume"), True, ("network", "resume")),
+                   (Step("network", net="drop"), False, ("network", "drop"))]
 
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,
@@ -586,9 +787,14 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
             max_states: int = 1_000_000, confirm: bool = True, attempts: int = 8,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
-            keep_graph: bool = False, fresh_sessions: bool = False) -> Exploration:
+            keep_graph: bool = False, fresh_sessions: bool = False,
+            fifo_len: int = NETWORK_FIFO_LEN, max_faults: int = 1) -> Exploration:
+    """BFS from the state after a good turn. `max_faults`: capture or network fault events
+    on a path, at most; `fifo_len`: the network class's bound on batches in flight per
+    direction."""
     started = time.perf_counter()
-    model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions)
+    model = ProductModel(design, hypotheses, fault_classes, fresh_sessions=fresh_sessions,
+                         fifo_len=fifo_len, max_faults=max_faults)
     result = Exploration(design.name, hypotheses.label, fault_classes)
     result.engine_table = None if model.table is None else model.table.path
     initial = model.initial()
@@ -604,7 +810,10 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
     while i < len(states):
         state = states[i]
         for step, fair, move in model.moves(state):
-            nxt, made_progress = model.apply(state, move)
+            applied = model.apply(state, move)
+            if applied is None:
+                continue
+            nxt, made_progress = applied
             labelled += 1
             j = index.get(nxt)
             if j is None:

@@ -3,8 +3,13 @@
 Two good turns come first (the explorer's initial state is the quiet state a session is in
 between turns). Then each block step becomes 100 ms of explicit audio (a `segments` entry:
 speech, typing or noise at the block's level); a timer expiry becomes the wait the real
-timer needs (for the 60-minute session limit, the steps before it are moved to end at the
-limit); capture-fault steps become capture faults. A fair tail follows: 60 s of the user speaking clearly every
+timer needs (for the 60-minute session limit, the steps before it are moved to end at
+the limit); capture-fault steps become capture faults. Network steps (the network class)
+become the simulator's network: a stall until it resumes, a latency spike as long as the
+stall; a drop, a `ConnectionDrop`; a block lost on the media track, a `MediaLoss`; and
+events in flight across blocks, a latency per direction as long as the most batches the
+path ever had in flight that way (the simulator's delay is per direction, not per event:
+an approximation the replay's verdict judges). A fair tail follows: 60 s of the user speaking clearly every
 9 s in a quiet room. The counterexample is *confirmed* when the full simulation violates
 the `recovery` property — the same freeze verdict search uses.
 """
@@ -20,7 +25,8 @@ from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator import audio
 from vadlock.simulator.engine import simulate
-from vadlock.simulator.scenario import CaptureFault, Scenario, Segment, Utterance
+from vadlock.simulator.scenario import (CaptureFault, ConnectionDrop, LatencySpike, MediaLoss,
+                                        Network, Scenario, Segment, Utterance)
 
 TAIL_MS = 60_000
 TAIL_PERIOD_MS = 9_000
@@ -85,7 +91,9 @@ def _until_session_limit(design: Design, path, block_ms: int) -> int | None:
     return None
 
 
-def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
+def path_to_scenario(design: Design, path, block_ms: int,
+                     in_flight: tuple[int, int] = (0, 0)) -> Scenario:
+    """`in_flight`: the most batches the path had in flight (uplink, downlink)."""
     scale = design.level_scale
     good = [Utterance(1_000 + 10_000 * i, 1_800, -22.0) for i in range(GOOD_TURNS)]
     t = 10_000 * GOOD_TURNS
@@ -107,7 +115,22 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
         add("noise", -50.0, MAX_SESSION_MS - before_ms - t)
         t = MAX_SESSION_MS - before_ms
     previous = None  # the last loud non-speech block: what drives a floor climb
+    spikes: list[LatencySpike] = []
+    drops: list[ConnectionDrop] = []
+    losses: list[MediaLoss] = []
+    stalled_at = None
     for step in path:
+        if step.kind == "deliver":
+            continue
+        if step.kind == "network":
+            if stalled_at is not None and t > stalled_at:  # the stall ends: resumes or drops
+                spikes.append(LatencySpike(stalled_at, t - stalled_at, t - stalled_at))
+            stalled_at = t if step.net == "stall" else None
+            if step.net == "drop":
+                drops.append(ConnectionDrop(t))
+            continue
+        if step.net == "lost":
+            losses.append(MediaLoss(t, block_ms))
         if step.kind == "expire":
             if step.timer == "floor_climb" and previous is not None:
                 # the audio that drives the climb goes on for the climb's 2 s
@@ -143,15 +166,22 @@ def path_to_scenario(design: Design, path, block_ms: int) -> Scenario:
         utterances.append(Utterance(t, 1_800, -22.0))
         t += TAIL_PERIOD_MS
     segments.append(Segment(tail_start, TAIL_MS, "noise", -50.0))
+    if stalled_at is not None:  # a stall the path leaves in force: it ends with the tail
+        spikes.append(LatencySpike(stalled_at, tail_start - stalled_at, tail_start - stalled_at))
+    base = Network()
+    network = Network(
+        uplink_latency_ms=max(base.uplink_latency_ms, in_flight[0] * block_ms),
+        downlink_latency_ms=max(base.downlink_latency_ms, in_flight[1] * block_ms),
+        spikes=tuple(spikes), drops=tuple(drops), media_losses=tuple(losses))
     return Scenario(name="explore", duration_ms=tail_start + TAIL_MS,
                     utterances=tuple(utterances), capture_faults=tuple(faults),
-                    segments=tuple(segments), room_noise_dbfs=-120.0)
+                    segments=tuple(segments), room_noise_dbfs=-120.0, network=network)
 
 
 def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, seed: int,
                  out_dir: str | Path | None):
     """Replay an explorer path in the full simulator: (confirmed, saved scenario, trace)."""
-    scenario = path_to_scenario(design, path, model.block_ms)
+    scenario = path_to_scenario(design, path, model.block_ms, _in_flight(model, path))
     trace = simulate(design, hypotheses, scenario, seed=seed)
     confirmed = bool(check(trace, (FREEZE_PROPERTY,)))
     saved = None
@@ -163,3 +193,16 @@ def confirm_path(design: Design, hypotheses: ServerVadHypotheses, path, model, s
         name = f"explore__{design.name}__{hypotheses.label.replace(',', '+')}.json"
         saved = scenario.save(Path(out_dir) / name)
     return confirmed, saved, trace
+
+
+def _in_flight(model, path) -> tuple[int, int]:
+    """The most batches in flight along `path`, per direction (0, 0 without the network
+    class)."""
+    if not model.network:
+        return 0, 0
+    state, most = model.initial(), [0, 0]
+    for step in path:
+        state, _ = model.successor(state, step)
+        if len(state) == 6:
+            most = [max(most[0], len(state[3])), max(most[1], len(state[4]))]
+    return most[0], most[1]

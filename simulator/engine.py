@@ -31,7 +31,7 @@ from vadlock.model.client.capture import ATTENUATION_DB, through_capture
 from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
-from vadlock.model.hypotheses import ENGINE_MODIFIERS, ServerVadHypotheses
+from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession
 from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
 from vadlock.simulator import audio, detectors, features
@@ -49,7 +49,6 @@ ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by de
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
 MEDIA_LOSS = 0.01  # WebRTC media path: packet loss, concealed as comfort noise
-DEFAULT_THRESHOLD = 0.5  # server_vad's documented default, where the symbolic base applies
 
 Runs = list[tuple[FrameSymbol, int]]
 
@@ -346,6 +345,9 @@ class Engine:
         self.media = Link(net.uplink_latency_ms // 2, net.uplink_jitter_ms * 2, net.spikes,
                           _rng(seed, 10))
         self.media_rng = _rng(seed, 11)
+        # the scenario's connection drops, in time order; `dead`: the connection is gone
+        self._drops = sorted(d.start_ms for d in net.drops)
+        self.dead = False
         n = len(self.env)
         self.comfort = _Track(lambda: self._signal(
             lambda: audio.pink_noise(n, audio.dbfs_to_rms(design.gate.comfort_noise_dbfs),
@@ -357,10 +359,9 @@ class Engine:
         self.client = ClientSession(design)
         self.server = self._new_server()
         self._captured: dict[int, CapturedChunk] = {}  # chunk start (the payload tag) -> chunk
-        # a real detector as the server's engine (the energy rule too, as a probability,
-        # when the session's threshold is not the 0.5 its symbolic edge stands for)
-        self._detector_factory = detector_factory(
-            hypotheses, self.client.turn_detection.get("threshold", DEFAULT_THRESHOLD))
+        # a real detector as the server's engine (None: the symbols decide, their edges
+        # at the design's threshold)
+        self._detector_factory = detector_factory(hypotheses)
         self.decoder = self._new_decoder()
         self.server_faults = ServerFaultFilter(scenario.server_faults)
         self._playing_index = 0
@@ -463,16 +464,32 @@ class Engine:
                 payload = event["audio"]
                 self.trace.chunks["sent"][self._captured[payload.tag].row] = payload.mode
                 if self.webrtc:  # the chunk goes on the media track, not the data channel
-                    self.media.send(t_ms, (payload, self.media_rng.random() < MEDIA_LOSS))
+                    lost = self.media_rng.random() < MEDIA_LOSS or self._media_lost(t_ms)
+                    if not self.dead:
+                        self.media.send(t_ms, (payload, lost))
                     continue
                 self.trace.wire.append(WireRecord(t_ms, C2S, event, self.render))
             else:
                 self.trace.wire.append(WireRecord(t_ms, C2S, event))
-            self.uplink.send(t_ms, event)
+            if not self.dead:  # sent into a dead connection: never arrives
+                self.uplink.send(t_ms, event)
+
+    def _media_lost(self, t_ms: int) -> bool:
+        return any(loss.start_ms <= t_ms < loss.start_ms + loss.duration_ms
+                   for loss in self.scenario.network.media_losses)
+
+    def _drop_connection(self, t_ms: int) -> None:
+        """The connection dies (`ConnectionDrop`): what is in flight is lost."""
+        self.dead = True
+        self.trace.faults.append((t_ms, "start", "connection_drop"))
+        for link in (self.uplink, self.downlink, self.media):
+            link.reset()
 
     def _to_client(self, t_ms: int, events: list[dict[str, Any]]) -> None:
         if self.server_faults:
             events = self.server_faults.filter(self.server, events)
+        if self.dead:
+            events = []
         for event in events:
             if event["type"] == "response.output_audio.delta":
                 self._item_response[event["item_id"]] = event["delta"].response_index
@@ -498,6 +515,8 @@ class Engine:
         audio_context = self.design.audio_context
         i = t = 0
         while t < end_ms:
+            while self._drops and self._drops[0] <= t:
+                self._drop_connection(self._drops.pop(0))
             while fault_events and fault_events[0][0] <= t:
                 _, action, kind = fault_events.pop(0)
                 self.trace.faults.append((t, action, kind))
@@ -585,6 +604,8 @@ class Engine:
         moment = self.scenario.duration_ms
         if fault_events:
             moment = min(moment, fault_events[0][0])
+        if self._drops:
+            moment = min(moment, self._drops[0])
         for link in (self.uplink, self.downlink, self.media):
             if link.next_arrival_ms is not None:
                 moment = min(moment, link.next_arrival_ms)
@@ -707,6 +728,9 @@ class Engine:
                 self.trace.reconnects += 1
                 self.uplink.reset()
                 self.downlink.reset()
+                if self.dead:  # a new connection works again
+                    self.dead = False
+                    self.trace.faults.append((t, "end", "connection_drop"))
                 old = self.server
                 self.server = self._new_server()
                 self.trace.transitions.extend(
@@ -749,19 +773,16 @@ class Engine:
             self.client.notices.clear()
 
 
-def detector_factory(hypotheses: ServerVadHypotheses, threshold: float
-                     ) -> Callable[[], object] | None:
-    """What makes a session's server detector: the hypotheses' engine, or the energy rule as
-    a probability when the session's threshold is not the 0.5 its symbolic edge stands for;
-    None when the symbols decide (the base hypotheses at 0.5). Shared by the simulator and
-    `vadlock serve`, so both hear with the same engine."""
-    engine = hypotheses.engine or ("energy" if threshold != DEFAULT_THRESHOLD else None)
-    if engine == "energy" and hypotheses.flags - ENGINE_MODIFIERS:
-        raise SimulationError(f"threshold {threshold}: the energy engine cannot combine "
-                              f"with {', '.join(sorted(hypotheses.flags - ENGINE_MODIFIERS))}")
-    return None if engine is None else detectors.factory(
-        engine, **({} if hypotheses.engine_option is None
-                   else {"mode": hypotheses.engine_option}))
+def detector_factory(hypotheses: ServerVadHypotheses) -> Callable[[], object] | None:
+    """What makes a session's server detector: the hypotheses' engine, whose probability
+    each frame compares with the session's threshold; None when the symbols decide (the
+    symbolic hypotheses, at any threshold: the design's level scale moves their edges with
+    it, as the explorer's does). Shared by the simulator and `vadlock serve`, so both hear
+    with the same engine."""
+    if hypotheses.engine is None:
+        return None
+    return detectors.factory(hypotheses.engine, **(
+        {} if hypotheses.engine_option is None else {"mode": hypotheses.engine_option}))
 
 
 def simulate(design: Design, hypotheses: ServerVadHypotheses, scenario: Scenario,

@@ -95,12 +95,33 @@ class LatencySpike:
 
 
 @dataclass(frozen=True)
+class ConnectionDrop:
+    """The connection current at `start_ms` dies without a close frame (the peer or a
+    middlebox vanished): what is in flight either way is lost, and so is everything sent
+    on it afterwards. The client is not told (a WebSocket stays OPEN until TCP gives up,
+    minutes later); only its own reconnect opens a working connection."""
+
+    start_ms: int
+
+
+@dataclass(frozen=True)
+class MediaLoss:
+    """WebRTC only: the audio chunks sent on the media track within the window are lost
+    (the receiver conceals them as comfort noise). Events on the data channel are not."""
+
+    start_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
 class Network:
     uplink_latency_ms: int = 40
     downlink_latency_ms: int = 40
     uplink_jitter_ms: int = 10
     downlink_jitter_ms: int = 10
     spikes: tuple[LatencySpike, ...] = ()
+    drops: tuple[ConnectionDrop, ...] = ()
+    media_losses: tuple[MediaLoss, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,7 +184,8 @@ class Scenario:
 
 
 _NESTED = {"utterances": Utterance, "typing": Typing, "capture_faults": CaptureFault,
-           "spikes": LatencySpike, "segments": Segment, "server_faults": ServerFault}
+           "spikes": LatencySpike, "drops": ConnectionDrop, "media_losses": MediaLoss,
+           "segments": Segment, "server_faults": ServerFault}
 
 
 def _build(cls, data: dict[str, Any], where: str):
@@ -276,3 +298,8 @@ def _check_semantics(s: Scenario) -> None:
     for i, sp in enumerate(n.spikes):
         need(sp.start_ms >= 0 and sp.duration_ms > 0 and 0 <= sp.extra_ms <= 600_000,
              f"network.spikes[{i}]", "needs start_ms >= 0, duration_ms > 0, extra_ms in 0..600000")
+    for i, drop in enumerate(n.drops):
+        need(drop.start_ms >= 0, f"network.drops[{i}].start_ms", "must be >= 0")
+    for i, loss in enumerate(n.media_losses):
+        need(loss.start_ms >= 0 and loss.duration_ms > 0, f"network.media_losses[{i}]",
+             "needs start_ms >= 0, duration_ms > 0")

@@ -65,7 +65,7 @@ def test_own_design_runs_through_simulate(own_client, tmp_path, capsys):
     summary = json.loads(captured.out)
     assert code == (1 if summary["violations"] else 0)
     assert summary["design"] == "own-client"
-    # the threshold is honoured (the energy rule as a probability, against 0.6): no warning
+    # the threshold is honoured (the symbols' speech edge moved to 0.6): no warning
     assert "not modelled" not in captured.err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     update = next(r["event"] for r in records if r["event"]["type"] == "session.update")

@@ -132,13 +132,15 @@ def test_the_synthetic_voice_is_not_speech_to_silero() -> None:
 
 
 # -- engines in the server ----------------------------------------------------------------
-def _spoken_session(hypotheses: str, design=DEVELOPMENT):
+def _spoken_session(hypotheses: str | ServerVadHypotheses, design=DEVELOPMENT):
     samples = place_recordings([(1_000, espeak.speak(espeak.SENTENCES[0], -10.0), 0.0),
                                 (8_000, espeak.speak(espeak.SENTENCES[2], -10.0), 0.0)],
                                16_000)
     # no echo of the assistant (it would be heard too: a turn of its own)
     scenario = replace(scenario_for_recording(samples, "espeak"), echo_gain_db=-120.0)
-    trace = simulate(design, ServerVadHypotheses.parse(hypotheses), scenario, recording=samples)
+    if isinstance(hypotheses, str):
+        hypotheses = ServerVadHypotheses.parse(hypotheses)
+    trace = simulate(design, hypotheses, scenario, recording=samples)
     return [r for r in trace.wire if r.type == "input_audio_buffer.speech_started"], trace
 
 
@@ -151,10 +153,12 @@ def test_each_engine_hears_and_answers_real_speech(engine) -> None:
 
 
 def test_the_sessions_threshold_decides_on_the_engines_probability() -> None:
-    """Off 0.5 the base runs as the `energy` engine, whose p for speech at -22 dBFS is
-    about 0.66 (the assumed mapping): heard at threshold 0.6, not at 0.9."""
-    heard, _ = _spoken_session("energy", variant(DEVELOPMENT, vad_threshold=0.6))
-    deaf, _ = _spoken_session("energy", variant(DEVELOPMENT, vad_threshold=0.9))
+    """A detector engine's probability meets the session's threshold: the `energy` engine's
+    p for speech at -22 dBFS is about 0.66 (the assumed mapping): heard at threshold 0.6,
+    not at 0.9."""
+    engine = ServerVadHypotheses(engine="energy")
+    heard, _ = _spoken_session(engine, variant(DEVELOPMENT, vad_threshold=0.6))
+    deaf, _ = _spoken_session(engine, variant(DEVELOPMENT, vad_threshold=0.9))
     assert len(heard) >= 2 and not deaf
 
 

@@ -81,7 +81,10 @@ def test_supports_says_which_cells_the_explorer_can_explore():
     assert supports(ServerVadHypotheses.parse("silero,zero-skip"), production)
     assert supports(ServerVadHypotheses.parse("energy"), production)
     assert not supports(ServerVadHypotheses.parse("webrtc-vad:3"), production)  # no table
-    assert not supports(ServerVadHypotheses.parse("deadband"),
+    # the symbolic hypotheses move their edges with the threshold (tests/test_threshold.py)
+    assert supports(ServerVadHypotheses.parse("deadband"), get_design("production+threshold0.6"))
+    # an engine's table covers the level scale it was measured on
+    assert not supports(ServerVadHypotheses.parse("silero"),
                         get_design("production+threshold0.6"))
 
 

@@ -90,7 +90,7 @@ class ServedSession:
                                     session_limit_ms=max_session_ms)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
         # simulator's engine does)
-        factory = detector_factory(hypotheses, self.turn_detection.get("threshold", 0.5))
+        factory = detector_factory(hypotheses)
         self.decoder = ServerAudioDecoder(
             design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale),
             detector=None if factory is None else factory(),

@@ -23,9 +23,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_model_options(p)
     p.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                    help="fault classes of the environment (default acoustic,capture; "
-                   "server: the 60-minute session limit may run out at any point, the "
-                   "session being of any age; network faults and the other server faults "
-                   "are for search)")
+                   "network: the transport as a bounded FIFO per direction, a stall, a "
+                   "dropped connection, WebRTC media loss; server: the 60-minute session "
+                   "limit may run out at any point, the session being of any age; the other "
+                   "server faults are for search)")
+    p.add_argument("--fifo-len", type=int, default=None, metavar="N",
+                   help="network class: batches in flight per direction, at most (default "
+                   "1: a server reply may wait any number of blocks, an append at most "
+                   "one)")
     p.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
                    help="stop with an error beyond this many states (default 1000000, "
                    "about 300 MB)")
@@ -47,11 +52,14 @@ def run(args: argparse.Namespace) -> int:
     why_not = refusal(hypotheses, design)
     if why_not is not None:
         raise UsageError(f"explore works on symbols: {why_not}")
-    classes = fault_classes(args.faults, ("acoustic", "capture", "server"))
+    classes = fault_classes(args.faults, ("acoustic", "capture", "network", "server"))
     positive(args.max_states, "--max-states")
+    from vadlock.properties.explore import NETWORK_FIFO_LEN
+    fifo_len = NETWORK_FIFO_LEN if args.fifo_len is None else args.fifo_len
+    positive(fifo_len, "--fifo-len")
     bar = Progress("vadlock explore", enabled=not args.json)
     result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
-                     out_dir=args.out,
+                     out_dir=args.out, fifo_len=fifo_len,
                      progress=lambda states, edges: bar(f"{states} states, {edges} edges"))
     bar.done()
     replay = replay_command(design, hypotheses, result.saved)
@@ -62,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "property": "recovery" if result.confirmed else None,
             "counterexample": str(result.saved) if result.confirmed else None,
             "states": result.states, "edges": result.edges, "depth": result.depth,
+            "fifo_len": fifo_len if "network" in classes else None,
             "seconds": round(result.seconds, 3), "freeze_states": result.freeze_states,
             "traps": result.traps, "confirmed": result.confirmed,
             "replay_attempts": result.attempts,
