@@ -45,6 +45,8 @@ from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Tra
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
+# semantic_vad has no threshold: its speech start is taken as server_vad's at the default
+SEMANTIC_VAD_THRESHOLD = 0.5
 ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by default
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
@@ -399,7 +401,7 @@ class Engine:
         return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
                                   detector=None if factory is None else factory(),
                                   threshold=lambda: self.server.turn_detection.get(
-                                      "threshold", DEFAULT_THRESHOLD))
+                                      "threshold", SEMANTIC_VAD_THRESHOLD))
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
