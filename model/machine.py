@@ -376,7 +376,7 @@ def declared_machines() -> list[type[ProtocolMachine]]:
     from vadlock.model.client import (beliefs, capture, gate, health, liveness, playback, rules,
                                       watchdog)
     from vadlock.model.server import (audio_buffer, floor, idle_timeout, output_buffer,
-                                      response, vad)
+                                      response, semantic_vad, session_limit, vad)
 
     return [
         capture.Capture,
@@ -389,10 +389,12 @@ def declared_machines() -> list[type[ProtocolMachine]]:
         rules.WatchdogRule,
         audio_buffer.InputAudioBuffer,
         vad.ServerVad,
+        semantic_vad.SemanticVad,
         floor.AdaptiveFloor,
         response.ResponseLifecycle,
         output_buffer.OutputAudioBuffer,
         idle_timeout.IdleTimeout,
+        session_limit.SessionLimit,
     ]
 
 

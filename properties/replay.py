@@ -4,7 +4,8 @@ Two good turns come first (the explorer's initial state is the quiet state a ses
 between turns). Then each block step becomes 100 ms of explicit audio (a `segments` entry:
 speech, typing or noise at the block's level); a timer expiry becomes the wait the real
 timer needs (what its machine declares, `ProtocolMachine.real_wait`); capture-fault steps
-become capture faults. Network steps (the network class) become the simulator's network: a
+become capture faults (for the 60-minute session limit, the steps before it are moved to
+end at the limit). Network steps (the network class) become the simulator's network: a
 stall until it resumes, a latency spike as long as the stall; a drop, a `ConnectionDrop`; a
 block lost on the media track, a `MediaLoss`; and events in flight across blocks, a latency
 per direction as long as the most batches the path ever had in flight that way (the
@@ -23,6 +24,7 @@ from vadlock.model.designs import Design
 from vadlock.model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
 from vadlock.model.machine import WaitInput
 from vadlock.model.server.session import ServerSession
+from vadlock.model.server.session_limit import MAX_SESSION_MS
 from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator import audio
@@ -66,6 +68,20 @@ def block_segment(symbol: FrameSymbol, scale: LevelScale) -> tuple[str, float]:
 GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
 
 
+def _until_session_limit(design: Design, path, block_ms: int) -> int | None:
+    """The audio the path's steps take before its session-limit expiry (None: it has
+    none)."""
+    total, waits = 0, timer_waits(design)
+    for step in path:
+        if step.kind == "expire" and step.timer == "session_limit":
+            return total + waits["session_limit"][2]
+        if step.kind == "expire":
+            total += FLOOR_RISE_MS if step.timer == "floor_climb" else waits[step.timer][2]
+        elif step.kind == "block":
+            total += block_ms
+    return None
+
+
 def path_to_scenario(design: Design, path, block_ms: int,
                      in_flight: tuple[int, int] = (0, 0)) -> Scenario:
     """`in_flight`: the most batches the path had in flight (uplink, downlink)."""
@@ -84,6 +100,12 @@ def path_to_scenario(design: Design, path, block_ms: int,
         else:
             segments.append(Segment(t, duration_ms, kind, level_dbfs))
 
+    # the session limit counts from the session's start: the steps before its expiry are
+    # moved, after quiet, to end at the limit, so that it runs out where the path says
+    before_ms = _until_session_limit(design, path, block_ms)
+    if before_ms is not None and t + before_ms < MAX_SESSION_MS:
+        add("noise", -50.0, MAX_SESSION_MS - before_ms - t)
+        t = MAX_SESSION_MS - before_ms
     previous = None  # the last loud non-speech block: what drives a floor climb
     spikes: list[LatencySpike] = []
     drops: list[ConnectionDrop] = []

@@ -38,6 +38,7 @@ from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
 from vadlock.simulator import audio, detectors, features
 from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
+from vadlock.simulator.noise_reduction import NoiseReduction
 from vadlock.simulator.scenario import Scenario
 from vadlock.simulator.server_faults import ServerFaultFilter
 from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Trace,
@@ -45,6 +46,8 @@ from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Tra
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
+# semantic_vad has no threshold: its speech start is taken as server_vad's at the default
+SEMANTIC_VAD_THRESHOLD = 0.5
 ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by default
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
@@ -391,12 +394,15 @@ class Engine:
         return _cached(key, make)
 
     def _new_decoder(self) -> ServerAudioDecoder:
-        """What a new server connection hears with (a fresh detector: its state is the
-        session's)."""
+        """What a new server connection hears with (a fresh detector and noise-reduction
+        stage: their state is the session's)."""
+        self.noise_reduction = (NoiseReduction(self.design.noise_reduction)
+                                if self.design.noise_reduction else None)
         factory = self._detector_factory
         return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
                                   detector=None if factory is None else factory(),
-                                  threshold=lambda: self.server.turn_detection["threshold"])
+                                  threshold=lambda: self.server.turn_detection.get(
+                                      "threshold", SEMANTIC_VAD_THRESHOLD))
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -407,6 +413,8 @@ class Engine:
     def _server_frames(self, payload: protocol.AudioPayload) -> Runs:
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            return self._reduced_frames(self._sent_samples(payload, chunk, n_frames))
         if payload.mode == "zeros":
             return self.decoder.zeros(n_frames)
         if payload.mode == "comfort_noise":
@@ -420,11 +428,37 @@ class Engine:
         comfort noise."""
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            if lost or chunk.rms < DTX_RMS:
+                samples = self.dtx.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+            elif chunk.samples is None:
+                samples = chunk.signal.frames(chunk.frame0, n_frames)
+            else:
+                samples = chunk.samples
+            return self._reduced_frames(np.asarray(samples).reshape(-1))
         if lost or chunk.rms < DTX_RMS:
             return self.decoder.known(self.dtx.frames, chunk.start_ms // FRAME_MS, n_frames)
         if chunk.samples is None:
             return self.decoder.known(chunk.signal, chunk.frame0, n_frames)
         return self.decoder.frames_of(chunk.samples)
+
+    def _sent_samples(self, payload: protocol.AudioPayload, chunk: CapturedChunk,
+                      n_frames: int) -> np.ndarray:
+        """The samples of an append as the server decodes them (pcm16)."""
+        if payload.mode == "zeros":
+            return np.zeros(n_frames * FRAME_MS * SPM, np.float32)
+        if payload.mode == "comfort_noise":
+            frames = self.comfort.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+        elif chunk.samples is None:
+            frames = chunk.signal.frames(chunk.frame0, n_frames)
+        else:
+            return audio.quantize_pcm16(chunk.samples)
+        return frames.reshape(-1)
+
+    def _reduced_frames(self, samples: np.ndarray) -> Runs:
+        """`audio.input.noise_reduction`: the server's detector hears the stage's output
+        (`simulator.noise_reduction`), sample by sample, never a precomputed signal."""
+        return self.decoder.frames_of(self.noise_reduction.process(samples))
 
     # -- sending -----------------------------------------------------------------------
     def _to_server(self, t_ms: int, events: list[dict[str, Any]]) -> None:

@@ -129,7 +129,9 @@ def test_no_state_is_spelt_as_a_literal_in_the_package():
 
 def test_every_machine_declares_its_states_as_the_constants_of_one_class():
     for machine in declared_machines():
-        module = sys.modules[machine.__module__]
+        # the module of the class that declares the states (a subclass may inherit them)
+        owner = next(cls for cls in machine.__mro__ if "STATES" in vars(cls))
+        module = sys.modules[owner.__module__]
         constants = [
             {value for name, value in vars(cls).items()
              if name.isupper() and isinstance(value, str)}

@@ -93,9 +93,11 @@ def test_server_timers_come_from_its_machines():
     server = ServerSession(ServerVadHypotheses.parse("energy"),
                            get_design("production").level_scale,
                            protocol.turn_detection_config(idle_timeout_ms=5_000))
-    assert server.running_timers() == () and server.ms_until_next_deadline() is None
+    # only the 60-minute session limit runs from the start
+    assert server.running_timers() == ("session_limit",)
+    assert server.ms_until_next_deadline() == 3_600_000
     server.receive({"type": "response.create"})
-    assert server.running_timers() == ("response",)
+    assert server.running_timers() == ("response", "session_limit")
     first_delta_ms = server.ms_until_next_deadline()
     assert server.advance(first_delta_ms - 1) == []
     assert [e["type"] for e in server.advance(1)] == ["response.output_audio.delta"]

@@ -18,7 +18,10 @@ Assumptions beyond the machines' own docstrings:
   buffer holds under 100 ms — possible only after a clear under `clear-keeps-vad`;
 - `session.update` re-applying `turn_detection` resets the VAD, except under
   `clear-keeps-vad` (which then stands for "buffer-level operations never reset VAD");
-- `idle_timeout_ms` counts from `response.done` plus that response's audio duration.
+- `idle_timeout_ms` counts from `response.done` plus that response's audio duration;
+- the session limit (60 minutes, `model/server/session_limit.py`) ends the session with
+  the `session_expired` error; after it the session is closed: it hears nothing and sends
+  nothing more, and none of its timers runs.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
 from vadlock.model.server.output_buffer import (OutputAudioBuffer, OutputBufferState,
                                                 PlaybackCut, PlaybackStarted, PlaybackStopped)
 from vadlock.model.server.response import ResponseLifecycle, ResponseState
+from vadlock.model.server.semantic_vad import MAX_WAIT_MS, SemanticVad
+from vadlock.model.server.session_limit import (MAX_SESSION_MS, SESSION_EXPIRED,
+                                                SESSION_EXPIRED_MESSAGE, SessionExpired,
+                                                SessionLimit, SessionLimitState)
 from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped, VadState
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
@@ -69,6 +76,7 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
     PlaybackStarted: (("", "_send_playback_started"),),
     PlaybackStopped: (("", "_send_playback_stopped"),),
     PlaybackCut: (("", "_send_playback_cut"),),
+    SessionExpired: (("", "_send_session_expired"),),
     "response.output_audio.delta": (("", "_count_item_audio"), ("_over_websocket", "_send"),
                                     ("_server_plays", "_to_media")),
     "response.content_part.added": (("", "_send"), ("_server_plays", "_start_output")),
@@ -77,21 +85,25 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
 }
 # the machines whose outputs `_collect` follows, in this order
 COLLECTED = ("vad", "buffer", "response")
-# the clock timers' order within one `advance`: the playback position first (it stops
-# only on audio a finished response has sent), then generation, then the idle timeout
-CLOCKED = ("output_buffer", "response", "idle")
+# the clock timers' order within one `advance`: the session limit first (nothing follows
+# it), the playback position (it stops only on audio a finished response has sent), then
+# generation, then the idle timeout
+CLOCKED = ("limit", "output_buffer", "response", "idle")
 
 
 class ServerSession(MachineSession):
     def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
                  turn_detection: dict[str, Any] | None = None,
                  response_ms: Callable[[int], int] | None = None,
-                 owns_output_buffer: bool = False) -> None:
+                 owns_output_buffer: bool = False,
+                 session_limit_ms: int | None = MAX_SESSION_MS) -> None:
         self.hypotheses = hypotheses
         self.turn_detection = turn_detection or protocol.turn_detection_config()
-        self.vad = ServerVad(hypotheses, scale,
-                             self.turn_detection["silence_duration_ms"],
-                             self.turn_detection["prefix_padding_ms"])
+        td = self.turn_detection
+        self.vad = (SemanticVad(hypotheses, scale, td.get("eagerness") or "auto")
+                    if td["type"] == "semantic_vad" else
+                    ServerVad(hypotheses, scale, td["silence_duration_ms"],
+                              td["prefix_padding_ms"]))
         self.floor = AdaptiveFloor(hypotheses, scale)
         self.buffer = InputAudioBuffer()
         self.response = ResponseLifecycle()
@@ -102,6 +114,7 @@ class ServerSession(MachineSession):
             user_quiet=lambda: (self.vad.state == VadState.SILENCE
                                 and self.response.state == ResponseState.IDLE),
             timeout_ms=lambda: self.turn_detection.get("idle_timeout_ms"))
+        self.limit = SessionLimit(session_limit_ms)  # None: no limit (the explorer's default)
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
@@ -117,7 +130,7 @@ class ServerSession(MachineSession):
         self.changes: list[tuple[str, str, str, str]] = []
         # the order of the explorer's snapshots and timer steps
         self.machines = (self.buffer, self.vad, self.response, self.output_buffer,
-                         self.floor, self.idle)
+                         self.floor, self.idle, self.limit)
         for machine in self.machines:
             machine.changes = self.changes
 
@@ -149,8 +162,15 @@ class ServerSession(MachineSession):
                              "session": protocol.session_object("sess_vadlock",
                                                                 self.turn_detection)})]
 
+    @property
+    def closed(self) -> bool:
+        """The session has ended (its limit was reached): it hears and sends nothing."""
+        return self.limit.state == SessionLimitState.EXPIRED
+
     def receive(self, event: dict[str, Any], frames: Frames = ()) -> list[dict[str, Any]]:
         """One client event (with the decoded frames of an append), as `RECEIVE` says."""
+        if self.closed:
+            return []
         handler = RECEIVE.get(event["type"])
         return getattr(self, handler)(event, frames) if handler else []
 
@@ -170,8 +190,13 @@ class ServerSession(MachineSession):
 
     def _on_session_update(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
         td = event["session"]["audio"]["input"]["turn_detection"]
+        if td["type"] != self.turn_detection["type"]:
+            raise ValueError("session.update: the model's server keeps the turn "
+                             f"detection type it started with ({self.turn_detection['type']})")
         self.turn_detection = td
-        self.vad.silence_duration_ms = td["silence_duration_ms"]
+        self.vad.silence_duration_ms = (MAX_WAIT_MS[td.get("eagerness") or "auto"]
+                                        if td["type"] == "semantic_vad"
+                                        else td["silence_duration_ms"])
         if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
             self.vad.reset()
         return [self._stamp({"type": "session.updated",
@@ -199,6 +224,8 @@ class ServerSession(MachineSession):
     def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
         """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
         out: list[dict[str, Any]] = []
+        if self.closed:
+            return out
         for symbol, duration_ms in frames:
             start_ms, end_ms = self.audio_pos_ms, self.audio_pos_ms + duration_ms
             self.buffer.append(duration_ms=duration_ms)
@@ -217,16 +244,24 @@ class ServerSession(MachineSession):
         order, following what each one's expiry sets off."""
         out: list[dict[str, Any]] = []
         for name in CLOCKED:
+            if self.closed:
+                break
             getattr(self, name).advance(elapsed_ms)
             out += self._collect()
         return out
+
+    def ms_until_next_deadline(self) -> int | None:
+        return None if self.closed else super().ms_until_next_deadline()
+
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        return () if self.closed else super().running_timers(answer_only)
 
     # -- the couplings ---------------------------------------------------------------------
     def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
         """Turn the machines' outputs into wire events, following `COUPLINGS`."""
         out: list[dict[str, Any]] = []
         self._client_commit = client_commit
-        for machine in (self.output_buffer, self.idle):
+        for machine in (self.limit, self.output_buffer, self.idle):
             out += self._follow(machine.drain())
         if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
             return out
@@ -322,7 +357,7 @@ class ServerSession(MachineSession):
     def _send_timeout_triggered(self, output: TimedOut) -> list[dict[str, Any]]:
         item_id = self._new_item()
         out = [self._stamp({"type": "input_audio_buffer.timeout_triggered",
-                            "audio_start_ms": max(0, self.audio_pos_ms - output.idle_ms),
+                            "audio_start_ms": max(0, self.audio_pos_ms - output.quiet_ms),
                             "audio_end_ms": self.audio_pos_ms, "item_id": item_id})]
         self.user_item_id = item_id
         return out
@@ -362,11 +397,15 @@ class ServerSession(MachineSession):
                 self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
                              "content_index": 0, "audio_end_ms": output.played_ms})]
 
+    def _send_session_expired(self, output: SessionExpired) -> list[dict[str, Any]]:
+        """The limit is reached: the error, and nothing after it (`closed`)."""
+        return [self._stamp(protocol.error(SESSION_EXPIRED, SESSION_EXPIRED_MESSAGE))]
+
     def _close_response(self, output) -> list[dict[str, Any]]:
         self.last_item_id = self.response.item_id
         timeout = self.turn_detection.get("idle_timeout_ms")
         if timeout:
-            self.idle.arm(needed_ms=timeout + self.response.total_ms)
+            self.idle.arm(timeout_ms=timeout, playback_ms=self.response.total_ms)
         return []
 
     # -- internals ---------------------------------------------------------------------
