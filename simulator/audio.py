@@ -16,7 +16,6 @@ SAMPLE_RATE_HZ = 24_000
 SAMPLES_PER_MS = SAMPLE_RATE_HZ // 1000
 INT16_FULL_SCALE = 32768.0
 
-_FORMANTS_HZ = ((650.0, 110.0), (1250.0, 160.0), (2550.0, 250.0))
 
 
 def dbfs_to_rms(level_dbfs: float) -> float:
@@ -71,15 +70,51 @@ _TABLE_SIZE = 2048
 _PHASE_BITS = 11  # log2(_TABLE_SIZE): the top bits of a uint32 phase accumulator index the table
 
 
-def _voiced_period(f0_hz: float) -> np.ndarray:
-    """One period of the voiced source for this F0: harmonics weighted by the formants
-    (a sum of sines, built as one inverse FFT)."""
-    k = np.arange(1, int(4000.0 // f0_hz) + 1)
-    freq = k * f0_hz
-    gain = sum(1.0 / (1.0 + ((freq - fc) / bw) ** 2) for fc, bw in _FORMANTS_HZ)
+# Vowel formants (Hz) and bandwidths, adult averages (Peterson & Barney 1952; Hillenbrand et al. 1995),
+# scaled up for higher voices; F4 and F5 fixed.
+_VOWELS_HZ = (
+    (730.0, 1090.0, 2440.0),  # a
+    (270.0, 2290.0, 3010.0),  # i
+    (300.0, 870.0, 2240.0),   # u
+    (530.0, 1840.0, 2480.0),  # e
+    (570.0, 840.0, 2410.0),   # o
+    (660.0, 1720.0, 2410.0),  # ae
+    (640.0, 1190.0, 2390.0),  # uh
+    (390.0, 1990.0, 2550.0),  # ih
+)
+_BANDWIDTHS_HZ = (80.0, 110.0, 160.0, 250.0, 300.0)
+_HIGH_FORMANTS_HZ = (3500.0, 4500.0)
+_VOICED_TOP_HZ = 7_500.0
+
+
+def _glottal_spectrum() -> np.ndarray:
+    """One period of a Rosenberg glottal flow pulse (opening 40 %, closing 16 % of the
+    period), differentiated (the lips radiate its derivative), as a spectrum per harmonic."""
+    t = np.arange(_TABLE_SIZE) / _TABLE_SIZE
+    open_q, close_q = 0.40, 0.16
+    flow = np.where(t < open_q, 0.5 * (1 - np.cos(np.pi * t / open_q)),
+                    np.where(t < open_q + close_q,
+                             np.cos(np.pi * (t - open_q) / (2 * close_q)), 0.0))
+    return np.fft.rfft(np.diff(flow, append=flow[0]))
+
+
+_GLOTTAL = _glottal_spectrum()
+
+
+def _voiced_period(f0_hz: float, formants_hz: tuple[float, ...]) -> np.ndarray:
+    """One period of a vowel at this F0: the glottal pulse's harmonics through a cascade of
+    formant resonators (two-pole, the vocal tract's all-pole response), built as one inverse FFT."""
+    k = np.arange(1, int(_VOICED_TOP_HZ // f0_hz) + 1)
+    z1 = np.exp(-2j * np.pi * k * f0_hz / SAMPLE_RATE_HZ)
+    response = np.ones(len(k), complex)
+    for fc, bw in zip(formants_hz, _BANDWIDTHS_HZ):
+        r = np.exp(-np.pi * bw / SAMPLE_RATE_HZ)
+        a1, a2 = -2 * r * np.cos(2 * np.pi * fc / SAMPLE_RATE_HZ), r * r
+        response *= (1 + a1 + a2) / (1 + a1 * z1 + a2 * z1 * z1)
     spectrum = np.zeros(_TABLE_SIZE // 2 + 1, complex)
-    spectrum[k] = -0.5j * _TABLE_SIZE * (gain + 0.05) / np.sqrt(k)
-    return np.fft.irfft(spectrum, _TABLE_SIZE).astype(np.float32)
+    spectrum[k] = _GLOTTAL[k] * response
+    period = np.fft.irfft(spectrum, _TABLE_SIZE)
+    return (period / np.sqrt(np.mean(period ** 2))).astype(np.float32)
 
 
 @drawn_once
@@ -88,42 +123,96 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
     if n <= 0:
         return np.zeros(0, np.float32)
     f0_base = rng.uniform(100.0, 250.0)
-    vibrato_hz = rng.uniform(0.3, 0.8)
-    vibrato_phase = rng.uniform(0, 2 * np.pi)
-    # F0 varies +-8 % around its base; a uint32 phase accumulator wraps once per period
-    t = np.arange(n, dtype=np.float32) * np.float32(2 * np.pi * vibrato_hz / SAMPLE_RATE_HZ)
-    increment = np.sin(t + np.float32(vibrato_phase))
-    increment *= np.float32(0.08 * f0_base * 2 ** 32 / SAMPLE_RATE_HZ)
-    increment += np.float32(f0_base * 2 ** 32 / SAMPLE_RATE_HZ)
-    phase = np.cumsum(increment.astype(np.uint32), dtype=np.uint32)
-    signal = _voiced_period(f0_base)[phase >> np.uint32(32 - _PHASE_BITS)]
-    envelope = _syllabic_envelope(n, rng)
-    signal *= envelope
+    tract = 1.0 + 0.17 * (f0_base - 100.0) / 150.0  # higher voices, shorter vocal tracts
+    syllables = _syllables(n, rng)
+    # F0: a declination from +8 % to -8 % over the utterance, a pitch accent per syllable
+    # (-5..+12 %) interpolated between syllable centres, and 1 % jitter every 5 ms
+    centres = np.array([start + length / 2 for start, length, _ in syllables], np.float32)
+    accents = rng.uniform(-0.05, 0.12, len(syllables)).astype(np.float32)
+    grid = np.arange(0, n + _JITTER_STEP, _JITTER_STEP, dtype=np.float32)
+    contour = np.float32(1.08) - np.float32(0.16 / n) * grid
+    contour += np.interp(grid, centres, accents).astype(np.float32)
+    contour += rng.normal(0.0, 0.01, len(grid)).astype(np.float32)
+    shimmer = np.float32(1.0) + rng.normal(0.0, 0.04, len(grid)).astype(np.float32)
+    increment = np.repeat(contour * np.float32(f0_base * 2 ** 32 / SAMPLE_RATE_HZ),
+                          _JITTER_STEP)[:n]
+    phase = np.cumsum(increment.astype(np.uint32), dtype=np.uint32) >> np.uint32(32 - _PHASE_BITS)
+    gain = np.repeat(shimmer, _JITTER_STEP)[:n]
+    signal = np.zeros(n, np.float32)
+    envelope = np.zeros(n, np.float32)
+    previous = None
+    for (start, length, height), accent in zip(syllables, accents):
+        vowel = _VOWELS_HZ[rng.integers(len(_VOWELS_HZ))]
+        formants = tuple(f * tract for f in vowel + _HIGH_FORMANTS_HZ)
+        table = _voiced_period(f0_base * float(1.0 + accent), formants)
+        end = min(n, start + length)
+        bump = np.sin(np.arange(end - start, dtype=np.float32) * np.float32(np.pi / (length - 1)))
+        bump *= np.float32(height)
+        part = table[phase[start:end]]
+        if previous is not None:  # formant transition: glide from the previous vowel
+            glide = min(end - start, _GLIDE_N)
+            weight = np.linspace(0.0, 1.0, glide, dtype=np.float32)
+            part[:glide] *= weight
+            part[:glide] += (np.float32(1.0) - weight) * previous[phase[start:start + glide]]
+        part *= bump
+        signal[start:end] += part
+        np.maximum(envelope[start:end], bump, out=envelope[start:end])
+        if rng.random() < 0.6:  # an unvoiced consonant before the vowel
+            _add_consonant(signal, start, length, height, rng)
+        previous = table
+    signal *= gain
+    signal *= _edge_fade(n)
+    envelope *= _edge_fade(n)
     active = signal[envelope > 0.2]
     level = float(np.sqrt(energy(active) / len(active))) if len(active) else 1.0
     signal *= np.float32(active_rms / level)
     return signal
 
 
-def _syllabic_envelope(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Syllables of 150-300 ms (half-sine bumps, 70-100 % high) overlapping by 5-25 %."""
-    env = np.zeros(n, np.float32)
+_JITTER_STEP = 5 * SAMPLES_PER_MS
+_GLIDE_N = 50 * SAMPLES_PER_MS
+
+
+def _syllables(n: int, rng: np.random.Generator) -> list[tuple[int, int, float]]:
+    """Syllables of 150-300 ms (start, length in samples, height 70-100 %) overlapping by 5-25 %."""
+    out = []
     pos = 0
     while pos < n:
         length = int(rng.uniform(0.15, 0.30) * SAMPLE_RATE_HZ)
-        height = rng.uniform(0.7, 1.0)
-        end = min(n, pos + length)
-        bump = np.sin(np.arange(end - pos, dtype=np.float32) * np.float32(np.pi / (length - 1)))
-        bump *= np.float32(height)
-        np.maximum(env[pos:end], bump, out=env[pos:end])
+        out.append((pos, length, float(rng.uniform(0.7, 1.0))))
         pos += int(length * rng.uniform(0.75, 0.95))
-    # fade the utterance edges over 20 ms
+    return out
+
+
+def _add_consonant(signal: np.ndarray, start: int, length: int, height: float,
+                   rng: np.random.Generator) -> None:
+    """An unvoiced consonant at a syllable's onset: a fricative (40-110 ms of 2-8 kHz noise)
+    or a plosive burst (10-20 ms, broadband), 10-20 dB below the vowel's peak."""
+    fricative = rng.random() < 0.6
+    seconds = rng.uniform(0.04, 0.11) if fricative else rng.uniform(0.01, 0.02)
+    burst_n = int(seconds * SAMPLE_RATE_HZ)
+    noise = rng.standard_normal(burst_n)
+    if fricative:
+        spectrum = np.fft.rfft(noise)
+        freqs = np.fft.rfftfreq(burst_n, 1.0 / SAMPLE_RATE_HZ)
+        spectrum[(freqs < 2_000.0) | (freqs > 8_000.0)] = 0.0
+        noise = np.fft.irfft(spectrum, burst_n)
+    noise *= np.hanning(burst_n) * (height * 10.0 ** (-rng.uniform(10.0, 20.0) / 20.0)
+                                    / max(float(np.sqrt(np.mean(noise ** 2))), 1e-9))
+    at = max(0, start + int(0.12 * length) - burst_n)
+    end = min(len(signal), at + burst_n)
+    if end > at:
+        signal[at:end] += noise[: end - at].astype(np.float32)
+
+
+def _edge_fade(n: int) -> np.ndarray:
+    """1 inside, fading the utterance's edges over 20 ms."""
+    fade = np.ones(n, np.float32)
     ramp = min(n // 2, 20 * SAMPLES_PER_MS)
     if ramp:
-        fade = np.linspace(0, 1, ramp, dtype=np.float32)
-        env[:ramp] *= fade
-        env[-ramp:] *= fade[::-1]
-    return env
+        fade[:ramp] = np.linspace(0, 1, ramp, dtype=np.float32)
+        fade[-ramp:] = fade[:ramp][::-1]
+    return fade
 
 
 def keyboard(duration_ms: int, keys_per_s: float, peak: float,
