@@ -72,7 +72,7 @@ _PHASE_BITS = 11  # log2(_TABLE_SIZE): the top bits of a uint32 phase accumulato
 
 # Vowel formants (Hz) and bandwidths, adult averages (Peterson & Barney 1952; Hillenbrand et al. 1995),
 # scaled up for higher voices; F4 and F5 fixed.
-_VOWELS_HZ = (
+_VOWELS_HZ = np.array((
     (730.0, 1090.0, 2440.0),  # a
     (270.0, 2290.0, 3010.0),  # i
     (300.0, 870.0, 2240.0),   # u
@@ -81,9 +81,10 @@ _VOWELS_HZ = (
     (660.0, 1720.0, 2410.0),  # ae
     (640.0, 1190.0, 2390.0),  # uh
     (390.0, 1990.0, 2550.0),  # ih
-)
+))
 _BANDWIDTHS_HZ = (80.0, 110.0, 160.0, 250.0, 300.0)
 _HIGH_FORMANTS_HZ = (3500.0, 4500.0)
+_VOWELS_HZ = np.hstack([_VOWELS_HZ, np.tile(_HIGH_FORMANTS_HZ, (len(_VOWELS_HZ), 1))])
 _VOICED_TOP_HZ = 7_500.0
 
 
@@ -101,20 +102,23 @@ def _glottal_spectrum() -> np.ndarray:
 _GLOTTAL = _glottal_spectrum()
 
 
-def _voiced_period(f0_hz: float, formants_hz: tuple[float, ...]) -> np.ndarray:
-    """One period of a vowel at this F0: the glottal pulse's harmonics through a cascade of
-    formant resonators (two-pole, the vocal tract's all-pole response), built as one inverse FFT."""
-    k = np.arange(1, int(_VOICED_TOP_HZ // f0_hz) + 1)
-    z1 = np.exp(-2j * np.pi * k * f0_hz / SAMPLE_RATE_HZ)
-    response = np.ones(len(k), complex)
-    for fc, bw in zip(formants_hz, _BANDWIDTHS_HZ):
+def _voiced_periods(f0_hz: np.ndarray, formants_hz: np.ndarray) -> np.ndarray:
+    """One period per row of a vowel at an F0 (`formants_hz` a row of five formants each): the
+    glottal pulse's harmonics through a cascade of two-pole formant resonators (the vocal
+    tract's all-pole response), each row unit-RMS, built as one batched inverse FFT."""
+    k = np.arange(1, min(_TABLE_SIZE // 2, int(_VOICED_TOP_HZ // np.min(f0_hz)) + 1))
+    freq = k[None, :] * f0_hz[:, None]
+    z1 = np.exp(-2j * np.pi * freq / SAMPLE_RATE_HZ)
+    response = np.where(freq <= _VOICED_TOP_HZ, _GLOTTAL[None, k], 0.0)
+    for j, bw in enumerate(_BANDWIDTHS_HZ):
         r = np.exp(-np.pi * bw / SAMPLE_RATE_HZ)
-        a1, a2 = -2 * r * np.cos(2 * np.pi * fc / SAMPLE_RATE_HZ), r * r
-        response *= (1 + a1 + a2) / (1 + a1 * z1 + a2 * z1 * z1)
-    spectrum = np.zeros(_TABLE_SIZE // 2 + 1, complex)
-    spectrum[k] = _GLOTTAL[k] * response
-    period = np.fft.irfft(spectrum, _TABLE_SIZE)
-    return (period / np.sqrt(np.mean(period ** 2))).astype(np.float32)
+        a1 = (-2 * r * np.cos(2 * np.pi * formants_hz[:, j] / SAMPLE_RATE_HZ))[:, None]
+        response *= (1 + a1 + r * r) / (1 + a1 * z1 + r * r * z1 * z1)
+    spectrum = np.zeros((len(f0_hz), _TABLE_SIZE // 2 + 1), complex)
+    spectrum[:, k] = response
+    periods = np.fft.irfft(spectrum, _TABLE_SIZE, axis=1)
+    periods /= np.sqrt(np.mean(periods ** 2, axis=1, keepdims=True))
+    return periods.astype(np.float32)
 
 
 @drawn_once
@@ -125,10 +129,11 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
     f0_base = rng.uniform(100.0, 250.0)
     tract = 1.0 + 0.17 * (f0_base - 100.0) / 150.0  # higher voices, shorter vocal tracts
     syllables = _syllables(n, rng)
+    count = len(syllables)
     # F0: a declination from +8 % to -8 % over the utterance, a pitch accent per syllable
     # (-5..+12 %) interpolated between syllable centres, and 1 % jitter every 5 ms
     centres = np.array([start + length / 2 for start, length, _ in syllables], np.float32)
-    accents = rng.uniform(-0.05, 0.12, len(syllables)).astype(np.float32)
+    accents = rng.uniform(-0.05, 0.12, count).astype(np.float32)
     grid = np.arange(0, n + _JITTER_STEP, _JITTER_STEP, dtype=np.float32)
     contour = np.float32(1.08) - np.float32(0.16 / n) * grid
     contour += np.interp(grid, centres, accents).astype(np.float32)
@@ -137,32 +142,27 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
     increment = np.repeat(contour * np.float32(f0_base * 2 ** 32 / SAMPLE_RATE_HZ),
                           _JITTER_STEP)[:n]
     phase = np.cumsum(increment.astype(np.uint32), dtype=np.uint32) >> np.uint32(32 - _PHASE_BITS)
-    gain = np.repeat(shimmer, _JITTER_STEP)[:n]
+    vowels = _VOWELS_HZ[rng.integers(len(_VOWELS_HZ), size=count)] * tract
+    tables = _voiced_periods(f0_base * (1.0 + accents.astype(np.float64)), vowels)
     signal = np.zeros(n, np.float32)
     envelope = np.zeros(n, np.float32)
-    previous = None
-    for (start, length, height), accent in zip(syllables, accents):
-        vowel = _VOWELS_HZ[rng.integers(len(_VOWELS_HZ))]
-        formants = tuple(f * tract for f in vowel + _HIGH_FORMANTS_HZ)
-        table = _voiced_period(f0_base * float(1.0 + accent), formants)
+    for i, (start, length, height) in enumerate(syllables):
         end = min(n, start + length)
         bump = np.sin(np.arange(end - start, dtype=np.float32) * np.float32(np.pi / (length - 1)))
         bump *= np.float32(height)
-        part = table[phase[start:end]]
-        if previous is not None:  # formant transition: glide from the previous vowel
+        part = tables[i][phase[start:end]]
+        if i:  # formant transition: glide from the previous vowel over 50 ms
             glide = min(end - start, _GLIDE_N)
-            weight = np.linspace(0.0, 1.0, glide, dtype=np.float32)
-            part[:glide] *= weight
-            part[:glide] += (np.float32(1.0) - weight) * previous[phase[start:start + glide]]
+            part[:glide] *= _GLIDE[:glide]
+            part[:glide] += _GLIDE[::-1][:glide] * tables[i - 1][phase[start:start + glide]]
         part *= bump
         signal[start:end] += part
         np.maximum(envelope[start:end], bump, out=envelope[start:end])
-        if rng.random() < 0.6:  # an unvoiced consonant before the vowel
-            _add_consonant(signal, start, length, height, rng)
-        previous = table
-    signal *= gain
-    signal *= _edge_fade(n)
-    envelope *= _edge_fade(n)
+    _add_consonants(signal, syllables, rng)
+    signal *= np.repeat(shimmer, _JITTER_STEP)[:n]
+    fade = _edge_fade(n)
+    signal *= fade
+    envelope *= fade
     active = signal[envelope > 0.2]
     level = float(np.sqrt(energy(active) / len(active))) if len(active) else 1.0
     signal *= np.float32(active_rms / level)
@@ -171,6 +171,7 @@ def speech(duration_ms: int, active_rms: float, rng: np.random.Generator) -> np.
 
 _JITTER_STEP = 5 * SAMPLES_PER_MS
 _GLIDE_N = 50 * SAMPLES_PER_MS
+_GLIDE = np.linspace(0.0, 1.0, _GLIDE_N, dtype=np.float32)
 
 
 def _syllables(n: int, rng: np.random.Generator) -> list[tuple[int, int, float]]:
@@ -184,25 +185,32 @@ def _syllables(n: int, rng: np.random.Generator) -> list[tuple[int, int, float]]
     return out
 
 
-def _add_consonant(signal: np.ndarray, start: int, length: int, height: float,
-                   rng: np.random.Generator) -> None:
-    """An unvoiced consonant at a syllable's onset: a fricative (40-110 ms of 2-8 kHz noise)
-    or a plosive burst (10-20 ms, broadband), 10-20 dB below the vowel's peak."""
-    fricative = rng.random() < 0.6
-    seconds = rng.uniform(0.04, 0.11) if fricative else rng.uniform(0.01, 0.02)
-    burst_n = int(seconds * SAMPLE_RATE_HZ)
-    noise = rng.standard_normal(burst_n)
-    if fricative:
-        spectrum = np.fft.rfft(noise)
-        freqs = np.fft.rfftfreq(burst_n, 1.0 / SAMPLE_RATE_HZ)
-        spectrum[(freqs < 2_000.0) | (freqs > 8_000.0)] = 0.0
-        noise = np.fft.irfft(spectrum, burst_n)
-    noise *= np.hanning(burst_n) * (height * 10.0 ** (-rng.uniform(10.0, 20.0) / 20.0)
-                                    / max(float(np.sqrt(np.mean(noise ** 2))), 1e-9))
-    at = max(0, start + int(0.12 * length) - burst_n)
-    end = min(len(signal), at + burst_n)
-    if end > at:
-        signal[at:end] += noise[: end - at].astype(np.float32)
+def _add_consonants(signal: np.ndarray, syllables: list[tuple[int, int, float]],
+                    rng: np.random.Generator) -> None:
+    """Unvoiced consonants ending just after 60 % of the syllable onsets: a fricative (40-110 ms
+    of noise in a 3-9 kHz band, 60 %) or a plosive burst (10-20 ms, broadband), 10-20 dB below the
+    vowel's peak."""
+    count = len(syllables)
+    present = rng.random(count) < 0.6
+    fricative = rng.random(count) < 0.6
+    seconds = np.where(fricative, rng.uniform(0.04, 0.11, count), rng.uniform(0.01, 0.02, count))
+    below_db = rng.uniform(10.0, 20.0, count)
+    bursts_n = (seconds * SAMPLE_RATE_HZ).astype(int)
+    noise = rng.standard_normal(int(bursts_n.sum()) + 2)
+    hiss = noise[2:] - noise[:-2]  # |H|^2 = 4 sin^2(2 pi f / 24 kHz): peak 6 kHz, half power 3-9 kHz
+    offset = 0
+    for i, (start, length, height) in enumerate(syllables):
+        burst_n = bursts_n[i]
+        burst = (hiss if fricative[i] else noise)[offset:offset + burst_n]
+        offset += burst_n
+        at = max(0, start + int(0.12 * length) - burst_n)
+        end = min(len(signal), at + burst_n)
+        if not present[i] or end <= at or burst_n < 2:
+            continue
+        window = np.sin(np.arange(burst_n) * (np.pi / (burst_n - 1))) ** 2
+        scale = height * 10.0 ** (-below_db[i] / 20.0) / max(float(np.sqrt(np.mean(burst ** 2))),
+                                                             1e-9)
+        signal[at:end] += (burst * window * scale)[: end - at].astype(np.float32)
 
 
 def _edge_fade(n: int) -> np.ndarray:
