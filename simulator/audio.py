@@ -1,7 +1,10 @@
 """Synthetic audio, 24 kHz mono float32 in [-1, 1], deterministic from a numpy Generator.
 
-- `speech`: a harmonic voiced source (F0 100-250 Hz) shaped by formant resonances, under a
-  syllabic envelope near 4 Hz, scaled to an active-speech RMS (0.08 is about -22 dBFS).
+- `speech`: syllables near 4 Hz, each a vowel (one of eight formant sets, gliding from the
+  previous one) on a Rosenberg glottal pulse (F0 100-250 Hz, declining over the utterance,
+  a pitch accent per syllable, jitter and shimmer), most after an unvoiced consonant; scaled
+  to an active-speech RMS (0.08 is about -22 dBFS). Silero, WebRTC VAD, TEN VAD and RNNoise
+  take it for speech (`vadlock calibrate`).
 - `keyboard`: each key press and release a few-ms broadband exponentially decaying click,
   about 6 keys/s, press and release 50-100 ms apart.
 - `pink_noise`: room noise, 1/f spectrum, at a given RMS.
