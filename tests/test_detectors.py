@@ -122,13 +122,16 @@ def test_speech_attenuated_by_40_to_60_db() -> None:
     assert shares["webrtc-vad", 50] == 0
 
 
-def test_the_synthetic_voice_is_not_speech_to_silero() -> None:
-    """Why `simulate --server silero` misses the presets' utterances: Silero, trained on
-    real speech, does not take the synthetic voice (a glottal pulse train through fixed
-    formants) for speech, where the energy model and WebRTC VAD do."""
-    voice = audio.speech(4_000, audio.dbfs_to_rms(-22.0), np.random.default_rng(5))
-    assert speech_share(detectors.probabilities("silero", voice)) < 0.35
-    assert speech_share(detectors.probabilities("webrtc-vad", voice)) > 0.9
+def test_silero_takes_the_synthetic_voice_for_speech() -> None:
+    """The synthetic voice (a vowel per syllable through formant resonators, a glottal pulse,
+    consonants) is speech to Silero, trained on real speech: measured over eight voices at
+    -22 dBFS, 77 % of the frames on average (the single-vowel voice before it: under 1 %).
+    Silero still hears the highest voices (F0 above 220 Hz) less: 30-44 % of their frames."""
+    shares = {name: [speech_share(detectors.probabilities(
+        name, audio.speech(4_000, audio.dbfs_to_rms(-22.0), np.random.default_rng(seed))))
+        for seed in range(8)] for name in ("silero", "webrtc-vad")}
+    assert np.mean(shares["silero"]) > 0.6 and min(shares["silero"]) > 0.2, shares
+    assert min(shares["webrtc-vad"]) > 0.9, shares
 
 
 # -- engines in the server ----------------------------------------------------------------

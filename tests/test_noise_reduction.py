@@ -111,11 +111,10 @@ def _db(x) -> float:
     return audio.rms_to_dbfs(float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))))
 
 
-def test_rnnoise_learns_the_synthetic_voice_as_noise_but_passes_espeak_speech():
-    """Measured: after a few seconds of the simulator's synthetic voice, RNNoise suppresses
-    it by about 50 dB (it is not speech to a model trained on speech); espeak-ng speech at
-    the same level passes every time. The presets' synthetic utterances are therefore not a
-    fair test of a noise-reduction design: use real speech (`--audio`, espeak)."""
+def test_rnnoise_passes_the_synthetic_voice_and_espeak_speech():
+    """Measured: RNNoise passes the simulator's synthetic voice (a vowel per syllable, a
+    glottal pulse, consonants) like espeak-ng speech at the same level, every time (the
+    single-vowel voice before it it learnt as noise within seconds and cut by about 50 dB)."""
     synthetic, spoken = NoiseReduction(), NoiseReduction()
     gap = np.zeros(7 * 24_000, np.float32)
     synthetic_out, spoken_out = [], []
@@ -127,5 +126,5 @@ def test_rnnoise_learns_the_synthetic_voice_as_noise_but_passes_espeak_speech():
         text = text * np.float32(audio.dbfs_to_rms(-22.0) / np.sqrt(np.mean(text ** 2)))
         spoken_out.append(_db(spoken.process(text)))
         spoken.process(gap)
-    assert synthetic_out[0] > -25.0 and min(synthetic_out[3:]) < -60.0, synthetic_out
+    assert all(level > -25.0 for level in synthetic_out), synthetic_out
     assert all(level > -25.0 for level in spoken_out), spoken_out
