@@ -693,11 +693,12 @@ class ProductModel:
         return tuple(out)
 
     def _network_apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """`_network_step`'s result, reached without `_Wire` in the common cases: one side's
+        step, or a delivery, whose batch fits in the FIFO it goes to (the same result:
+        `tests/test_explore_scale.py` checks them against each other on whole graphs)."""
         cid, sid, used, up, down, link = state
         kind, what = move
-        memo, batches = self._memo, self._batches
-        # the common cases, without `_Wire`: one side's step, or a delivery, whose batch
-        # fits in the FIFO it goes to
+        memo = self._memo
         if kind == "block" or kind == "client":
             cid, out, reconnect = (memo.get((kind, cid, what)) if kind == "block"
                                    else memo.get(("expire", cid, what))) or (
@@ -708,56 +709,54 @@ class ProductModel:
                     return (cid, sid, used, up, down, link), False
                 if len(up) < self.fifo_len:
                     return (cid, sid, used, up + (out,), down, link), False
-            wire = _Wire(self, cid, sid, list(up), list(down), link)
-            wire.client_sent(out, reconnect)
-            return (None if wire.blocked else
-                    ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
-                     wire.progress))
-        if kind == "deliver":  # only while the connection is up
+        elif kind == "deliver":  # only while the connection is up
+            batches = self._batches
             if what == "up":
                 sid, out = batches.get(("server-batch", sid, up[0])) or self._server_batch(
                     sid, up[0])
-                up = up[1:]
                 if not out:
-                    return (cid, sid, used, up, down, link), False
+                    return (cid, sid, used, up[1:], down, link), False
                 if len(down) < self.fifo_len:
-                    return (cid, sid, used, up, down + (out,), link), False
-                wire = _Wire(self, cid, sid, list(up), list(down), link)
-                wire.push("down", out)
+                    return (cid, sid, used, up[1:], down + (out,), link), False
             else:
                 cid, out, reconnect, progress = (batches.get(("client-batch", cid, down[0]))
                                                  or self._client_batch(cid, down[0]))
-                down = down[1:]
                 if not reconnect:
                     if not out:
-                        return (cid, sid, used, up, down, link), progress
+                        return (cid, sid, used, up, down[1:], link), progress
                     if len(up) < self.fifo_len:
-                        return (cid, sid, used, up + (out,), down, link), progress
-                wire = _Wire(self, cid, sid, list(up), list(down), link)
-                wire.progress = progress
-                wire.client_sent(out, reconnect)
-            if wire.blocked:
-                return None
-            return ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
-                    wire.progress)
-        if kind == "server":
+                        return (cid, sid, used, up + (out,), down[1:], link), progress
+        elif kind == "server":
             sid, out = self.server_expire(sid, what)
             if not out or link == DROPPED:
                 return (cid, sid, used, up, down, link), False
             if len(down) < self.fifo_len:
                 return (cid, sid, used, up, down + (out,), link), False
+        return self._network_step(state, move)
+
+    def _network_step(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """The state after `move` under the network class, and whether the client saw
+        progress (None: a stalled FIFO is full), by the FIFOs' rules (`_Wire`)."""
+        cid, sid, used, up, down, link = state
+        kind, what = move
         wire = _Wire(self, cid, sid, list(up), list(down), link)
-        if kind == "lost":
-            cid, out, reconnect = self.client_block(cid, what)
-            wire.cid, used = cid, used + 1
+        if kind == "block" or kind == "client":
+            wire.cid, out, reconnect = (self.client_block(cid, what) if kind == "block"
+                                        else self.client_expire(cid, what))
+            wire.client_sent(out, reconnect)
+        elif kind == "lost":
+            wire.cid, out, reconnect = self.client_block(cid, what)
+            used += 1
             wire.client_sent(self._lost(out), reconnect)
         elif kind == "fault":
             wire.cid, out, reconnect = self.client_fault(cid, what)
             used += what != "end"
             wire.client_sent(out, reconnect)
         elif kind == "server":
-            wire.sid = sid
+            wire.sid, out = self.server_expire(sid, what)
             wire.push("down", out)
+        elif kind == "deliver":
+            wire.deliver(what)
         elif what == "stall":
             wire.link, used = STALLED, used + 1
         elif what == "resume":
