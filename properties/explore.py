@@ -80,6 +80,9 @@ MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
+# the default bound on states: the README's 20 ms example (1.28 million states, 1.1 GB
+# resident) fits under it
+MAX_STATES = 2_000_000
 NETWORK_FIFO_LEN = 1  # batches in flight per direction, at most (the network class)
 UP, STALLED, DROPPED = 0, 1, 2  # the connection, under the network class
 
@@ -842,7 +845,7 @@ _RESUME_OR_DROP = [(Step("network", net="resume"), True, ("network", "resume")),
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,
             fault_classes: tuple[str, ...] = ("acoustic", "capture"), *,
-            max_states: int = 1_000_000, confirm: bool = True, attempts: int = 8,
+            max_states: int = MAX_STATES, confirm: bool = True, attempts: int = 8,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             keep_graph: bool = False, fresh_sessions: bool = False,
