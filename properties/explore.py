@@ -31,7 +31,9 @@ The abstraction (stated, as the README does):
   Over WebRTC the media track and the data channel are one FIFO here (their reordering
   against each other is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them:
-  `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
+  `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged (the
+  server's `decisions` of a symbol; of a chunk waiting in the pre-roll line, the gate's
+  edge and the server's decisions).
 Timers that may fire early and a uniform symbol per block make the graph an
 over-approximation (the FIFO bound, an under-approximation of latency): every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
