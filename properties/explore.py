@@ -714,6 +714,21 @@ class ProductModel:
                     return (cid, sid, used, up, down, link), False
                 if len(up) < self.fifo_len:
                     return (cid, sid, used, up + (out,), down, link), False
+                if link == UP:  # the oldest batch up is pushed out to the server
+                    sid, replies = (self._batches.get(("server-batch", sid, up[0]))
+                                    or self._server_batch(sid, up[0]))
+                    if not replies:
+                        return (cid, sid, used, up[1:] + (out,), down, link), False
+                    if len(down) < self.fifo_len:
+                        return (cid, sid, used, up[1:] + (out,), down + (replies,),
+                                link), False
+                    return self._network_step(state, move)
+        elif kind == "network":  # a stall, its end, a drop: the FIFOs move no event
+            if what == "stall":
+                return (cid, sid, used + 1, up, down, STALLED), False
+            if what == "resume":
+                return (cid, sid, used, up, down, UP), False
+            return (cid, sid, used + (link == UP), (), (), DROPPED), False
         elif kind == "deliver":  # only while the connection is up
             batches = self._batches
             if what == "up":
@@ -737,6 +752,12 @@ class ProductModel:
                 return (cid, sid, used, up, down, link), False
             if len(down) < self.fifo_len:
                 return (cid, sid, used, up, down + (out,), link), False
+            if link == UP:  # the oldest batch down is pushed out to the client
+                cid, sent, reconnect, progress = (
+                    self._batches.get(("client-batch", cid, down[0]))
+                    or self._client_batch(cid, down[0]))
+                if not (sent or reconnect):
+                    return (cid, sid, used, up, down[1:] + (out,), link), progress
         return self._network_step(state, move)
 
     def _network_step(self, state: State, move: tuple) -> tuple[State, bool] | None:
