@@ -242,6 +242,7 @@ class ProductModel:
                 self.scale, self.fair_symbols[0], self.fair_symbols[2])
             self._threshold = float(self.client.turn_detection["threshold"])
         self._history = "silence"
+        self._decisions: dict[FrameSymbol, tuple] = {}
         self._heard_cache: dict[tuple, tuple] = {}
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
@@ -416,7 +417,10 @@ class ProductModel:
         every state (`ServerVadHypotheses.decisions`), or under an engine whether it is
         exact zeros and how the engine hears it after each history."""
         if self.table is None:
-            return self.hypotheses.decisions(symbol, self.scale)
+            view = self._decisions.get(symbol)
+            if view is None:
+                view = self._decisions[symbol] = self.hypotheses.decisions(symbol, self.scale)
+            return view
         heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
         return (symbol.level == 0,
                 tuple((tuple((f.detection, ms) for f, ms in frames), nxt)
