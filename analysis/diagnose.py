@@ -25,7 +25,7 @@ from statistics import median
 from typing import Callable
 
 from vadlock.analysis.causes import GRADES, Cause, causes
-from vadlock.model.client.capture import ATTENUATION_DB
+from vadlock.model.client.capture import ATTENUATION_DB, CaptureState
 from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator.presets import _utterances, field_report
@@ -177,7 +177,7 @@ def _canonical(cause: Cause, variant: Story, development: bool) -> Story:
     """The variant with the parameters that cannot change this run at their defaults (so
     runs they do not change are made once)."""
     capture = cause.capture_cause
-    attenuated = capture is not None and capture.fault == "attenuated" and not (
+    attenuated = capture is not None and capture.fault == CaptureState.ATTENUATED and not (
         development and capture.production_only) and not (
         variant.restart and capture.survives != "restart")
     if not attenuated:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from vadlock.analysis.causes import Cause, causes
 from vadlock.analysis.diagnose import (SEEDS, CauseResult, Diagnosis, Job, Params, Story,
                                        conclude, diagnosis_jobs, rank)
+from vadlock.model.client.capture import CaptureState
 
 ATTENUATIONS_DB = (-50.0, -52.0, -53.0, -55.0, -56.0, -58.0, -60.0)  # around the default
 TYPING_PEAKS_DBFS = (-18.0, 0.0)
@@ -62,7 +63,7 @@ def settings(design: str = "production", base: Story = Story()) -> list[Setting]
 
 def _attenuated(cause: Cause) -> bool:
     capture = cause.capture_cause
-    return capture is not None and capture.fault == "attenuated"
+    return capture is not None and capture.fault == CaptureState.ATTENUATED
 
 
 def setting_causes(setting: Setting) -> list[Cause]:

@@ -42,6 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from vadlock.analysis.executor import cluster_workers, run_jobs
+from vadlock.model.client.capture import CaptureState
 from vadlock.model.designs import Design, get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.properties.checks import FREEZE_PROPERTY, check
@@ -67,7 +68,8 @@ class Distribution:
     room_noise_dbfs: tuple[float, float] = (-60.0, -45.0)
     app_switch_per_min: float = 0.2
     fault_kinds: tuple[tuple[str, float], ...] = (
-        ("muted", 0.60), ("attenuated", 0.25), ("suspended", 0.15))
+        (CaptureState.MUTED, 0.60), (CaptureState.ATTENUATED, 0.25),
+        (CaptureState.SUSPENDED, 0.15))
     fault_s: tuple[float, float] = (2.0, 30.0)
     fault_permanent_p: float = 0.2
     noise_per_min: float = 0.1

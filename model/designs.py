@@ -71,9 +71,14 @@ class Design:
     watchdog_rules: tuple[WatchdogSpec, ...] = ()  # generic watchdogs (design files)
 
     def turn_detection(self) -> dict:
-        """The `turn_detection` object the client sends (server_vad fields)."""
+        """The `turn_detection` object the client sends (server_vad or semantic_vad
+        fields)."""
         from vadlock.model import protocol
+        from vadlock.model.server import semantic_vad
 
+        if self.vad_type == "semantic_vad":
+            return semantic_vad.turn_detection(self.eagerness, self.create_response,
+                                               self.interrupt_response)
         return protocol.turn_detection_config(
             threshold=self.vad_threshold, prefix_padding_ms=self.prefix_padding_ms,
             silence_duration_ms=self.silence_duration_ms, idle_timeout_ms=self.idle_timeout_ms,
@@ -82,15 +87,12 @@ class Design:
     def unhonoured(self) -> list[str]:
         """The parameters the model does not honour yet, one line each (never silent)."""
         out = []
-        if self.vad_type != "server_vad":
-            out.append(f"turn_detection.type = {self.vad_type!r} is not modelled: the "
-                       "model's server runs server_vad")
+        if self.vad_type == "semantic_vad" and self.idle_timeout_ms is not None:
+            out.append("idle_timeout_ms applies to server_vad only: not sent with "
+                       "semantic_vad")
         if self.vad_type == "server_vad" and self.eagerness != "auto":
             out.append("turn_detection.eagerness applies to semantic_vad only: ignored by "
                        "server_vad")
-        if self.noise_reduction is not None:
-            out.append(f"noise_reduction = {self.noise_reduction!r} is not modelled: the "
-                       "server hears the audio as sent")
         return out
 
     @property
@@ -213,12 +215,18 @@ def _base(name: str) -> Design:
 # decides on this chunk's energy or on the previous one's (lastMicrophoneEnergy).
 VARIANT_RANGES = {"chunk": (10, 1_000), "silence": (50, 5_000), "lag": (0, 1),
                   "threshold": (0.01, 0.99)}
-_VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$|^(threshold)(\d*\.\d+)$")
+_VARIANT = re.compile(r"^(chunk|silence)(\d+)ms$|^(lag)(\d+)$|^(threshold)(\d*\.\d+)$"
+                      r"|^(semantic)-(low|medium|high|auto)$|^(nr)-(near|far)$")
+NOISE_REDUCTION = {"near": "near_field", "far": "far_field"}
 
 
 def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: int | None = None,
-            gate_lag_chunks: int | None = None, vad_threshold: float | None = None) -> Design:
-    """`design` with other chunk, silence duration or gate lag, named after the change."""
+            gate_lag_chunks: int | None = None, vad_threshold: float | None = None,
+            semantic_eagerness: str | None = None, noise_reduction: str | None = None
+            ) -> Design:
+    """`design` with other chunk, silence duration, gate lag or threshold, semantic_vad
+    with an eagerness (`+semantic-low`), or the server's input noise reduction
+    (`+nr-near`, `+nr-far`), named after the change."""
     base = design.name.split("+")[0]
     chunk = design.chunk_ms if chunk_ms is None else chunk_ms
     silence = design.silence_duration_ms if silence_duration_ms is None else silence_duration_ms
@@ -231,14 +239,24 @@ def variant(design: Design, chunk_ms: int | None = None, silence_duration_ms: in
             raise UnknownDesign(f"design {base}: {key} {value} out of range {low}..{high}")
     if chunk % 10:
         raise UnknownDesign(f"design {base}: chunk {chunk} ms is not a multiple of 10 ms")
+    vad_type, eagerness = design.vad_type, design.eagerness
+    if semantic_eagerness is not None:
+        vad_type, eagerness = "semantic_vad", semantic_eagerness
+    reduction = design.noise_reduction if noise_reduction is None else noise_reduction
     original = _base(base)
     suffix = "".join(
         [f"+chunk{chunk}ms"] * (chunk != original.chunk_ms)
         + [f"+silence{silence}ms"] * (silence != original.silence_duration_ms)
         + [f"+lag{lag}"] * (lag != original.gate.lag_chunks)
-        + [f"+threshold{threshold:g}"] * (threshold != original.vad_threshold))
+        + [f"+threshold{threshold:g}"] * (threshold != original.vad_threshold)
+        + [f"+semantic-{eagerness}"] * ((vad_type, eagerness) !=
+                                        (original.vad_type, original.eagerness)
+                                        and vad_type == "semantic_vad")
+        + [f"+nr-{(reduction or '').split('_')[0]}"] * (
+            reduction != original.noise_reduction and reduction is not None))
     return replace(design, name=base + suffix, chunk_ms=chunk, silence_duration_ms=silence,
-                   gate=replace(design.gate, lag_chunks=lag), vad_threshold=threshold)
+                   gate=replace(design.gate, lag_chunks=lag), vad_threshold=threshold,
+                   vad_type=vad_type, eagerness=eagerness, noise_reduction=reduction)
 
 
 def get_design(name: str) -> Design:
@@ -247,16 +265,20 @@ def get_design(name: str) -> Design:
     if base not in DESIGNS and base not in FILE_DESIGNS:
         raise UnknownDesign(f"unknown design {base!r} (known: "
                             f"{', '.join([*DESIGNS, *FILE_DESIGNS])}; variants: "
-                            "NAME+chunk20ms, +silence200ms, +lag1, +threshold0.7)")
-    changes: dict[str, int] = {}
+                            "NAME+chunk20ms, +silence200ms, +lag1, +threshold0.7, "
+                            "+semantic-low|medium|high|auto, +nr-near|far)")
+    changes: dict[str, int | float | str] = {}
     for mod in mods:
         match = _VARIANT.match(mod)
         if not match:
             raise UnknownDesign(f"design {name!r}: unknown variant {mod!r} (known: chunkNms, "
-                                "silenceNms, lagN, thresholdX.Y)")
-        key, value = next((match.group(i), match.group(i + 1)) for i in (1, 3, 5)
+                                "silenceNms, lagN, thresholdX.Y, semantic-low|medium|high|"
+                                "auto, nr-near|far)")
+        key, value = next((match.group(i), match.group(i + 1)) for i in (1, 3, 5, 7, 9)
                           if match.group(i))
         changes[{"chunk": "chunk_ms", "silence": "silence_duration_ms",
-                 "lag": "gate_lag_chunks", "threshold": "vad_threshold"}[key]] = (
-            float(value) if key == "threshold" else int(value))
+                 "lag": "gate_lag_chunks", "threshold": "vad_threshold",
+                 "semantic": "semantic_eagerness", "nr": "noise_reduction"}[key]] = (
+            float(value) if key == "threshold" else value if key == "semantic"
+            else NOISE_REDUCTION[value] if key == "nr" else int(value))
     return variant(_base(base), **changes) if changes else _base(base)

@@ -17,6 +17,8 @@ from vadlock.model.hypotheses import ENGINES, HYPOTHESES
 
 GRADES = ("documented", "measured", "reported", "analogy", "speculative")
 DETECTOR_TESTS = "tests/test_detectors.py"
+DOCUMENTED_TESTS = "tests/test_documented_behaviours.py"
+NR_TESTS = "tests/test_noise_reduction.py"
 VAD_GUIDE = "https://developers.openai.com/api/docs/guides/realtime-vad"
 TURN_DETECTION_TYPES = "openai/openai-python:src/openai/types/realtime/realtime_audio_input_turn_detection.py"
 
@@ -87,6 +89,76 @@ BEHAVIOURS = (
              "input_audio_buffer_commit_empty ('Expected at least 100ms of audio'), as "
              "users quote the server.",
              ("https://github.com/betalgo/openai/issues/674",)),
+    Evidence("interrupt_response false", "documented",
+             "With interrupt_response false, speech_started leaves the running response "
+             "alone: it 'will continue until complete' (no cancel; over WebRTC no "
+             "output_audio_buffer.cleared, no truncation).",
+             (TURN_DETECTION_TYPES,
+              f"{DOCUMENTED_TESTS}::test_interrupt_response_false_keeps_the_response_and_the_webrtc_output_buffer")),
+    Evidence("idle timeout segment", "documented",
+             "The idle timer starts after the last response's playback (response.done time "
+             "plus its audio duration); input_audio_buffer.timeout_triggered's "
+             "audio_end_ms - audio_start_ms is the quiet segment, about idle_timeout_ms. "
+             "One WebSocket user reports only speech_stopped (unconfirmed).",
+             ("openai/openai-python:src/openai/types/realtime/input_audio_buffer_timeout_triggered.py",
+              TURN_DETECTION_TYPES,
+              "https://community.openai.com/t/websocket-cant-distinguish-idle-timeout-from-regular-speech-stopped-is-this-expected/1371509",
+              f"{DOCUMENTED_TESTS}::test_idle_timeout_segment_spans_the_timeout_after_the_playback")),
+    Evidence("semantic_vad maximum waits", "documented",
+             "semantic_vad with eagerness low / medium / high / auto (= medium) ends a turn "
+             "at the latest after 8 s / 4 s / 2 s; it has no idle_timeout_ms (server_vad "
+             "only). Design variants +semantic-low|medium|high|auto.",
+             (VAD_GUIDE, TURN_DETECTION_TYPES,
+              f"{DOCUMENTED_TESTS}::test_semantic_vad_ends_the_turn_at_the_eagerness_maximum_wait_in_the_simulator")),
+    Evidence("semantic_vad turn model", "analogy",
+             "The semantic classifier is unknown. Modelled: speech starts on server_vad's "
+             "detector; the end of turn is a declared timer on silent audio after speech "
+             "that the explorer may fire at any point up to the maximum wait, and the "
+             "simulator fires at the maximum (the worst case).",
+             (VAD_GUIDE,
+              f"{DOCUMENTED_TESTS}::test_semantic_vad_end_of_turn_is_a_declared_timer_the_explorer_fires_at_any_point")),
+    Evidence("input_audio_noise_reduction", "documented",
+             "audio.input.noise_reduction {type: near_field | far_field} (null: off, the "
+             "default) filters the audio before VAD and the model 'to reduce false "
+             "positives'; near_field for headsets, far_field for laptop or room microphones.",
+             ("openai/openai-python:src/openai/types/realtime/realtime_audio_config_input.py",
+              "openai/openai-python:src/openai/types/realtime/noise_reduction_type.py")),
+    Evidence("noise reduction stage (RNNoise)", "analogy",
+             "OpenAI's suppressor is unknown; the model runs RNNoise (pyrnnoise's "
+             "librnnoise) in front of the server's detector for +nr-near and +nr-far alike. "
+             "Measured here: exact zeros stay exact zeros; near-silent capture (int16 peaks "
+             "41-96) and -50 dBFS room noise come out near -114 / -130 dBFS (not zeros); "
+             "speech at -22 dBFS passes within 3 dB; keyboard clicks stop triggering "
+             "noise-as-speech. It learns the simulator's synthetic voice as noise within "
+             "seconds (-50 dB; espeak speech passes): with the presets' voice a +nr design "
+             "goes deaf, so judge one on real speech. Refused by the explorer.",
+             ("https://pypi.org/project/pyrnnoise/", "https://github.com/xiph/rnnoise",
+              f"{NR_TESTS}::test_exact_zeros_stay_exact_zeros",
+              f"{NR_TESTS}::test_near_silent_capture_and_room_noise_are_suppressed_to_digital_near_nothing",
+              f"{NR_TESTS}::test_speech_at_minus_22_dbfs_passes_within_3_db",
+              f"{NR_TESTS}::test_the_server_hears_the_reduced_audio_and_false_turns_from_typing_go",
+              f"{NR_TESTS}::test_rnnoise_learns_the_synthetic_voice_as_noise_but_passes_espeak_speech")),
+    Evidence("60-minute session limit", "documented",
+             "A session lasts at most 60 minutes (earlier 15 and 30): a declared server "
+             "clock timer of 3,600,000 ms. The explorer lets it run out at any point only "
+             "with its server fault class.",
+             ("https://platform.openai.com/docs/guides/realtime-conversations",
+              "https://community.openai.com/t/realtime-api-session-timeout-post-ga/1357331",
+              "https://github.com/pipecat-ai/pipecat/issues/3170",
+              f"{DOCUMENTED_TESTS}::test_the_session_limit_is_a_declared_clock_timer_that_ends_the_session")),
+    Evidence("session_expired error", "reported",
+             "At the limit the server sends error code session_expired, 'Your session hit "
+             "the maximum duration of 60 minutes.' (third-party captures); that the socket "
+             "closes and nothing follows is assumed.",
+             ("https://community.openai.com/t/realtime-api-session-expired/975036",
+              f"{DOCUMENTED_TESTS}::test_a_session_longer_than_60_minutes_expires_and_production_stays_silent")),
+    Evidence("response.done incomplete", "documented",
+             "response.done may end with status incomplete, status_details.reason "
+             "max_output_tokens or content_filter: the server fault incomplete-response "
+             "cuts one response after its first audio (serve: reason=...).",
+             ("openai/openai-python:src/openai/types/realtime/realtime_response_status.py",
+              "openai/openai-python:src/openai/types/realtime/response_done_event.py",
+              f"{DOCUMENTED_TESTS}::test_an_incomplete_response_is_cut_after_its_first_audio_and_says_why")),
     Evidence("pcm16 at 24 kHz", "documented",
              "Input audio is 16-bit mono PCM at 24 kHz, base64 in append events; the "
              "engines resample it to 16 kHz as their detectors need.",

@@ -2,14 +2,18 @@
 
 A machine is a plain object whose states and transitions are a table (`STATES`,
 `TRANSITIONS`, h11/h2 style) handed to `transitions.Machine`. Side effects never perform
-I/O: they append outputs to `outbox`, which the caller drains. `DATA` names the fields
+I/O: they append outputs to `outbox`, which the caller drains. States are named
+constants, the plain `str` attributes of a small class beside each machine (`VadState.SPEECH`):
+tables and comparisons take them from there, so a misspelt state is an error, and a state
+stays the string that snapshots and traces carry. `DATA` names the fields
 that, with the state, make up the machine's snapshot (what the explorer hashes).
 
 Timers are declared too (`TIMERS`, a tuple of `Timer`, the Stateright discipline): the
 counter field, what it counts to, the states in which it runs and the table trigger that
 fires when it runs out. From them alone come `advance(ms)` (clock timers),
-`ms_until_next_deadline()` (the engine's fast-forward), `running_timers()` and
-`expire_timer(name)` (the explorer's expiry steps). A timer's counter, like the fields named in
+`ms_until_next_deadline()` (the engine's fast-forward), `running_timers()`,
+`expire_timer(name)` (the explorer's expiry steps) and `real_wait(timer)` (what its replay
+supplies for the timer to run out). A timer's counter, like the fields named in
 `COUNTERS`, is abstracted to "running or not" in the explorer's snapshots; attributes in
 `ABSTRACTED` (ids, audio positions) are left out of them altogether.
 """
@@ -130,6 +134,16 @@ class _LeanMachine(Machine):
     event_cls = LeanEvent
 
 
+class WaitInput:
+    """What must reach a machine while one of its timers counts, for it to run out in a real
+    run (the explorer's replay plays it): a quiet room, speech-level audio, or near-silent
+    captured input."""
+
+    QUIET = "quiet"
+    SPEECH = "speech"
+    NEAR_SILENCE = "near_silence"
+
+
 @dataclass(frozen=True)
 class Timer:
     """One declared timer of a machine.
@@ -141,7 +155,8 @@ class Timer:
     fires — a trigger of the machine's table. `clock` timers count wall time (`advance`);
     the others count what the machine's own inputs carry (chunks, appended audio), and run
     out there. `due` (a method) replaces "counted to the limit" where more than the
-    counter decides; `saturates` stops the counter at its limit.
+    counter decides; `saturates` stops the counter at its limit. `wait_ms` and `wait_input`
+    say what a real run takes to let it run out once it runs (`ProtocolMachine.real_wait`).
     """
 
     name: str  # how the explorer's steps and the diagrams name it
@@ -158,6 +173,11 @@ class Timer:
     # part of delivering the assistant's answer: the explorer's start lets these run out
     # after its good turn
     answer: bool = False
+    # how long a real run lets pass, once it runs, for it to run out: ms, or an attribute or
+    # method of the machine (as `limit`); "" is the limit itself
+    wait_ms: int | str = ""
+    # what reaches the machine meanwhile (a `WaitInput`)
+    wait_input: str = WaitInput.QUIET
 
 
 class ProtocolMachine:
@@ -290,6 +310,12 @@ class ProtocolMachine:
     def _elapsed(self, timer: Timer, used_ms: int) -> None:
         """Hook: a count-down timer used `used_ms` of its time."""
 
+    def real_wait(self, timer: Timer) -> tuple[str, int]:
+        """What a real run must supply, once `timer` runs, for it to run out: (a `WaitInput`,
+        ms) from its declaration (the explorer's replay turns an expiry step into this)."""
+        wait = timer.wait_ms if timer.wait_ms != "" else timer.limit
+        return timer.wait_input, wait if isinstance(wait, int) else self._value(wait)
+
     def expire_timer(self, name: str) -> None:
         """The timer `name` runs out now (the explorer's expiry step): its counter is set to
         its limit and its trigger fires."""
@@ -350,7 +376,7 @@ def declared_machines() -> list[type[ProtocolMachine]]:
     from vadlock.model.client import (beliefs, capture, gate, health, liveness, playback, rules,
                                       watchdog)
     from vadlock.model.server import (audio_buffer, floor, idle_timeout, output_buffer,
-                                      response, vad)
+                                      response, semantic_vad, session_limit, vad)
 
     return [
         capture.Capture,
@@ -363,28 +389,41 @@ def declared_machines() -> list[type[ProtocolMachine]]:
         rules.WatchdogRule,
         audio_buffer.InputAudioBuffer,
         vad.ServerVad,
+        semantic_vad.SemanticVad,
         floor.AdaptiveFloor,
         response.ResponseLifecycle,
         output_buffer.OutputAudioBuffer,
         idle_timeout.IdleTimeout,
+        session_limit.SessionLimit,
     ]
 
 
-def next_deadline(machines) -> int | None:
-    """Wall time until the first clock timer of `machines` runs out (None: none runs)."""
-    left = [ms for ms in (m.ms_until_next_deadline() for m in machines) if ms is not None]
-    return min(left) if left else None
+class MachineSession:
+    """Base class of the client and server sessions: a tuple of machines (`machines`, in
+    the order in which the explorer lists their timers) whose declared timers the session
+    exposes as its own, and `_collect()`, which turns what the machines emitted into the
+    wire events the session sends."""
 
+    machines: tuple[ProtocolMachine, ...] = ()
 
-def running_timers(machines, answer_only: bool = False) -> tuple[str, ...]:
-    """The names of the running timers of `machines`, in their order."""
-    return tuple(name for m in machines for name in m.running_timers(answer_only))
+    def _collect(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
 
+    def ms_until_next_deadline(self) -> int | None:
+        """Wall time until the first clock timer of the machines runs out (None: none runs)."""
+        left = [ms for ms in (m.ms_until_next_deadline() for m in self.machines)
+                if ms is not None]
+        return min(left) if left else None
 
-def expire_timer(machines, name: str) -> None:
-    """The timer called `name`, of whichever of `machines` declares it, runs out now."""
-    for machine in machines:
-        if any(t.name == name for t in machine.TIMERS):
-            machine.expire_timer(name)
-            return
-    raise KeyError(f"no machine declares a timer {name!r}")
+    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
+        """The names of the machines' running timers, in their order."""
+        return tuple(name for m in self.machines for name in m.running_timers(answer_only))
+
+    def expire_timer(self, name: str) -> list[dict[str, Any]]:
+        """The explorer's expiry step: the timer `name`, of whichever machine declares it,
+        runs out now; returns the events that sets off."""
+        for machine in self.machines:
+            if any(t.name == name for t in machine.TIMERS):
+                machine.expire_timer(name)
+                return self._collect()
+        raise KeyError(f"no machine declares a timer {name!r}")

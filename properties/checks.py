@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vadlock.model import protocol
+from vadlock.model.client.beliefs import BeliefState
+from vadlock.model.client.capture import CaptureState
 from vadlock.model.protocol import PROGRESS_TYPES
+from vadlock.model.server.response import ResponseState
+from vadlock.model.server.vad import VadState
 from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, HEARD_EARLY_MS,
                                      HEARD_WITHIN_MS, S2C, Trace)
 
@@ -58,7 +62,7 @@ def _received(trace: Trace, *types: str) -> list[int]:
 
 
 def _capture_at(trace: Trace, t_ms: int) -> str:
-    return trace.state_at("capture", t_ms) or "live"
+    return trace.state_at("capture", t_ms) or CaptureState.LIVE
 
 
 def clear_utterances(trace: Trace, b: Bounds) -> list:
@@ -69,7 +73,8 @@ def clear_utterances(trace: Trace, b: Bounds) -> list:
 
 def healthy_utterances(trace: Trace, b: Bounds) -> list:
     """Clear utterances made while the client's capture was live."""
-    return [u for u in clear_utterances(trace, b) if _capture_at(trace, u.start_ms) == "live"]
+    return [u for u in clear_utterances(trace, b)
+            if _capture_at(trace, u.start_ms) == CaptureState.LIVE]
 
 
 def _last_fault_event_ms(trace: Trace) -> int:
@@ -174,8 +179,12 @@ def protocol_ok(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
     return out
 
 
-_EXPECTED_BELIEF = {("speech", "idle"): "user_speaking", ("speech", "in_progress"): "user_speaking",
-                    ("silence", "in_progress"): "responding"}
+# (server VAD, response) -> what the client should believe (otherwise: listening or awaiting)
+_EXPECTED_BELIEF = {
+    (VadState.SPEECH, ResponseState.IDLE): BeliefState.USER_SPEAKING,
+    (VadState.SPEECH, ResponseState.IN_PROGRESS): BeliefState.USER_SPEAKING,
+    (VadState.SILENCE, ResponseState.IN_PROGRESS): BeliefState.RESPONDING,
+}
 
 
 def _joint_runs(trace: Trace, machines: tuple[str, ...]) -> list[tuple[int, int, tuple]]:
@@ -193,7 +202,8 @@ def beliefs_agree(trace: Trace, b: Bounds = DEFAULT_BOUNDS) -> list[Violation]:
         if belief is None:
             return []  # a trace without recorded states (read back from JSONL)
         expected = _EXPECTED_BELIEF.get((vad, response))
-        agrees = belief == expected if expected else belief in ("listening", "awaiting_response")
+        agrees = belief == expected if expected else belief in (BeliefState.LISTENING,
+                                                                BeliefState.AWAITING_RESPONSE)
         if agrees:
             disagree_since = None
             continue

@@ -8,7 +8,9 @@ The abstraction (stated, as the README does):
   run out — every timer a machine declares (`model.machine.Timer`: the stuck-VAD
   watchdog, response generation, playback, the idle timeout, the adaptive floor's climb,
   the gate's hangover, ...), found with the sessions' `running_timers()` and fired with
-  their `expire_timer()`; the explorer names none of them. Timers are "running or not",
+  their `expire_timer()`; the explorer names none of them. The 60-minute session limit
+  runs only with the `server` fault class (sessions are otherwise shorter than it), and
+  then may run out at any point. Timers are "running or not",
   and a running one may fire at any point; the VAD's silence run is kept exactly, in
   block units;
 - the transport, without the network class, is an ordered FIFO delivered within the
@@ -62,13 +64,14 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from vadlock.model.client.capture import FAULTS, through_capture
+from vadlock.model.client.capture import FAULTS, CaptureState, through_capture
 from vadlock.model.client.outputs import Reconnect
 from vadlock.model.client.session import ClientSession, client_snapshot, load_client_snapshot
 from vadlock.model.designs import Design
 from vadlock.model.protocol import PROGRESS_TYPES
 from vadlock.model.hypotheses import ServerVadHypotheses
 from vadlock.model.server.session import ServerSession, load_server_snapshot, server_snapshot
+from vadlock.model.server.session_limit import MAX_SESSION_MS
 from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties import engine_table
 from vadlock.simulator import audio
@@ -105,7 +108,11 @@ def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> st
     """Why the explorer cannot explore this cell, or None when it can: a detector engine
     needs its measured table (`vadlock measure`), current and covering the design's level
     scale. The symbolic hypotheses explore at any threshold (their edges move with it,
-    `hypotheses.server_vad_edges`)."""
+    `hypotheses.server_vad_edges`); noise reduction (a stateful suppressor) has no
+    symbolic abstraction."""
+    if design is not None and design.noise_reduction is not None:
+        return (f"it has no measured abstraction of noise_reduction {design.noise_reduction} "
+                "(a stateful suppressor); use search or simulate, which run it on the audio")
     if hypotheses.engine is not None:
         try:
             table = engine_table.EngineTable.load(hypotheses.engine_label)
@@ -217,6 +224,9 @@ class ProductModel:
     def __init__(self, design: Design, hypotheses: ServerVadHypotheses,
                  fault_classes: tuple[str, ...], max_faults: int = 1,
                  fresh_sessions: bool = False, fifo_len: int = NETWORK_FIFO_LEN) -> None:
+        if design.noise_reduction is not None:
+            raise ValueError(f"explore: noise_reduction {design.noise_reduction} has no "
+                             "symbolic abstraction (simulate or search run it on the audio)")
         self.design, self.hypotheses = design, hypotheses
         # True: every component transition runs on newly built sessions (a test's check
         # that a snapshot alone decides what happens next)
@@ -240,7 +250,7 @@ class ProductModel:
             self.table = engine_table.EngineTable.load(hypotheses.engine_label)
             self._contexts = engine_table.history_contexts(
                 self.scale, self.fair_symbols[0], self.fair_symbols[2])
-            self._threshold = float(self.client.turn_detection["threshold"])
+            self._threshold = float(self.client.turn_detection.get("threshold", 0.5))
         self._history = "silence"
         self._decisions: dict[FrameSymbol, tuple] = {}
         self._heard_cache: dict[tuple, tuple] = {}
@@ -258,8 +268,13 @@ class ProductModel:
         self.server_start = self._intern_events(self.server.start())
 
     def _fresh_server(self) -> ServerSession:
+        # the 60-minute session limit runs only with the `server` fault class: then it may
+        # run out at any point (a session can be of any age); without it, sessions are
+        # shorter than the limit
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
-                             owns_output_buffer=self.webrtc)
+                             owns_output_buffer=self.webrtc,
+                             session_limit_ms=(MAX_SESSION_MS if "server" in self.fault_classes
+                                               else None))
 
     def _alphabet(self) -> tuple[FrameSymbol, ...]:
         if "acoustic" not in self.fault_classes:
@@ -428,13 +443,13 @@ class ProductModel:
 
     def _captured_in(self, state: str, symbol: FrameSymbol) -> FrameSymbol | None:
         state = through_capture(state, self.design.audio_context)
-        if state == "live":
+        if state == CaptureState.LIVE:
             return symbol
-        if state == "suspended":
+        if state == CaptureState.SUSPENDED:
             return None
-        if state == "disabled":
+        if state == CaptureState.DISABLED:
             return FrameSymbol(0, Kind.STATIONARY)
-        if state == "muted":
+        if state == CaptureState.MUTED:
             return FrameSymbol(self.scale.level_of(MUTED_RMS, False), Kind.STATIONARY)
         rms = self.scale.representative_rms(symbol.level) * ATTENUATION_GAIN
         return FrameSymbol(self.scale.level_of(rms, False), symbol.kind)
@@ -522,9 +537,9 @@ class ProductModel:
             out = [(step, fair, ("block", captured))
                    for step, captured, fair in self._blocks(cid)]
             out += [_expiry("client", timer) for timer in timers]
-            if capture == "live" and may_fault:
+            if capture == CaptureState.LIVE and may_fault:
                 out += _FAULT_STARTS
-            elif capture != "live" and self.max_faults:
+            elif capture != CaptureState.LIVE and self.max_faults:
                 out.append(_FAULT_END)
             self._cache[key] = out
         return out

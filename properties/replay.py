@@ -3,22 +3,28 @@
 Two good turns come first (the explorer's initial state is the quiet state a session is in
 between turns). Then each block step becomes 100 ms of explicit audio (a `segments` entry:
 speech, typing or noise at the block's level); a timer expiry becomes the wait the real
-timer needs; capture-fault steps become capture faults. Network steps (the network class)
-become the simulator's network: a stall until it resumes, a latency spike as long as the
-stall; a drop, a `ConnectionDrop`; a block lost on the media track, a `MediaLoss`; and
-events in flight across blocks, a latency per direction as long as the most batches the
-path ever had in flight that way (the simulator's delay is per direction, not per event:
-an approximation the replay's verdict judges). A fair tail follows: 60 s of the user speaking clearly every
-9 s in a quiet room. The counterexample is *confirmed* when the full simulation violates
-the `recovery` property — the same freeze verdict search uses.
+timer needs (what its machine declares, `ProtocolMachine.real_wait`); capture-fault steps
+become capture faults (for the 60-minute session limit, the steps before it are moved to
+end at the limit). Network steps (the network class) become the simulator's network: a
+stall until it resumes, a latency spike as long as the stall; a drop, a `ConnectionDrop`; a
+block lost on the media track, a `MediaLoss`; and events in flight across blocks, a latency
+per direction as long as the most batches the path ever had in flight that way (the
+simulator's delay is per direction, not per event: an approximation the replay's verdict
+judges). A fair tail follows: 60 s of the user speaking clearly every 9 s in a quiet room.
+The counterexample is *confirmed* when the full simulation violates the `recovery`
+property — the same freeze verdict search uses.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import FLOOR_RISE_MS, ServerVadHypotheses
+from vadlock.model.machine import WaitInput
+from vadlock.model.server.session import ServerSession
+from vadlock.model.server.session_limit import MAX_SESSION_MS
 from vadlock.model.symbols import FrameSymbol, Kind, LevelScale
 from vadlock.properties.checks import FREEZE_PROPERTY, check
 from vadlock.simulator import audio
@@ -28,29 +34,23 @@ from vadlock.simulator.scenario import (CaptureFault, ConnectionDrop, LatencySpi
 
 TAIL_MS = 60_000
 TAIL_PERIOD_MS = 9_000
-WAIT_FOR_MS = {"response": 1_500, "playback": 4_500, "server_playback": 4_500, "hangover": 0}
+# the audio that supplies each `WaitInput`: (segment kind, level dBFS)
+WAIT_AUDIO = {WaitInput.QUIET: ("noise", -50.0), WaitInput.SPEECH: ("speech", -22.0),
+              WaitInput.NEAR_SILENCE: ("noise", -80.0)}
 
 
-def _wait(timer: str, design: Design) -> tuple[str, float, int]:
-    """What the real timer needs to fire: (kind of audio, level dBFS, how long)."""
-    if timer == "liveness":  # it counts speech-level audio that nothing answers
-        rung_ms = max(design.liveness.first_rung_ms, design.liveness.next_rung_ms) \
-            if design.liveness else 0
-        return "speech", -22.0, rung_ms
-    if timer == "watchdog":
-        wait_ms = design.stuck_vad_watchdog_ms or 0
-    elif timer == "idle_timeout":
-        wait_ms = (design.idle_timeout_ms or 0) + 4_500
-    elif timer == "capture_health":
-        wait_ms = design.capture_health_ms or 0
-    elif timer.startswith("watchdog_rule_"):  # a design file's rule: after_ms of its condition
-        spec = design.watchdog_rules[int(timer.rsplit("_", 1)[1]) - 1]
-        if spec.condition == "near_silent_input":
-            return "noise", -80.0, spec.after_ms
-        wait_ms = spec.after_ms
-    else:
-        wait_ms = WAIT_FOR_MS[timer]
-    return "noise", -50.0, wait_ms
+def timer_waits(design: Design) -> dict[str, tuple[str, float, int]]:
+    """What each timer of the design's machines needs to fire in a real run, as its machine
+    declares it: {timer: (kind of audio, level dBFS, how long)}."""
+    client = ClientSession(design)
+    server = ServerSession(ServerVadHypotheses(), design.level_scale,
+                           dict(client.turn_detection), owns_output_buffer=client.webrtc)
+    waits = {}
+    for machine in (*client.machines, *server.machines):
+        for timer in machine.TIMERS:
+            wait_input, wait_ms = machine.real_wait(timer)
+            waits[timer.name] = (*WAIT_AUDIO[wait_input], wait_ms)
+    return waits
 
 
 def block_segment(symbol: FrameSymbol, scale: LevelScale) -> tuple[str, float]:
@@ -68,6 +68,20 @@ def block_segment(symbol: FrameSymbol, scale: LevelScale) -> tuple[str, float]:
 GOOD_TURNS = 2  # the replay starts as the report's sessions do: a few good turns
 
 
+def _until_session_limit(design: Design, path, block_ms: int) -> int | None:
+    """The audio the path's steps take before its session-limit expiry (None: it has
+    none)."""
+    total, waits = 0, timer_waits(design)
+    for step in path:
+        if step.kind == "expire" and step.timer == "session_limit":
+            return total + waits["session_limit"][2]
+        if step.kind == "expire":
+            total += FLOOR_RISE_MS if step.timer == "floor_climb" else waits[step.timer][2]
+        elif step.kind == "block":
+            total += block_ms
+    return None
+
+
 def path_to_scenario(design: Design, path, block_ms: int,
                      in_flight: tuple[int, int] = (0, 0)) -> Scenario:
     """`in_flight`: the most batches the path had in flight (uplink, downlink)."""
@@ -76,6 +90,7 @@ def path_to_scenario(design: Design, path, block_ms: int,
     t = 10_000 * GOOD_TURNS
     segments: list[Segment] = [Segment(0, t, "noise", -50.0)]
     faults: list[CaptureFault] = []
+    waits = timer_waits(design)
 
     def add(kind: str, level_dbfs: float, duration_ms: int) -> None:
         last = segments[-1] if segments else None
@@ -85,6 +100,12 @@ def path_to_scenario(design: Design, path, block_ms: int,
         else:
             segments.append(Segment(t, duration_ms, kind, level_dbfs))
 
+    # the session limit counts from the session's start: the steps before its expiry are
+    # moved, after quiet, to end at the limit, so that it runs out where the path says
+    before_ms = _until_session_limit(design, path, block_ms)
+    if before_ms is not None and t + before_ms < MAX_SESSION_MS:
+        add("noise", -50.0, MAX_SESSION_MS - before_ms - t)
+        t = MAX_SESSION_MS - before_ms
     previous = None  # the last loud non-speech block: what drives a floor climb
     spikes: list[LatencySpike] = []
     drops: list[ConnectionDrop] = []
@@ -108,7 +129,7 @@ def path_to_scenario(design: Design, path, block_ms: int,
                 add(*previous[:2], FLOOR_RISE_MS)
                 t += FLOOR_RISE_MS
             else:
-                kind, level, wait_ms = _wait(step.timer, design)
+                kind, level, wait_ms = waits[step.timer]
                 if wait_ms:
                     add(kind, level, wait_ms)
                     t += wait_ms

@@ -18,8 +18,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from vadlock.model.client.capture import FAULTS
-from vadlock.simulator.scenario import (SERVER_FAULT_KINDS, CaptureFault, LatencySpike, Network,
-                                        Scenario, Segment, ServerFault, Typing, Utterance)
+from vadlock.simulator.scenario import (SEARCHED_SERVER_FAULT_KINDS, CaptureFault, LatencySpike,
+                                        Network, Scenario, Segment, ServerFault, Typing, Utterance)
 
 FAULT_CLASSES = ("acoustic", "capture", "network", "server")
 TURN_PERIOD_MS = 10_000
@@ -66,7 +66,7 @@ def scenarios(draw, fault_classes: tuple[str, ...] = FAULT_CLASSES, min_good_tur
     good = _good_turns(n_good)
     t_incidents = 1_000 + n_good * TURN_PERIOD_MS
     typing, barge_ins, faults, spikes, noises = draw(incidents(fault_classes, t_incidents))
-    server_faults = ((ServerFault(draw(st.sampled_from(SERVER_FAULT_KINDS)),
+    server_faults = ((ServerFault(draw(st.sampled_from(SEARCHED_SERVER_FAULT_KINDS)),
                                   draw(st.integers(1, n_good))),)
                      if "server" in fault_classes else ())
     ends = [t_incidents + 10_000]

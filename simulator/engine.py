@@ -27,8 +27,9 @@ from typing import Any, Callable
 import numpy as np
 
 from vadlock.model import protocol
-from vadlock.model.client.capture import ATTENUATION_DB, through_capture
+from vadlock.model.client.capture import ATTENUATION_DB, CaptureState, through_capture
 from vadlock.model.client.outputs import Reconnect
+from vadlock.model.client.playback import PlaybackState
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import Design
 from vadlock.model.hypotheses import ServerVadHypotheses
@@ -37,6 +38,7 @@ from vadlock.model.symbols import ZERO, Detection, FrameSymbol, LevelScale
 from vadlock.simulator import audio, detectors, features
 from vadlock.simulator.detectors import Detector
 from vadlock.simulator.features import FRAME_MS, SignalFrames
+from vadlock.simulator.noise_reduction import NoiseReduction
 from vadlock.simulator.scenario import Scenario
 from vadlock.simulator.server_faults import ServerFaultFilter
 from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Trace,
@@ -44,6 +46,8 @@ from vadlock.simulator.trace import (C2S, CLEAR_MIN_DBFS, CLEAR_MIN_MS, S2C, Tra
 from vadlock.simulator.transport import Link
 
 SPM = audio.SAMPLES_PER_MS
+# semantic_vad has no threshold: its speech start is taken as server_vad's at the default
+SEMANTIC_VAD_THRESHOLD = 0.5
 ATTENUATION_GAIN = 10 ** (ATTENUATION_DB / 20)  # an "attenuated" capture, by default
 DTX_RMS = 0.002  # WebRTC/Opus DTX: chunks quieter than about -54 dBFS go as comfort noise
 DTX_COMFORT_DBFS = -70.0
@@ -390,12 +394,15 @@ class Engine:
         return _cached(key, make)
 
     def _new_decoder(self) -> ServerAudioDecoder:
-        """What a new server connection hears with (a fresh detector: its state is the
-        session's)."""
+        """What a new server connection hears with (a fresh detector and noise-reduction
+        stage: their state is the session's)."""
+        self.noise_reduction = (NoiseReduction(self.design.noise_reduction)
+                                if self.design.noise_reduction else None)
         factory = self._detector_factory
         return ServerAudioDecoder(self.scale, kind_from_level=self.kind_from_level,
                                   detector=None if factory is None else factory(),
-                                  threshold=lambda: self.server.turn_detection["threshold"])
+                                  threshold=lambda: self.server.turn_detection.get(
+                                      "threshold", SEMANTIC_VAD_THRESHOLD))
 
     def _new_server(self) -> ServerSession:
         return ServerSession(self.hypotheses, self.scale, dict(self.client.turn_detection),
@@ -406,6 +413,8 @@ class Engine:
     def _server_frames(self, payload: protocol.AudioPayload) -> Runs:
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            return self._reduced_frames(self._sent_samples(payload, chunk, n_frames))
         if payload.mode == "zeros":
             return self.decoder.zeros(n_frames)
         if payload.mode == "comfort_noise":
@@ -419,11 +428,37 @@ class Engine:
         comfort noise."""
         chunk = self._captured[payload.tag]
         n_frames = chunk.duration_ms // FRAME_MS
+        if self.noise_reduction is not None:
+            if lost or chunk.rms < DTX_RMS:
+                samples = self.dtx.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+            elif chunk.samples is None:
+                samples = chunk.signal.frames(chunk.frame0, n_frames)
+            else:
+                samples = chunk.samples
+            return self._reduced_frames(np.asarray(samples).reshape(-1))
         if lost or chunk.rms < DTX_RMS:
             return self.decoder.known(self.dtx.frames, chunk.start_ms // FRAME_MS, n_frames)
         if chunk.samples is None:
             return self.decoder.known(chunk.signal, chunk.frame0, n_frames)
         return self.decoder.frames_of(chunk.samples)
+
+    def _sent_samples(self, payload: protocol.AudioPayload, chunk: CapturedChunk,
+                      n_frames: int) -> np.ndarray:
+        """The samples of an append as the server decodes them (pcm16)."""
+        if payload.mode == "zeros":
+            return np.zeros(n_frames * FRAME_MS * SPM, np.float32)
+        if payload.mode == "comfort_noise":
+            frames = self.comfort.frames.frames(chunk.start_ms // FRAME_MS, n_frames)
+        elif chunk.samples is None:
+            frames = chunk.signal.frames(chunk.frame0, n_frames)
+        else:
+            return audio.quantize_pcm16(chunk.samples)
+        return frames.reshape(-1)
+
+    def _reduced_frames(self, samples: np.ndarray) -> Runs:
+        """`audio.input.noise_reduction`: the server's detector hears the stage's output
+        (`simulator.noise_reduction`), sample by sample, never a precomputed signal."""
+        return self.decoder.frames_of(self.noise_reduction.process(samples))
 
     # -- sending -----------------------------------------------------------------------
     def _to_server(self, t_ms: int, events: list[dict[str, Any]]) -> None:
@@ -522,12 +557,13 @@ class Engine:
                 self._to_server(t, events)
             played_ms = max(0, player.played_ms - played_from) if playing else 0
             capture = through_capture(client.capture.state, audio_context)
-            if capture != "live" or played_ms:
+            if capture != CaptureState.LIVE or played_ms:
                 notes.append((i % ticks_per_chunk, capture, playing, played_from, played_ms))
             if (i + 1) % ticks_per_chunk == 0:
                 self._chunk(t + tick - chunk_ms, notes)
                 notes = []
-                if lasting and client.capture.state == "live":  # re-acquired on the chunk
+                # re-acquired on the chunk
+                if lasting and client.capture.state == CaptureState.LIVE:
                     self._reimpose(t, lasting)
             if client.requests:
                 self._handle_requests(t)
@@ -542,7 +578,7 @@ class Engine:
                 self.server.advance(skip * tick)
                 client.advance(skip * tick)
                 capture = through_capture(client.capture.state, audio_context)
-                if capture != "live" or playing:
+                if capture != CaptureState.LIVE or playing:
                     played_ms = tick if playing else 0
                     notes += [((i + k) % ticks_per_chunk, capture, playing,
                                played_from + k * played_ms, played_ms) for k in range(skip)]
@@ -596,7 +632,7 @@ class Engine:
             return (_Playing(self._playing_index, self.server.response.item_id)
                     if self.server.out_playing else None)
         playback = self.client.playback
-        if playback.state != "playing" or playback.item_id not in self._item_response:
+        if playback.state != PlaybackState.PLAYING or playback.item_id not in self._item_response:
             return None
         return _Playing(self._item_response[playback.item_id], playback.item_id)
 
@@ -611,9 +647,11 @@ class Engine:
         run: list | None = None  # contiguous echo: [first tick, response, from ms, to ms]
         for k, state, playing, played_from, played_ms in notes:
             by_state.setdefault(state, []).append(k)
-            if state == "muted":  # tick by tick: the muted track's noise comes in tick order
+            # tick by tick: the muted track's noise comes in tick order
+            if state == CaptureState.MUTED:
                 rows[k] = audio.muted_capture(n, self.capture_rng)
-            elif playing is not None and played_ms and state in ("live", "attenuated"):
+            elif playing is not None and played_ms and state in (CaptureState.LIVE,
+                                                                  CaptureState.ATTENUATED):
                 index = playing.response_index
                 if run and run[1] == index and run[3] == played_from and \
                         played_ms == self.tick_ms and k == run[0] + (run[3] - run[2]) // played_ms:
@@ -622,13 +660,13 @@ class Engine:
                 self._add_echo(samples, run, echo_gain)
                 run = [k, index, played_from, played_from + played_ms]
         self._add_echo(samples, run, echo_gain)
-        if "attenuated" in by_state:
-            rows[by_state["attenuated"]] *= self.attenuation_gain
-        if "disabled" in by_state:
-            rows[by_state["disabled"]] = 0.0
-        if "suspended" in by_state:
+        if CaptureState.ATTENUATED in by_state:
+            rows[by_state[CaptureState.ATTENUATED]] *= self.attenuation_gain
+        if CaptureState.DISABLED in by_state:
+            rows[by_state[CaptureState.DISABLED]] = 0.0
+        if CaptureState.SUSPENDED in by_state:
             keep = np.ones(len(rows), bool)
-            keep[by_state["suspended"]] = False
+            keep[by_state[CaptureState.SUSPENDED]] = False
             samples = rows[keep].reshape(-1)
         return samples if len(samples) else None
 
@@ -646,7 +684,8 @@ class Engine:
         if not notes:
             return self.env_frames
         if len(notes) == self.design.chunk_ms // self.tick_ms and all(
-                state == "attenuated" and not played_ms for _, state, _, _, played_ms in notes):
+                state == CaptureState.ATTENUATED and not played_ms
+                for _, state, _, _, played_ms in notes):
             return self.attenuated_frames
         return None
 

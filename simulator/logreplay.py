@@ -64,9 +64,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from vadlock.model.server.audio_buffer import InputAudioBuffer
-from vadlock.model.server.response import ResponseLifecycle
-from vadlock.model.server.vad import ServerVad
+from vadlock.model.server.audio_buffer import BufferState, InputAudioBuffer
+from vadlock.model.server.response import ResponseLifecycle, ResponseState
+from vadlock.model.server.vad import ServerVad, VadState
 from vadlock.simulator.audio import INT16_FULL_SCALE, SAMPLES_PER_MS
 from vadlock.simulator.trace import C2S, S2C
 
@@ -435,10 +435,11 @@ class _LoggedServer:
     def state_of(self, machine: type) -> str:
         """The state of the model's `machine` that this logged state stands for."""
         if machine is ServerVad:
-            return "speech" if self.speech_line is not None else "silence"
+            return VadState.SPEECH if self.speech_line is not None else VadState.SILENCE
         if machine is ResponseLifecycle:
-            return "in_progress" if self.response is not None else "idle"
-        return "holding" if self.buffered_ms else "empty"  # InputAudioBuffer
+            return ResponseState.IN_PROGRESS if self.response is not None else ResponseState.IDLE
+        # InputAudioBuffer
+        return BufferState.HOLDING if self.buffered_ms else BufferState.EMPTY
 
 
 # -- legality: the model's own tables judge the logged server's events -------------------

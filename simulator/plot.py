@@ -21,6 +21,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vadlock.model.client.beliefs import BeliefState  # noqa: E402
+from vadlock.model.client.capture import CaptureState  # noqa: E402
+from vadlock.model.client.playback import PlaybackState  # noqa: E402
+from vadlock.model.client.watchdog import WatchdogState  # noqa: E402
+from vadlock.model.server.response import ResponseState  # noqa: E402
+from vadlock.model.server.vad import VadState  # noqa: E402
 from vadlock.simulator.audio import SAMPLES_PER_MS, from_pcm16  # noqa: E402
 from vadlock.simulator.trace import C2S, S2C, Trace, WireRecord  # noqa: E402
 
@@ -176,21 +182,21 @@ def _between(trace: Trace, on: str, off: tuple[str, ...], state: str, rest: str
 
 def _beliefs_from_wire(trace: Trace) -> list[Span]:
     """The beliefs machine's table replayed over the received events."""
-    state, times, values = "listening", [0], ["listening"]
+    state, times, values = BeliefState.LISTENING, [0], [BeliefState.LISTENING]
     for rec in trace.events(S2C):
         kind = rec.type
         if kind == "input_audio_buffer.speech_started":
-            state = "user_speaking"
-        elif kind == "input_audio_buffer.speech_stopped" and state == "user_speaking":
-            state = "awaiting_response"
+            state = BeliefState.USER_SPEAKING
+        elif kind == "input_audio_buffer.speech_stopped" and state == BeliefState.USER_SPEAKING:
+            state = BeliefState.AWAITING_RESPONSE
         elif kind == "response.created":
-            state = "responding"
-        elif kind == "response.done" and state == "responding":
-            state = "listening"
-        elif kind == "input_audio_buffer.cleared" and state == "user_speaking":
-            state = "listening"
+            state = BeliefState.RESPONDING
+        elif kind == "response.done" and state == BeliefState.RESPONDING:
+            state = BeliefState.LISTENING
+        elif kind == "input_audio_buffer.cleared" and state == BeliefState.USER_SPEAKING:
+            state = BeliefState.LISTENING
         elif kind == "session.created":
-            state = "listening"
+            state = BeliefState.LISTENING
         else:
             continue
         times.append(rec.t_ms)
@@ -216,32 +222,36 @@ def state_rows(trace: Trace) -> list[tuple[str, list[Span]]]:
             if runs:
                 rows.append((name, runs))
         return rows
-    times, values = [0], ["idle"]
+    times, values = [0], [PlaybackState.IDLE]
     for start, stop, _ in _playback(trace):  # in order, each cut at the next one's start
         times += [start, stop]
-        values += ["playing", "idle"]
+        values += [PlaybackState.PLAYING, PlaybackState.IDLE]
     playback = _runs(times, values, end)
     if any(True for _ in trace.events(S2C, "output_audio_buffer.started")):  # WebRTC
         playback = _between(trace, "output_audio_buffer.started",
                             ("output_audio_buffer.stopped", "output_audio_buffer.cleared"),
-                            "playing", "idle")
+                            PlaybackState.PLAYING, PlaybackState.IDLE)
     rows += [
         ("server VAD (from wire)", _between(trace, "input_audio_buffer.speech_started",
                                             ("input_audio_buffer.speech_stopped",),
-                                            "speech", "silence")),
+                                            VadState.SPEECH, VadState.SILENCE)),
         ("playback (from wire)", playback),
         ("client beliefs (from wire)", _beliefs_from_wire(trace)),
     ]
     return rows
 
 
+# by name: machines whose states share a name (idle, playing, armed, ...) share its colour
 STATE_COLORS = {
     "raw": "#8fd18f", "audio": "#8fd18f", "zeros": "#e45756", "comfort_noise": "#f2a541",
-    "held": "#c8c8c8", "live": "#8fd18f", "muted": "#e45756", "attenuated": "#f2a541",
-    "disabled": "#b22222", "suspended": "#9467bd", "silence": "#e8e8e8", "speech": "#4c78a8",
-    "idle": "#e8e8e8", "in_progress": "#72b7b2", "playing": "#72b7b2", "none": "#f4f4f4",
-    "disarmed": "#e8e8e8", "armed": "#f2a541", "listening": "#e8e8e8",
-    "user_speaking": "#4c78a8", "awaiting_response": "#b279a2", "responding": "#72b7b2",
+    "held": "#c8c8c8", CaptureState.LIVE: "#8fd18f", CaptureState.MUTED: "#e45756",
+    CaptureState.ATTENUATED: "#f2a541", CaptureState.DISABLED: "#b22222",
+    CaptureState.SUSPENDED: "#9467bd", VadState.SILENCE: "#e8e8e8", VadState.SPEECH: "#4c78a8",
+    ResponseState.IDLE: "#e8e8e8", ResponseState.IN_PROGRESS: "#72b7b2",
+    PlaybackState.PLAYING: "#72b7b2", "none": "#f4f4f4",
+    WatchdogState.DISARMED: "#e8e8e8", WatchdogState.ARMED: "#f2a541",
+    BeliefState.LISTENING: "#e8e8e8", BeliefState.USER_SPEAKING: "#4c78a8",
+    BeliefState.AWAITING_RESPONSE: "#b279a2", BeliefState.RESPONDING: "#72b7b2",
 }
 _SPARE_COLORS = ("#9d755d", "#bab0ac", "#ff9da6", "#54a24b", "#eeca3b")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from vadlock.model.client.capture import CaptureState
 from vadlock.simulator.scenario import CaptureFault, Scenario, Typing, Utterance
 
 TURN_PERIOD_MS = 10_000
@@ -41,7 +42,7 @@ def field_report(duration_ms: int = 120_000) -> Scenario:
         "down, int16 peaks 41-96) and the user keeps speaking, louder.",
         utterances=tuple(good + later),
         typing=(Typing(typing_at, 3_000),),
-        capture_faults=(CaptureFault(switch_at, "attenuated", None, "app_switch"),))
+        capture_faults=(CaptureFault(switch_at, CaptureState.ATTENUATED, None, "app_switch"),))
 
 
 def typing_during_reply(duration_ms: int = 40_000) -> Scenario:
@@ -59,7 +60,7 @@ def app_switch(duration_ms: int = 60_000) -> Scenario:
         name="app-switch", duration_ms=duration_ms,
         description="An application switch at 25 s takes the microphone for 10 s (muted).",
         utterances=tuple(_utterances(FIRST_TURN_MS, duration_ms)),
-        capture_faults=(CaptureFault(25_000, "muted", 10_000, "app_switch"),))
+        capture_faults=(CaptureFault(25_000, CaptureState.MUTED, 10_000, "app_switch"),))
 
 
 PRESETS: dict[str, Callable[..., Scenario]] = {

@@ -52,15 +52,22 @@ class CaptureFault:
     survives_reacquire: bool = False
 
 
-SERVER_FAULT_KINDS = ("stall", "fail-response", "expire")
+SERVER_FAULT_KINDS = ("stall", "fail-response", "incomplete-response", "expire")
+# the kinds `vadlock search` draws for the review's `server` fault class: an incomplete
+# response ends with a response.done like any other (the client sees progress), so it is
+# shown by its own test and left out of the search (the review stays as it was)
+SEARCHED_SERVER_FAULT_KINDS = ("stall", "fail-response", "expire")
+INCOMPLETE_REASONS = ("max_output_tokens", "content_filter")
 
 
 @dataclass(frozen=True)
 class ServerFault:
     """A server fault (the `server` fault class; `simulator.server_faults`): on the first
     connection, once `after_turns` responses have ended, `stall` (nothing more reaches the
-    client; the socket stays open), `fail-response` (one response ends `failed`) or
-    `expire` (the `session_expired` error, then nothing). A reconnect is a healthy session."""
+    client; the socket stays open), `fail-response` (one response ends `failed`),
+    `incomplete-response` (one response is cut short after its first audio and ends
+    `incomplete`, reason `max_output_tokens`) or `expire` (the `session_expired` error, then nothing). A
+    reconnect is a healthy session."""
 
     kind: str
     after_turns: int = 0

@@ -14,11 +14,17 @@ not known; `vadlock serve` can inject that, its faults apply to every session).
   the server right after `response.created`, and its `response.done` says `failed`
   (`status_details.error` `server_error` / `vadlock_injected_failure`: the real code is not
   known).
+- `incomplete-response` (the status and its reasons `max_output_tokens` /
+  `content_filter` are documented: SDK `realtime_response_status.py`): one response is
+  cut short on the server once its first audio has gone out (over WebRTC: once its
+  playback started), and its `response.done` says `incomplete`, reason
+  `max_output_tokens` (a voice reply cut by the token limit).
 - `expire` (the 60-minute limit and its `session_expired` error are documented/reported;
   that nothing follows it is assumed): the `error` event, then nothing.
 
 `vadlock serve` injects the same faults on real sockets (`simulator/serve/faults.py`) and
-rewrites a failed response with the same function (`failed_response_done`).
+rewrites a failed or incomplete response with the same functions (`failed_response_done`,
+`incomplete_response_done`).
 """
 
 from __future__ import annotations
@@ -27,9 +33,9 @@ import copy
 from typing import Any, Iterable
 
 from vadlock.model import protocol
+from vadlock.model.server.response import ResponseState
+from vadlock.model.server.session_limit import SESSION_EXPIRED_MESSAGE
 from vadlock.simulator.scenario import ServerFault
-
-SESSION_EXPIRED_MESSAGE = "Your session hit the maximum duration of 60 minutes."
 
 
 def failed_response_done(event: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +46,23 @@ def failed_response_done(event: dict[str, Any]) -> dict[str, Any]:
     response["status_details"] = {"type": "failed", "error": {
         "type": "server_error", "code": "vadlock_injected_failure"}}
     return event
+
+
+def incomplete_response_done(event: dict[str, Any], reason: str = "max_output_tokens"
+                             ) -> dict[str, Any]:
+    """A `response.done` (of a response the server cut short) turned into the API's
+    incomplete response: status `incomplete`, `status_details.reason` `max_output_tokens`
+    or `content_filter`; its output item is `incomplete` already."""
+    event = copy.deepcopy(event)
+    response = event["response"]
+    response["status"] = "incomplete"
+    response["status_details"] = {"type": "incomplete", "reason": reason}
+    return event
+
+
+# the events at which an incomplete-response fault cuts its response: its first audio
+# (WebSocket) or the start of its playback (WebRTC, where audio goes on the media track)
+_FIRST_AUDIO = ("response.output_audio.delta", "output_audio_buffer.started")
 
 
 class ServerFaultFilter:
@@ -56,6 +79,7 @@ class ServerFaultFilter:
         self.silent = False  # stalled or expired: nothing more reaches the client
         self._failing: set[str] = set()  # ids of responses being failed
         self._failed: set[ServerFault] = set()  # fail-response faults spent (one response each)
+        self._cutting: set[str] = set()  # ids of responses being cut short (incomplete)
         self._added = 0  # events the filter made itself
 
     def __bool__(self) -> bool:
@@ -94,10 +118,21 @@ class ServerFaultFilter:
                 out.append(event)
                 pending = server.receive({"type": "response.cancel"}) + pending
                 continue
+            cut = self._due("incomplete-response")
+            if kind in _FIRST_AUDIO and cut is not None and cut not in self._failed \
+                    and server.response.state == ResponseState.IN_PROGRESS:
+                self._failed.add(cut)
+                self._cutting.add(event["response_id"])
+                out.append(event)
+                pending = server.receive({"type": "response.cancel"}) + pending
+                continue
             if kind == "response.done":
                 self.turns += 1
                 if event["response"]["id"] in self._failing:
                     self._failing.discard(event["response"]["id"])
                     event = failed_response_done(event)
+                elif event["response"]["id"] in self._cutting:
+                    self._cutting.discard(event["response"]["id"])
+                    event = incomplete_response_done(event)
             out.append(event)
         return out

@@ -1,16 +1,20 @@
-"""Timers are declarations: the explorer's expiry steps and the engine's fast-forward come
-from each machine's `TIMERS`, so a timer added to a machine is explored without any change
-to the explorer."""
+"""Timers are declarations: the explorer's expiry steps, the engine's fast-forward and the
+replay's waits come from each machine's `TIMERS`, so a timer added to a machine is explored
+and replayed without any change to the explorer or the replay."""
+
+from dataclasses import replace
 
 from vadlock.model import protocol
 from vadlock.model.client import session as client_session
-from vadlock.model.client.beliefs import ServerBeliefs
+from vadlock.model.client.beliefs import BeliefState, ServerBeliefs
 from vadlock.model.client.session import ClientSession
 from vadlock.model.designs import get_design
 from vadlock.model.hypotheses import ServerVadHypotheses
-from vadlock.model.machine import Timer
+from vadlock.model.machine import Timer, WaitInput
 from vadlock.model.server.session import ServerSession
 from vadlock.properties.explore import ProductModel, Step, explore
+from vadlock.properties.replay import GOOD_TURNS, path_to_scenario, timer_waits
+from vadlock.simulator.scenario import Segment
 
 PATIENCE_MS = 7_000
 
@@ -20,11 +24,12 @@ class ImpatientBeliefs(ServerBeliefs):
     client clears the input buffer. Nothing in the explorer names it."""
 
     TRANSITIONS = ServerBeliefs.TRANSITIONS + (
-        {"trigger": "lose_patience", "source": "listening", "dest": None,
+        {"trigger": "lose_patience", "source": BeliefState.LISTENING, "dest": None,
          "after": "_clear_buffer"},
     )
     DATA = ("waited_ms",)
-    TIMERS = (Timer("patience", "waited_ms", "patience_ms", ("listening",), "lose_patience"),)
+    TIMERS = (Timer("patience", "waited_ms", "patience_ms", (BeliefState.LISTENING,),
+                    "lose_patience"),)
 
     def __init__(self) -> None:
         self.patience_ms = PATIENCE_MS
@@ -55,6 +60,26 @@ def test_a_timer_added_to_a_machine_is_explored_without_changing_the_explorer(mo
     assert with_timer.edges > before.edges
 
 
+def test_the_replay_waits_for_a_new_timer_as_its_declaration_says(monkeypatch):
+    monkeypatch.setattr(client_session, "ServerBeliefs", ImpatientBeliefs)
+    design, expiry, start_ms = get_design("production"), Step("expire", timer="patience"), \
+        10_000 * GOOD_TURNS
+    # by default a timer waits its limit, in a quiet room (the replay's -50 dBFS noise)
+    assert timer_waits(design)["patience"] == ("noise", -50.0, PATIENCE_MS)
+    segments = path_to_scenario(design, [expiry], 100).segments
+    # (the same noise goes on for the second before the replay's tail)
+    assert segments[0] == Segment(0, start_ms + PATIENCE_MS + 1_000, "noise", -50.0)
+
+    class SpeechPatience(ImpatientBeliefs):  # the same timer, waiting for 3 s of speech
+        TIMERS = (replace(ImpatientBeliefs.TIMERS[0], wait_ms=3_000,
+                          wait_input=WaitInput.SPEECH),)
+
+    monkeypatch.setattr(client_session, "ServerBeliefs", SpeechPatience)
+    segments = path_to_scenario(design, [expiry], 100).segments
+    assert segments[:2] == (Segment(0, start_ms, "noise", -50.0),
+                            Segment(start_ms, 3_000, "speech", -22.0))
+
+
 def test_the_engine_fast_forwards_only_up_to_a_declared_deadline(monkeypatch):
     monkeypatch.setattr(client_session, "ServerBeliefs", ImpatientBeliefs)
     client = ClientSession(get_design("production"))
@@ -68,9 +93,11 @@ def test_server_timers_come_from_its_machines():
     server = ServerSession(ServerVadHypotheses.parse("energy"),
                            get_design("production").level_scale,
                            protocol.turn_detection_config(idle_timeout_ms=5_000))
-    assert server.running_timers() == () and server.ms_until_next_deadline() is None
+    # only the 60-minute session limit runs from the start
+    assert server.running_timers() == ("session_limit",)
+    assert server.ms_until_next_deadline() == 3_600_000
     server.receive({"type": "response.create"})
-    assert server.running_timers() == ("response",)
+    assert server.running_timers() == ("response", "session_limit")
     first_delta_ms = server.ms_until_next_deadline()
     assert server.advance(first_delta_ms - 1) == []
     assert [e["type"] for e in server.advance(1)] == ["response.output_audio.delta"]

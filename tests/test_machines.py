@@ -21,6 +21,8 @@ from vadlock.model.server.floor import AdaptiveFloor
 from vadlock.model.server.idle_timeout import IdleTimeout
 from vadlock.model.server.output_buffer import OutputAudioBuffer
 from vadlock.model.server.response import ResponseLifecycle
+from vadlock.model.server.semantic_vad import SemanticVad
+from vadlock.model.server.session_limit import SessionLimit
 from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
 from vadlock.model.symbols import FrameSymbol, Kind
 
@@ -345,9 +347,11 @@ def _build(machine_cls, machine_class):
         LivenessWatchdog: (3_000, 2_000, protocol.turn_detection_config()),
         CaptureHealthWatchdog: (5_000, 2),
         ServerVad: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
+        SemanticVad: (ServerVadHypotheses.parse("floor-adapt"), SCALE, "high"),
         AdaptiveFloor: (ServerVadHypotheses.parse("floor-adapt"), SCALE),
         OutputAudioBuffer: (lambda: 500, lambda: False),
         IdleTimeout: (lambda: True,),
+        SessionLimit: (1_000,),
         WatchdogRule: ("no_server_event_while_sending", 500,
                        ("session_update", "commit_or_clear", "reconnect", "notify"),
                        protocol.turn_detection_config()),

@@ -60,6 +60,19 @@ def test_fail_response_ends_one_response_with_status_failed():
     assert "response.output_audio.delta" not in kinds(second)  # it failed before any audio
 
 
+@pytest.mark.parametrize("reason", ["max_output_tokens", "content_filter"])
+def test_incomplete_response_is_cut_after_its_first_audio(reason):
+    served = session(f"incomplete-response:after=1,reason={reason}")
+    served.start()
+    first, second, third = turn(served, 0), turn(served, 1), turn(served, 2)
+    done = [e for e in first + second + third if e["type"] == "response.done"]
+    assert [d["response"]["status"] for d in done] == ["completed", "incomplete", "completed"]
+    assert done[1]["response"]["status_details"] == {"type": "incomplete", "reason": reason}
+    # some audio went out (the batch with its first delta), then it was cut
+    assert 1 <= kinds(second).count("response.output_audio.delta") < \
+        kinds(first).count("response.output_audio.delta")
+
+
 def test_stall_after_n_turns_sends_nothing_more():
     served = session("stall:after=1")
     served.start()
@@ -92,7 +105,8 @@ def test_drop_after_n_turns_cuts_the_connection():
 
 
 @pytest.mark.parametrize("spec", ["nothing", "stall:after=x", "latency", "stall:ms=3",
-                                  "zero-skip:after=1", "expire:after=-1"])
+                                  "zero-skip:after=1", "expire:after=-1",
+                                  "incomplete-response:reason=tired"])
 def test_bad_fault_specs_are_one_line_errors(spec, capsys):
     with pytest.raises(FaultError):
         parse_fault(spec)
@@ -160,7 +174,8 @@ def test_any_frames_get_valid_events_and_never_crash_the_session(frames):
 
 
 @pytest.mark.parametrize("specs", [("fail-response:after=1",), ("stall:after=2",),
-                                   ("expire:after=2",), ("fail-response:count=0",)])
+                                   ("expire:after=2",), ("fail-response:count=0",),
+                                   ("incomplete-response:after=1",)])
 def test_logs_under_faults_replay_without_divergence(specs, tmp_path):
     from vadlock.simulator.logreplay import read_log, replay
     from vadlock.simulator.serve.server import SessionLog

@@ -9,21 +9,37 @@ property checks.
 from vadlock.model.machine import ProtocolMachine
 
 
+class BeliefState:
+    """The states of `ServerBeliefs`."""
+
+    LISTENING = "listening"
+    USER_SPEAKING = "user_speaking"
+    AWAITING_RESPONSE = "awaiting_response"
+    RESPONDING = "responding"
+
+
 class ServerBeliefs(ProtocolMachine):
     NAME = "beliefs"
-    STATES = ("listening", "user_speaking", "awaiting_response", "responding")
-    INITIAL = "listening"
+    STATES = (BeliefState.LISTENING, BeliefState.USER_SPEAKING, BeliefState.AWAITING_RESPONSE,
+              BeliefState.RESPONDING)
+    INITIAL = BeliefState.LISTENING
     TRANSITIONS = (
-        {"trigger": "speech_started", "source": "*", "dest": "user_speaking"},
-        {"trigger": "speech_stopped", "source": "user_speaking", "dest": "awaiting_response"},
-        {"trigger": "speech_stopped", "source": ["listening", "awaiting_response", "responding"],
-         "dest": None},
-        {"trigger": "response_created", "source": "*", "dest": "responding"},
-        {"trigger": "response_done", "source": "responding", "dest": "listening"},
-        {"trigger": "response_done", "source": ["listening", "user_speaking", "awaiting_response"],
-         "dest": None},
-        {"trigger": "buffer_cleared", "source": "user_speaking", "dest": "listening"},
-        {"trigger": "buffer_cleared",
-         "source": ["listening", "awaiting_response", "responding"], "dest": None},
-        {"trigger": "reset", "source": "*", "dest": "listening"},
+        {"trigger": "speech_started", "source": "*", "dest": BeliefState.USER_SPEAKING},
+        {"trigger": "speech_stopped", "source": BeliefState.USER_SPEAKING,
+         "dest": BeliefState.AWAITING_RESPONSE},
+        {"trigger": "speech_stopped", "source": [BeliefState.LISTENING,
+                                                 BeliefState.AWAITING_RESPONSE,
+                                                 BeliefState.RESPONDING], "dest": None},
+        {"trigger": "response_created", "source": "*", "dest": BeliefState.RESPONDING},
+        {"trigger": "response_done", "source": BeliefState.RESPONDING,
+         "dest": BeliefState.LISTENING},
+        {"trigger": "response_done", "source": [BeliefState.LISTENING,
+                                                BeliefState.USER_SPEAKING,
+                                                BeliefState.AWAITING_RESPONSE], "dest": None},
+        {"trigger": "buffer_cleared", "source": BeliefState.USER_SPEAKING,
+         "dest": BeliefState.LISTENING},
+        {"trigger": "buffer_cleared", "source": [BeliefState.LISTENING,
+                                                 BeliefState.AWAITING_RESPONSE,
+                                                 BeliefState.RESPONDING], "dest": None},
+        {"trigger": "reset", "source": "*", "dest": BeliefState.LISTENING},
     )

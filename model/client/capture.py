@@ -22,33 +22,45 @@ capture fault with `survives_reacquire` comes back at once while it lasts.
 
 from vadlock.model.machine import ProtocolMachine
 
-FAULTS = ("muted", "attenuated", "disabled", "suspended")
+
+class CaptureState:
+    """The states of `Capture` (a fault's name is the state it puts the capture in)."""
+
+    LIVE = "live"
+    MUTED = "muted"
+    ATTENUATED = "attenuated"
+    DISABLED = "disabled"
+    SUSPENDED = "suspended"
+
+
+FAULTS = (CaptureState.MUTED, CaptureState.ATTENUATED, CaptureState.DISABLED,
+          CaptureState.SUSPENDED)
 ATTENUATION_DB = -54.0
 
 
 def through_capture(state: str, audio_context: bool) -> str:
     """What the capture does to the audio in `state`, for a client whose audio does or does
     not go through an AudioContext (a suspended context cannot stop a WebRTC track)."""
-    return "live" if state == "suspended" and not audio_context else state
+    return CaptureState.LIVE if state == CaptureState.SUSPENDED and not audio_context else state
 
 
 class Capture(ProtocolMachine):
     NAME = "capture"
-    STATES = ("live", *FAULTS)
-    INITIAL = "live"
+    STATES = (CaptureState.LIVE, *FAULTS)
+    INITIAL = CaptureState.LIVE
     TRANSITIONS = (
-        {"trigger": "mute", "source": "*", "dest": "muted"},
-        {"trigger": "attenuate", "source": "*", "dest": "attenuated"},
-        {"trigger": "disable", "source": "*", "dest": "disabled"},
-        {"trigger": "suspend", "source": "*", "dest": "suspended"},
-        {"trigger": "restore", "source": "*", "dest": "live"},
-        {"trigger": "reacquire", "source": "*", "dest": "live"},
+        {"trigger": "mute", "source": "*", "dest": CaptureState.MUTED},
+        {"trigger": "attenuate", "source": "*", "dest": CaptureState.ATTENUATED},
+        {"trigger": "disable", "source": "*", "dest": CaptureState.DISABLED},
+        {"trigger": "suspend", "source": "*", "dest": CaptureState.SUSPENDED},
+        {"trigger": "restore", "source": "*", "dest": CaptureState.LIVE},
+        {"trigger": "reacquire", "source": "*", "dest": CaptureState.LIVE},
     )
 
     def start_fault(self, fault: str) -> None:
-        {"muted": self.mute, "attenuated": self.attenuate, "disabled": self.disable,
-         "suspended": self.suspend}[fault]()
+        {CaptureState.MUTED: self.mute, CaptureState.ATTENUATED: self.attenuate,
+         CaptureState.DISABLED: self.disable, CaptureState.SUSPENDED: self.suspend}[fault]()
 
     @property
     def delivers_chunks(self) -> bool:
-        return self.state != "suspended"
+        return self.state != CaptureState.SUSPENDED

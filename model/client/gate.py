@@ -15,26 +15,37 @@ put on the wire for that chunk.
 from vadlock.model.machine import ProtocolMachine, Timer
 
 
+class GateState:
+    """The states of `VadGate`."""
+
+    PASSING = "passing"
+    HANGOVER = "hangover"
+    ZEROING = "zeroing"
+
+
 class VadGate(ProtocolMachine):
     NAME = "gate"
-    STATES = ("passing", "hangover", "zeroing")
-    INITIAL = "passing"
+    STATES = (GateState.PASSING, GateState.HANGOVER, GateState.ZEROING)
+    INITIAL = GateState.PASSING
     TRANSITIONS = (
-        {"trigger": "loud_chunk", "source": "*", "dest": "passing", "after": "_reset_hangover"},
-        {"trigger": "quiet_chunk", "source": "passing", "dest": "hangover",
+        {"trigger": "loud_chunk", "source": "*", "dest": GateState.PASSING,
+         "after": "_reset_hangover"},
+        {"trigger": "quiet_chunk", "source": GateState.PASSING, "dest": GateState.HANGOVER,
          "conditions": "_has_hangover", "after": "_reset_hangover"},
-        {"trigger": "quiet_chunk", "source": "passing", "dest": "zeroing"},
-        {"trigger": "quiet_chunk", "source": "hangover", "dest": "zeroing",
+        {"trigger": "quiet_chunk", "source": GateState.PASSING, "dest": GateState.ZEROING},
+        {"trigger": "quiet_chunk", "source": GateState.HANGOVER, "dest": GateState.ZEROING,
          "conditions": "_hangover_spent"},
-        {"trigger": "quiet_chunk", "source": "hangover", "dest": None, "after": "_count_hangover"},
-        {"trigger": "quiet_chunk", "source": "zeroing", "dest": None},
-        {"trigger": "hangover_spent", "source": "hangover", "dest": None,
+        {"trigger": "quiet_chunk", "source": GateState.HANGOVER, "dest": None,
+         "after": "_count_hangover"},
+        {"trigger": "quiet_chunk", "source": GateState.ZEROING, "dest": None},
+        {"trigger": "hangover_spent", "source": GateState.HANGOVER, "dest": None,
          "after": "_last_hangover_chunk"},
     )
     DATA = ("hangover_left_ms",)
-    # counted in chunks; when it runs out, the next quiet chunk closes the gate
-    TIMERS = (Timer("hangover", "hangover_left_ms", "chunk_ms", ("hangover",),
-                    "hangover_spent", clock=False, counts_down=True),)
+    # counted in chunks; when it runs out, the next quiet chunk closes the gate (a real run
+    # needs no more than that chunk)
+    TIMERS = (Timer("hangover", "hangover_left_ms", "chunk_ms", (GateState.HANGOVER,),
+                    "hangover_spent", clock=False, counts_down=True, wait_ms=0),)
 
     def __init__(self, mode: str, threshold_level: int, lag_chunks: int, hangover_ms: int,
                  chunk_ms: int) -> None:
@@ -80,4 +91,4 @@ class VadGate(ProtocolMachine):
         else:
             self.quiet_chunk()
         deciding = before if self.lag_chunks else self.state
-        return "raw" if deciding != "zeroing" else self.closed_output
+        return "raw" if deciding != GateState.ZEROING else self.closed_output

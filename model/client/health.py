@@ -10,22 +10,32 @@ from vadlock.model.client.outputs import Notice, Reacquire
 from vadlock.model.machine import ProtocolMachine, Timer
 
 
+class HealthState:
+    """The states of `CaptureHealthWatchdog`."""
+
+    HEALTHY = "healthy"
+    SUSPECT = "suspect"
+
+
 class CaptureHealthWatchdog(ProtocolMachine):
     NAME = "capture_health"
-    STATES = ("healthy", "suspect")
-    INITIAL = "healthy"
+    STATES = (HealthState.HEALTHY, HealthState.SUSPECT)
+    INITIAL = HealthState.HEALTHY
     TRANSITIONS = (
-        {"trigger": "audible_chunk", "source": "*", "dest": "healthy", "after": "_reset"},
-        {"trigger": "silent_chunk", "source": "healthy", "dest": "suspect", "after": "_count"},
-        {"trigger": "silent_chunk", "source": "suspect", "dest": "healthy",
+        {"trigger": "audible_chunk", "source": "*", "dest": HealthState.HEALTHY,
+         "after": "_reset"},
+        {"trigger": "silent_chunk", "source": HealthState.HEALTHY, "dest": HealthState.SUSPECT,
+         "after": "_count"},
+        {"trigger": "silent_chunk", "source": HealthState.SUSPECT, "dest": HealthState.HEALTHY,
          "conditions": "_too_long", "after": "_reacquire"},
-        {"trigger": "silent_chunk", "source": "suspect", "dest": None, "after": "_count"},
-        {"trigger": "silence_timeout", "source": "suspect", "dest": "healthy",
-         "after": "_reacquire"},
+        {"trigger": "silent_chunk", "source": HealthState.SUSPECT, "dest": None,
+         "after": "_count"},
+        {"trigger": "silence_timeout", "source": HealthState.SUSPECT,
+         "dest": HealthState.HEALTHY, "after": "_reacquire"},
     )
     DATA = ("silent_ms",)
     # counted in captured (or missing) chunks, not wall time
-    TIMERS = (Timer("capture_health", "silent_ms", "timeout_ms", ("suspect",),
+    TIMERS = (Timer("capture_health", "silent_ms", "timeout_ms", (HealthState.SUSPECT,),
                     "silence_timeout", clock=False, zero_is_stopped=True),)
 
     TRIGGER_ARGS = {"silent_chunk": ("duration_ms",)}

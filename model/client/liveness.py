@@ -14,9 +14,19 @@ Every rung is surfaced as a "recovering" notice.
 
 from vadlock.model import protocol
 from vadlock.model.client.outputs import CommitOrClear, Notice, Reconnect
-from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.machine import ProtocolMachine, Timer, WaitInput
 
-RUNGS = ("resyncing", "clearing", "reconnecting")
+
+class LivenessState:
+    """The states of `LivenessWatchdog`: watching, then the ladder's rungs."""
+
+    WATCHING = "watching"
+    RESYNCING = "resyncing"
+    CLEARING = "clearing"
+    RECONNECTING = "reconnecting"
+
+
+RUNGS = (LivenessState.RESYNCING, LivenessState.CLEARING, LivenessState.RECONNECTING)
 TURN_EVENTS = frozenset({
     "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
     "input_audio_buffer.timeout_triggered", "response.created", "response.done"})
@@ -24,19 +34,25 @@ TURN_EVENTS = frozenset({
 
 class LivenessWatchdog(ProtocolMachine):
     NAME = "liveness_watchdog"
-    STATES = ("watching", *RUNGS)
-    INITIAL = "watching"
+    STATES = (LivenessState.WATCHING, *RUNGS)
+    INITIAL = LivenessState.WATCHING
     TRANSITIONS = (
-        {"trigger": "turn_event", "source": "*", "dest": "watching", "after": "_reset"},
-        {"trigger": "escalate", "source": "watching", "dest": "resyncing", "after": "_resync"},
-        {"trigger": "escalate", "source": "resyncing", "dest": "clearing", "after": "_clear"},
-        {"trigger": "escalate", "source": "clearing", "dest": "reconnecting", "after": "_reconnect"},
-        {"trigger": "escalate", "source": "reconnecting", "dest": None, "after": "_reconnect"},
+        {"trigger": "turn_event", "source": "*", "dest": LivenessState.WATCHING,
+         "after": "_reset"},
+        {"trigger": "escalate", "source": LivenessState.WATCHING,
+         "dest": LivenessState.RESYNCING, "after": "_resync"},
+        {"trigger": "escalate", "source": LivenessState.RESYNCING,
+         "dest": LivenessState.CLEARING, "after": "_clear"},
+        {"trigger": "escalate", "source": LivenessState.CLEARING,
+         "dest": LivenessState.RECONNECTING, "after": "_reconnect"},
+        {"trigger": "escalate", "source": LivenessState.RECONNECTING, "dest": None,
+         "after": "_reconnect"},
     )
     DATA = ("unanswered_ms",)
     # counted in speech-level audio sent, not wall time
     TIMERS = (Timer("liveness", "unanswered_ms", "_rung_ms", STATES, "escalate",
-                    clock=False, zero_is_stopped=True),)
+                    clock=False, zero_is_stopped=True, wait_ms="_longest_rung_ms",
+                    wait_input=WaitInput.SPEECH),)
 
     def __init__(self, first_rung_ms: int, next_rung_ms: int, turn_detection: dict) -> None:
         self.first_rung_ms = first_rung_ms
@@ -58,7 +74,11 @@ class LivenessWatchdog(ProtocolMachine):
 
     def _rung_ms(self) -> int:
         """Unanswered audio that takes the ladder one rung up from here."""
-        return self.first_rung_ms if self.state == "watching" else self.next_rung_ms
+        return self.first_rung_ms if self.state == LivenessState.WATCHING else self.next_rung_ms
+
+    def _longest_rung_ms(self) -> int:
+        """Unanswered audio that takes the ladder one rung up from any state."""
+        return max(self.first_rung_ms, self.next_rung_ms)
 
     def _reset(self, event) -> None:
         self.unanswered_ms = 0

@@ -12,26 +12,35 @@ Outputs: truncate events; "playback_stopped" notices.
 
 from vadlock.model import protocol
 from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.server.response import ANSWER_PLAYED_WITHIN_MS
+
+
+class PlaybackState:
+    """The states of `Playback`."""
+
+    IDLE = "idle"
+    PLAYING = "playing"
 
 
 class Playback(ProtocolMachine):
     NAME = "playback"
-    STATES = ("idle", "playing")
-    INITIAL = "idle"
+    STATES = (PlaybackState.IDLE, PlaybackState.PLAYING)
+    INITIAL = PlaybackState.IDLE
     TRANSITIONS = (
-        {"trigger": "audio_arrived", "source": "*", "dest": "playing"},
-        {"trigger": "barge_in", "source": "playing", "dest": "idle",
+        {"trigger": "audio_arrived", "source": "*", "dest": PlaybackState.PLAYING},
+        {"trigger": "barge_in", "source": PlaybackState.PLAYING, "dest": PlaybackState.IDLE,
          "conditions": "_loud_enough", "after": "_truncate"},
-        {"trigger": "barge_in", "source": "playing", "dest": None},
-        {"trigger": "barge_in", "source": "idle", "dest": None},
-        {"trigger": "drained", "source": "playing", "dest": "idle"},
-        {"trigger": "flush", "source": "*", "dest": "idle", "after": "_drop_queue"},
+        {"trigger": "barge_in", "source": PlaybackState.PLAYING, "dest": None},
+        {"trigger": "barge_in", "source": PlaybackState.IDLE, "dest": None},
+        {"trigger": "drained", "source": PlaybackState.PLAYING, "dest": PlaybackState.IDLE},
+        {"trigger": "flush", "source": "*", "dest": PlaybackState.IDLE, "after": "_drop_queue"},
     )
     DATA = ("queued_ms", "played_ms")
     # the queue plays out in wall time where the client plays it (WebSocket); over WebRTC
     # the server plays, and this machine only follows its output buffer
-    TIMERS = (Timer("playback", "queued_ms", "", ("playing",), "drained",
-                    clock="plays_locally", counts_down=True, answer=True),)
+    TIMERS = (Timer("playback", "queued_ms", "", (PlaybackState.PLAYING,), "drained",
+                    clock="plays_locally", counts_down=True, answer=True,
+                    wait_ms=ANSWER_PLAYED_WITHIN_MS),)
     # the truncate event's item and position: after an abstract load no item is known, so
     # the explorer's client sends no truncate (whose reply changes no state on either side)
     ABSTRACTED = ("played_ms", "item_id")

@@ -23,26 +23,35 @@ from __future__ import annotations
 
 from vadlock.model import protocol
 from vadlock.model.client.outputs import CommitOrClear, Notice, Reacquire, Reconnect
-from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.machine import ProtocolMachine, Timer, WaitInput
 
 CONDITIONS = ("no_server_event_while_sending", "speech_not_stopped", "near_silent_input")
 ACTIONS = ("session_update", "clear", "commit", "commit_or_clear", "reconnect",
            "reconnect_with_replay", "reacquire_microphone", "notify")
 
 
+class RuleState:
+    """The states of `WatchdogRule`."""
+
+    QUIET = "quiet"
+    COUNTING = "counting"
+
+
 class WatchdogRule(ProtocolMachine):
     NAME = "watchdog_rule"
-    STATES = ("quiet", "counting")
-    INITIAL = "quiet"
+    STATES = (RuleState.QUIET, RuleState.COUNTING)
+    INITIAL = RuleState.QUIET
     TRANSITIONS = (
-        {"trigger": "condition_began", "source": "quiet", "dest": "counting",
+        {"trigger": "condition_began", "source": RuleState.QUIET, "dest": RuleState.COUNTING,
          "after": "_restart"},
-        {"trigger": "condition_began", "source": "counting", "dest": None},
-        {"trigger": "condition_ended", "source": "*", "dest": "quiet", "after": "_restart"},
-        {"trigger": "expire", "source": "counting", "dest": None, "after": "_act"},
+        {"trigger": "condition_began", "source": RuleState.COUNTING, "dest": None},
+        {"trigger": "condition_ended", "source": "*", "dest": RuleState.QUIET,
+         "after": "_restart"},
+        {"trigger": "expire", "source": RuleState.COUNTING, "dest": None, "after": "_act"},
     )
     DATA = ("elapsed_ms",)
-    TIMERS = (Timer("watchdog_rule", "elapsed_ms", "after_ms", ("counting",), "expire"),)
+    TIMERS = (Timer("watchdog_rule", "elapsed_ms", "after_ms", (RuleState.COUNTING,),
+                    "expire"),)
 
     def __init__(self, condition: str, after_ms: int, actions: tuple[str, ...],
                  turn_detection: dict) -> None:
@@ -67,7 +76,14 @@ class WatchdogRule(ProtocolMachine):
         return type(f"WatchdogRule{number}", (cls,), {
             "NAME": f"watchdog_rule_{number}",
             "TIMERS": (Timer(f"watchdog_rule_{number}", "elapsed_ms", "after_ms",
-                             ("counting",), "expire"),)})
+                             (RuleState.COUNTING,), "expire"),)})
+
+    def real_wait(self, timer: Timer) -> tuple[str, int]:
+        """A near-silent input rule counts while near-silent input keeps coming."""
+        wait_input, wait_ms = super().real_wait(timer)
+        if self.condition == "near_silent_input":
+            wait_input = WaitInput.NEAR_SILENCE
+        return wait_input, wait_ms
 
     def _restart(self, event) -> None:
         self.elapsed_ms = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from vadlock.model import protocol
-from vadlock.model.client.beliefs import ServerBeliefs
+from vadlock.model.client.beliefs import BeliefState, ServerBeliefs
 from vadlock.model.client.capture import Capture
 from vadlock.model.client.gate import VadGate
 from vadlock.model.client.health import CaptureHealthWatchdog
@@ -21,7 +21,7 @@ from vadlock.model.client.playback import Playback
 from vadlock.model.client.rules import WatchdogRule
 from vadlock.model.client.watchdog import StuckVadWatchdog
 from vadlock.model.designs import Design
-from vadlock.model.machine import expire_timer, next_deadline, running_timers
+from vadlock.model.machine import MachineSession
 
 ROLES = ("user", "assistant")
 REPLAY_MAX_ITEMS = 40
@@ -51,7 +51,7 @@ OUTPUT_COUPLINGS: dict[type, str] = {
 }
 
 
-class ClientSession:
+class ClientSession(MachineSession):
     def __init__(self, design: Design) -> None:
         self.design = design
         scale = design.level_scale
@@ -140,7 +140,7 @@ class ClientSession:
         if self.liveness is not None:
             self.liveness.audio_sent(
                 sent_ms, mode == "raw" and sent_level >= self.speech_level
-                and self.beliefs.state != "user_speaking")
+                and self.beliefs.state != BeliefState.USER_SPEAKING)
             out += self._collect()
         return mode, out
 
@@ -207,17 +207,6 @@ class ClientSession:
             self.capture.restore()
         else:
             self.capture.start_fault(fault)
-        return self._collect()
-
-    def ms_until_next_deadline(self) -> int | None:
-        return next_deadline(self.machines)
-
-    def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
-        return running_timers(self.machines, answer_only)
-
-    def expire_timer(self, name: str) -> list[dict[str, Any]]:
-        """The explorer's expiry step: the timer `name` runs out now."""
-        expire_timer(self.machines, name)
         return self._collect()
 
     # -- internals ---------------------------------------------------------------------

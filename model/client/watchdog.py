@@ -9,17 +9,26 @@ from vadlock.model import protocol
 from vadlock.model.machine import ProtocolMachine, Timer
 
 
+class WatchdogState:
+    """The states of `StuckVadWatchdog`."""
+
+    DISARMED = "disarmed"
+    ARMED = "armed"
+
+
 class StuckVadWatchdog(ProtocolMachine):
     NAME = "stuck_vad_watchdog"
-    STATES = ("disarmed", "armed")
-    INITIAL = "disarmed"
+    STATES = (WatchdogState.DISARMED, WatchdogState.ARMED)
+    INITIAL = WatchdogState.DISARMED
     TRANSITIONS = (
-        {"trigger": "speech_started", "source": "*", "dest": "armed", "after": "_restart"},
-        {"trigger": "speech_stopped", "source": "*", "dest": "disarmed"},
-        {"trigger": "expire", "source": "armed", "dest": "disarmed", "after": "_send_clear"},
+        {"trigger": "speech_started", "source": "*", "dest": WatchdogState.ARMED,
+         "after": "_restart"},
+        {"trigger": "speech_stopped", "source": "*", "dest": WatchdogState.DISARMED},
+        {"trigger": "expire", "source": WatchdogState.ARMED, "dest": WatchdogState.DISARMED,
+         "after": "_send_clear"},
     )
     DATA = ("elapsed_ms",)
-    TIMERS = (Timer("watchdog", "elapsed_ms", "timeout_ms", ("armed",), "expire"),)
+    TIMERS = (Timer("watchdog", "elapsed_ms", "timeout_ms", (WatchdogState.ARMED,), "expire"),)
 
     def __init__(self, timeout_ms: int) -> None:
         self.timeout_ms = timeout_ms

@@ -18,16 +18,23 @@ class Committed:
     """The buffer was committed: its audio becomes a user item."""
 
 
+class BufferState:
+    """The states of `InputAudioBuffer`."""
+
+    EMPTY = "empty"
+    HOLDING = "holding"
+
+
 class InputAudioBuffer(ProtocolMachine):
     NAME = "input_audio_buffer"
-    STATES = ("empty", "holding")
-    INITIAL = "empty"
+    STATES = (BufferState.EMPTY, BufferState.HOLDING)
+    INITIAL = BufferState.EMPTY
     TRANSITIONS = (
-        {"trigger": "append", "source": "*", "dest": "holding", "after": "_add"},
-        {"trigger": "commit", "source": "holding", "dest": "empty",
+        {"trigger": "append", "source": "*", "dest": BufferState.HOLDING, "after": "_add"},
+        {"trigger": "commit", "source": BufferState.HOLDING, "dest": BufferState.EMPTY,
          "conditions": "_long_enough", "after": "_committed"},
         {"trigger": "commit", "source": "*", "dest": None, "after": "_commit_empty"},
-        {"trigger": "clear", "source": "*", "dest": "empty", "after": "_cleared"},
+        {"trigger": "clear", "source": "*", "dest": BufferState.EMPTY, "after": "_cleared"},
     )
     DATA = ("buffered_ms",)
     TRIGGER_ARGS = {"append": ("duration_ms",)}

@@ -16,20 +16,30 @@ from vadlock.model.machine import ProtocolMachine, Timer
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
 
+class FloorState:
+    """The states of `AdaptiveFloor`."""
+
+    STEADY = "steady"
+    CLIMBING = "climbing"
+
+
 class AdaptiveFloor(ProtocolMachine):
     NAME = "adaptive_floor"
-    STATES = ("steady", "climbing")
-    INITIAL = "steady"
+    STATES = (FloorState.STEADY, FloorState.CLIMBING)
+    INITIAL = FloorState.STEADY
     TRANSITIONS = (
-        {"trigger": "settle", "source": "*", "dest": "climbing", "conditions": "_below_target"},
-        {"trigger": "settle", "source": "*", "dest": "steady"},
-        {"trigger": "climb", "source": "climbing", "dest": "steady",
+        {"trigger": "settle", "source": "*", "dest": FloorState.CLIMBING,
+         "conditions": "_below_target"},
+        {"trigger": "settle", "source": "*", "dest": FloorState.STEADY},
+        {"trigger": "climb", "source": FloorState.CLIMBING, "dest": FloorState.STEADY,
          "conditions": "_one_band_short", "after": "_climb_one_band"},
-        {"trigger": "climb", "source": "climbing", "dest": None, "after": "_climb_one_band"},
-        {"trigger": "fall", "source": "*", "dest": "steady", "after": "_fall_to_quieter"},
+        {"trigger": "climb", "source": FloorState.CLIMBING, "dest": None,
+         "after": "_climb_one_band"},
+        {"trigger": "fall", "source": "*", "dest": FloorState.STEADY,
+         "after": "_fall_to_quieter"},
     )
     DATA = ("band", "target_band", "rise_ms", "fall_ms", "fall_band")
-    TIMERS = (Timer("floor_climb", "rise_ms", "rise_limit_ms", ("climbing",), "climb",
+    TIMERS = (Timer("floor_climb", "rise_ms", "rise_limit_ms", (FloorState.CLIMBING,), "climb",
                     clock=False),
               Timer("floor_fall", "fall_ms", "fall_limit_ms", STATES, "fall", clock=False,
                     zero_is_stopped=True))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from vadlock.model.machine import ProtocolMachine, Timer
+from vadlock.model.server.response import ANSWER_PLAYED_WITHIN_MS
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,29 @@ class PlaybackCut:
     played_ms: int
 
 
+class OutputBufferState:
+    """The states of `OutputAudioBuffer`."""
+
+    SILENT = "silent"
+    PLAYING = "playing"
+
+
 class OutputAudioBuffer(ProtocolMachine):
     NAME = "output_audio_buffer"
-    STATES = ("silent", "playing")
-    INITIAL = "silent"
+    STATES = (OutputBufferState.SILENT, OutputBufferState.PLAYING)
+    INITIAL = OutputBufferState.SILENT
     TRANSITIONS = (
-        {"trigger": "start", "source": "*", "dest": "playing", "after": "_started"},
-        {"trigger": "played_out", "source": "playing", "dest": "silent", "after": "_stopped"},
-        {"trigger": "clear", "source": "playing", "dest": "silent", "after": "_cut"},
-        {"trigger": "clear", "source": "silent", "dest": None},
+        {"trigger": "start", "source": "*", "dest": OutputBufferState.PLAYING,
+         "after": "_started"},
+        {"trigger": "played_out", "source": OutputBufferState.PLAYING,
+         "dest": OutputBufferState.SILENT, "after": "_stopped"},
+        {"trigger": "clear", "source": OutputBufferState.PLAYING,
+         "dest": OutputBufferState.SILENT, "after": "_cut"},
+        {"trigger": "clear", "source": OutputBufferState.SILENT, "dest": None},
     )
-    TIMERS = (Timer("server_playback", "played_ms", "audio_ms", ("playing",), "played_out",
-                    due="_all_played", saturates=True, answer=True),)
+    TIMERS = (Timer("server_playback", "played_ms", "audio_ms", (OutputBufferState.PLAYING,),
+                    "played_out", due="_all_played", saturates=True, answer=True,
+                    wait_ms=ANSWER_PLAYED_WITHIN_MS),)
     ABSTRACTED = ("played_ms",)
 
     def __init__(self, audio_ms: Callable[[], int], streaming: Callable[[], bool]) -> None:

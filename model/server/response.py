@@ -18,24 +18,41 @@ from vadlock.model.machine import ProtocolMachine, Timer
 FIRST_AUDIO_DELAY_MS = 300  # response.created -> audio starts being generated
 GENERATION_SPEED = 4  # ms of audio generated per ms of wall time
 DELTA_AUDIO_MS = 100  # audio per response.output_audio.delta (the last one may be shorter)
+# what a real run takes, at most, for a default answer (4 s of audio) to be generated, and to
+# play out: the waits of the answer's timers when the explorer's replay lets them run out
+ANSWER_GENERATED_WITHIN_MS = 1_500
+ANSWER_PLAYED_WITHIN_MS = 4_500
+
+
+class ResponseState:
+    """The states of `ResponseLifecycle`."""
+
+    IDLE = "idle"
+    IN_PROGRESS = "in_progress"
 
 
 class ResponseLifecycle(ProtocolMachine):
     NAME = "response"
-    STATES = ("idle", "in_progress")
-    INITIAL = "idle"
+    STATES = (ResponseState.IDLE, ResponseState.IN_PROGRESS)
+    INITIAL = ResponseState.IDLE
     TRANSITIONS = (
-        {"trigger": "create", "source": "idle", "dest": "in_progress", "after": "_created"},
-        {"trigger": "create", "source": "in_progress", "dest": None, "after": "_already_active"},
-        {"trigger": "deliver", "source": "in_progress", "dest": None, "after": "_deliver"},
-        {"trigger": "complete", "source": "in_progress", "dest": "idle", "after": "_completed"},
-        {"trigger": "cancel", "source": "in_progress", "dest": "idle", "after": "_cancelled"},
-        {"trigger": "cancel", "source": "idle", "dest": None, "after": "_not_active"},
+        {"trigger": "create", "source": ResponseState.IDLE, "dest": ResponseState.IN_PROGRESS,
+         "after": "_created"},
+        {"trigger": "create", "source": ResponseState.IN_PROGRESS, "dest": None,
+         "after": "_already_active"},
+        {"trigger": "deliver", "source": ResponseState.IN_PROGRESS, "dest": None,
+         "after": "_deliver"},
+        {"trigger": "complete", "source": ResponseState.IN_PROGRESS, "dest": ResponseState.IDLE,
+         "after": "_completed"},
+        {"trigger": "cancel", "source": ResponseState.IN_PROGRESS, "dest": ResponseState.IDLE,
+         "after": "_cancelled"},
+        {"trigger": "cancel", "source": ResponseState.IDLE, "dest": None, "after": "_not_active"},
     )
     DATA = ("generated_ms",)
     COUNTERS = ("generated_ms",)
-    TIMERS = (Timer("response", "since_created_ms", "_next_delta_due_ms", ("in_progress",),
-                    "deliver", due="_delta_ready", answer=True),)
+    TIMERS = (Timer("response", "since_created_ms", "_next_delta_due_ms",
+                    (ResponseState.IN_PROGRESS,), "deliver", due="_delta_ready", answer=True,
+                    wait_ms=ANSWER_GENERATED_WITHIN_MS),)
     ABSTRACTED = ("total_ms", "response_id", "item_id", "index", "since_created_ms")
 
     # what the explorer's abstract response still has to generate: a little audio (its
@@ -54,12 +71,12 @@ class ResponseLifecycle(ProtocolMachine):
 
     def load_abstract_snapshot(self, snap: tuple) -> None:
         super().load_abstract_snapshot(snap)
-        if self.state == "in_progress":
+        if self.state == ResponseState.IN_PROGRESS:
             self.total_ms = self.ABSTRACT_TOTAL_MS
 
     # -- inputs ------------------------------------------------------------------------
     def start(self, response_id: str, item_id: str, total_ms: int) -> None:
-        if self.state == "idle":
+        if self.state == ResponseState.IDLE:
             self.response_id, self.item_id, self.total_ms = response_id, item_id, total_ms
             self.index += 1
         self.create()

@@ -7,8 +7,9 @@ one machine's output makes the others do is data (`COUPLINGS`, after h11's
 `speech_stopped`, respond on `committed`, ...
 
 Sans-IO: `receive(event, frames)` takes one client event (with the decoded frame symbols
-of an append) and `advance(ms)` lets simulated time pass; both return server events in
-wire shape, `event_id` stamped. Ids come from counters, so traces are deterministic.
+of an append; what each type does is a table, `RECEIVE`) and `advance(ms)` lets simulated
+time pass; both return server events in wire shape, `event_id` stamped. Ids come
+from counters, so traces are deterministic.
 
 Assumptions beyond the machines' own docstrings:
 - the VAD's commit at `speech_stopped` cuts the buffer at `audio_end_ms`: the audio of the
@@ -17,7 +18,10 @@ Assumptions beyond the machines' own docstrings:
   buffer holds under 100 ms — possible only after a clear under `clear-keeps-vad`;
 - `session.update` re-applying `turn_detection` resets the VAD, except under
   `clear-keeps-vad` (which then stands for "buffer-level operations never reset VAD");
-- `idle_timeout_ms` counts from `response.done` plus that response's audio duration.
+- `idle_timeout_ms` counts from `response.done` plus that response's audio duration;
+- the session limit (60 minutes, `model/server/session_limit.py`) ends the session with
+  the `session_expired` error; after it the session is closed: it hears nothing and sends
+  nothing more, and none of its timers runs.
 """
 
 from __future__ import annotations
@@ -26,19 +30,38 @@ from typing import Any, Callable, Iterable
 
 from vadlock.model import protocol
 from vadlock.model.hypotheses import HypothesisFlag, ServerVadHypotheses
-from vadlock.model.machine import expire_timer, next_deadline, running_timers
+from vadlock.model.machine import MachineSession
 from vadlock.model.server.audio_buffer import Committed, InputAudioBuffer
 from vadlock.model.server.floor import AdaptiveFloor
 from vadlock.model.server.idle_timeout import IdleTimeout, TimedOut
-from vadlock.model.server.output_buffer import (OutputAudioBuffer, PlaybackCut,
-                                                PlaybackStarted, PlaybackStopped)
-from vadlock.model.server.response import ResponseLifecycle
-from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped
+from vadlock.model.server.output_buffer import (OutputAudioBuffer, OutputBufferState,
+                                                PlaybackCut, PlaybackStarted, PlaybackStopped)
+from vadlock.model.server.response import ResponseLifecycle, ResponseState
+from vadlock.model.server.semantic_vad import MAX_WAIT_MS, SemanticVad
+from vadlock.model.server.session_limit import (MAX_SESSION_MS, SESSION_EXPIRED,
+                                                SESSION_EXPIRED_MESSAGE, SessionExpired,
+                                                SessionLimit, SessionLimitState)
+from vadlock.model.server.vad import ServerVad, SpeechStarted, SpeechStopped, VadState
 from vadlock.model.symbols import FrameSymbol, LevelScale
 
 DEFAULT_RESPONSE_MS = 4_000
 
 Frames = Iterable[tuple[FrameSymbol, int]]
+
+# What the session does with each client event (h11's EVENT_TRIGGERED_TRANSITIONS): its
+# type -> the session's handler, which takes the event and the append's frames and returns
+# the server events sent. A type not listed here changes nothing and is answered with none.
+RECEIVE: dict[str, str] = {
+    "input_audio_buffer.append": "_on_append",
+    "input_audio_buffer.commit": "_on_commit",
+    "input_audio_buffer.clear": "_on_clear",
+    "session.update": "_on_session_update",
+    "response.create": "_on_response_create",
+    "response.cancel": "_on_response_cancel",
+    "conversation.item.truncate": "_on_item_truncate",
+    "conversation.item.create": "_on_item_create",
+    "output_audio_buffer.clear": "_on_output_clear",
+}
 
 # What the session does with each output of a machine, in order: (condition or "", action),
 # both methods of the session. Wire events a machine emits as dicts are keyed by their type
@@ -53,6 +76,7 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
     PlaybackStarted: (("", "_send_playback_started"),),
     PlaybackStopped: (("", "_send_playback_stopped"),),
     PlaybackCut: (("", "_send_playback_cut"),),
+    SessionExpired: (("", "_send_session_expired"),),
     "response.output_audio.delta": (("", "_count_item_audio"), ("_over_websocket", "_send"),
                                     ("_server_plays", "_to_media")),
     "response.content_part.added": (("", "_send"), ("_server_plays", "_start_output")),
@@ -61,29 +85,36 @@ COUPLINGS: dict[type | str, tuple[tuple[str, str], ...]] = {
 }
 # the machines whose outputs `_collect` follows, in this order
 COLLECTED = ("vad", "buffer", "response")
-# the clock timers' order within one `advance`: the playback position first (it stops
-# only on audio a finished response has sent), then generation, then the idle timeout
-CLOCKED = ("output_buffer", "response", "idle")
+# the clock timers' order within one `advance`: the session limit first (nothing follows
+# it), the playback position (it stops only on audio a finished response has sent), then
+# generation, then the idle timeout
+CLOCKED = ("limit", "output_buffer", "response", "idle")
 
 
-class ServerSession:
+class ServerSession(MachineSession):
     def __init__(self, hypotheses: ServerVadHypotheses, scale: LevelScale,
                  turn_detection: dict[str, Any] | None = None,
                  response_ms: Callable[[int], int] | None = None,
-                 owns_output_buffer: bool = False) -> None:
+                 owns_output_buffer: bool = False,
+                 session_limit_ms: int | None = MAX_SESSION_MS) -> None:
         self.hypotheses = hypotheses
         self.turn_detection = turn_detection or protocol.turn_detection_config()
-        self.vad = ServerVad(hypotheses, scale,
-                             self.turn_detection["silence_duration_ms"],
-                             self.turn_detection["prefix_padding_ms"])
+        td = self.turn_detection
+        self.vad = (SemanticVad(hypotheses, scale, td.get("eagerness") or "auto")
+                    if td["type"] == "semantic_vad" else
+                    ServerVad(hypotheses, scale, td["silence_duration_ms"],
+                              td["prefix_padding_ms"]))
         self.floor = AdaptiveFloor(hypotheses, scale)
         self.buffer = InputAudioBuffer()
         self.response = ResponseLifecycle()
         self.output_buffer = OutputAudioBuffer(
             audio_ms=lambda: self.item_audio_ms.get(self.response.item_id, 0),
-            streaming=lambda: self.response.state != "idle")
+            streaming=lambda: self.response.state != ResponseState.IDLE)
         self.idle = IdleTimeout(
-            user_quiet=lambda: self.vad.state == "silence" and self.response.state == "idle")
+            user_quiet=lambda: (self.vad.state == VadState.SILENCE
+                                and self.response.state == ResponseState.IDLE),
+            timeout_ms=lambda: self.turn_detection.get("idle_timeout_ms"))
+        self.limit = SessionLimit(session_limit_ms)  # None: no limit (the explorer's default)
         self.response_ms = response_ms or (lambda index: DEFAULT_RESPONSE_MS)
         self.owns_output_buffer = owns_output_buffer  # WebRTC: server plays and truncates
         self.audio_pos_ms = 0
@@ -99,7 +130,7 @@ class ServerSession:
         self.changes: list[tuple[str, str, str, str]] = []
         # the order of the explorer's snapshots and timer steps
         self.machines = (self.buffer, self.vad, self.response, self.output_buffer,
-                         self.floor, self.idle)
+                         self.floor, self.idle, self.limit)
         for machine in self.machines:
             machine.changes = self.changes
 
@@ -118,7 +149,7 @@ class ServerSession:
     @property
     def out_playing(self) -> bool:
         """WebRTC: the server is playing response audio."""
-        return self.output_buffer.state == "playing"
+        return self.output_buffer.state == OutputBufferState.PLAYING
 
     @property
     def played_ms(self) -> int:
@@ -131,45 +162,70 @@ class ServerSession:
                              "session": protocol.session_object("sess_vadlock",
                                                                 self.turn_detection)})]
 
+    @property
+    def closed(self) -> bool:
+        """The session has ended (its limit was reached): it hears and sends nothing."""
+        return self.limit.state == SessionLimitState.EXPIRED
+
     def receive(self, event: dict[str, Any], frames: Frames = ()) -> list[dict[str, Any]]:
-        kind = event["type"]
-        out: list[dict[str, Any]] = []
-        if kind == "input_audio_buffer.append":
-            out += self.receive_audio(frames)
-        elif kind == "input_audio_buffer.commit":
-            self.buffer.commit()
-            out += self._collect(client_commit=True)
-        elif kind == "input_audio_buffer.clear":
-            self.buffer.clear()
-            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
-                self.vad.reset()
-            out += self._collect()
-        elif kind == "session.update":
-            td = event["session"]["audio"]["input"]["turn_detection"]
-            self.turn_detection = td
-            self.vad.silence_duration_ms = td["silence_duration_ms"]
-            if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
-                self.vad.reset()
-            out.append(self._stamp({"type": "session.updated",
-                                    "session": protocol.session_object("sess_vadlock", td)}))
-        elif kind == "response.create":
-            self._start_response()
-            out += self._collect()
-        elif kind == "response.cancel":
-            self.response.cancel(reason="client_cancelled")
-            out += self._collect()
-        elif kind == "conversation.item.truncate":
-            out += self._truncate(event)
-        elif kind == "conversation.item.create":
-            out += self._create_item(event["item"])
-        elif kind == "output_audio_buffer.clear":
-            if self.owns_output_buffer:
-                out += self._cut_output(None)
-        return out
+        """One client event (with the decoded frames of an append), as `RECEIVE` says."""
+        if self.closed:
+            return []
+        handler = RECEIVE.get(event["type"])
+        return getattr(self, handler)(event, frames) if handler else []
+
+    # -- the handlers of RECEIVE ---------------------------------------------------------
+    def _on_append(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self.receive_audio(frames)
+
+    def _on_commit(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        self.buffer.commit()
+        return self._collect(client_commit=True)
+
+    def _on_clear(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        self.buffer.clear()
+        if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
+            self.vad.reset()
+        return self._collect()
+
+    def _on_session_update(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        td = event["session"]["audio"]["input"]["turn_detection"]
+        if td["type"] != self.turn_detection["type"]:
+            raise ValueError("session.update: the model's server keeps the turn "
+                             f"detection type it started with ({self.turn_detection['type']})")
+        self.turn_detection = td
+        self.vad.silence_duration_ms = (MAX_WAIT_MS[td.get("eagerness") or "auto"]
+                                        if td["type"] == "semantic_vad"
+                                        else td["silence_duration_ms"])
+        if not self.hypotheses.has(HypothesisFlag.CLEAR_KEEPS_VAD):
+            self.vad.reset()
+        return [self._stamp({"type": "session.updated",
+                             "session": protocol.session_object("sess_vadlock", td)})]
+
+    def _on_response_create(self, event: dict[str, Any], frames: Frames
+                            ) -> list[dict[str, Any]]:
+        self._start_response()
+        return self._collect()
+
+    def _on_response_cancel(self, event: dict[str, Any], frames: Frames
+                            ) -> list[dict[str, Any]]:
+        self.response.cancel(reason="client_cancelled")
+        return self._collect()
+
+    def _on_item_truncate(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._truncate(event)
+
+    def _on_item_create(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._create_item(event["item"])
+
+    def _on_output_clear(self, event: dict[str, Any], frames: Frames) -> list[dict[str, Any]]:
+        return self._cut_output(None) if self.owns_output_buffer else []
 
     def receive_audio(self, frames: Frames) -> list[dict[str, Any]]:
         """Input audio, from `append` events (WebSocket) or the media track (WebRTC)."""
         out: list[dict[str, Any]] = []
+        if self.closed:
+            return out
         for symbol, duration_ms in frames:
             start_ms, end_ms = self.audio_pos_ms, self.audio_pos_ms + duration_ms
             self.buffer.append(duration_ms=duration_ms)
@@ -188,27 +244,24 @@ class ServerSession:
         order, following what each one's expiry sets off."""
         out: list[dict[str, Any]] = []
         for name in CLOCKED:
+            if self.closed:
+                break
             getattr(self, name).advance(elapsed_ms)
             out += self._collect()
         return out
 
     def ms_until_next_deadline(self) -> int | None:
-        return next_deadline(self.machines)
+        return None if self.closed else super().ms_until_next_deadline()
 
     def running_timers(self, answer_only: bool = False) -> tuple[str, ...]:
-        return running_timers(self.machines, answer_only)
-
-    def expire_timer(self, name: str) -> list[dict[str, Any]]:
-        """The explorer's expiry step: the timer `name` runs out now."""
-        expire_timer(self.machines, name)
-        return self._collect()
+        return () if self.closed else super().running_timers(answer_only)
 
     # -- the couplings ---------------------------------------------------------------------
     def _collect(self, client_commit: bool = False) -> list[dict[str, Any]]:
         """Turn the machines' outputs into wire events, following `COUPLINGS`."""
         out: list[dict[str, Any]] = []
         self._client_commit = client_commit
-        for machine in (self.output_buffer, self.idle):
+        for machine in (self.limit, self.output_buffer, self.idle):
             out += self._follow(machine.drain())
         if not (self.vad.outbox or self.buffer.outbox or self.response.outbox):
             return out
@@ -231,7 +284,7 @@ class ServerSession:
     # conditions
     def _interrupts(self, output) -> bool:
         return bool(self.turn_detection.get("interrupt_response")) and \
-            self.response.state == "in_progress"
+            self.response.state == ResponseState.IN_PROGRESS
 
     def _server_playing(self, output) -> bool:
         """WebRTC: the server is playing audio that speech cuts (interrupt_response)."""
@@ -304,7 +357,7 @@ class ServerSession:
     def _send_timeout_triggered(self, output: TimedOut) -> list[dict[str, Any]]:
         item_id = self._new_item()
         out = [self._stamp({"type": "input_audio_buffer.timeout_triggered",
-                            "audio_start_ms": max(0, self.audio_pos_ms - output.idle_ms),
+                            "audio_start_ms": max(0, self.audio_pos_ms - output.quiet_ms),
                             "audio_end_ms": self.audio_pos_ms, "item_id": item_id})]
         self.user_item_id = item_id
         return out
@@ -344,16 +397,20 @@ class ServerSession:
                 self._stamp({"type": "conversation.item.truncated", "item_id": item_id,
                              "content_index": 0, "audio_end_ms": output.played_ms})]
 
+    def _send_session_expired(self, output: SessionExpired) -> list[dict[str, Any]]:
+        """The limit is reached: the error, and nothing after it (`closed`)."""
+        return [self._stamp(protocol.error(SESSION_EXPIRED, SESSION_EXPIRED_MESSAGE))]
+
     def _close_response(self, output) -> list[dict[str, Any]]:
         self.last_item_id = self.response.item_id
         timeout = self.turn_detection.get("idle_timeout_ms")
         if timeout:
-            self.idle.arm(needed_ms=timeout + self.response.total_ms)
+            self.idle.arm(timeout_ms=timeout, playback_ms=self.response.total_ms)
         return []
 
     # -- internals ---------------------------------------------------------------------
     def _start_response(self) -> None:
-        if self.response.state == "idle":
+        if self.response.state == ResponseState.IDLE:
             self._response_seq += 1
             item_id = self._new_item()
             self.response.start(f"resp_{self._response_seq:04d}", item_id,

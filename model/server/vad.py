@@ -29,19 +29,30 @@ class SpeechStopped:
     audio_end_ms: int
 
 
+class VadState:
+    """The states of `ServerVad`."""
+
+    SILENCE = "silence"
+    SPEECH = "speech"
+
+
 class ServerVad(ProtocolMachine):
     NAME = "server_vad"
-    STATES = ("silence", "speech")
-    INITIAL = "silence"
+    STATES = (VadState.SILENCE, VadState.SPEECH)
+    INITIAL = VadState.SILENCE
     TRANSITIONS = (
-        {"trigger": "speech_frame", "source": "silence", "dest": "speech", "after": "_started"},
-        {"trigger": "speech_frame", "source": "speech", "dest": None, "after": "_reset_silence"},
-        {"trigger": "silence_frame", "source": "silence", "dest": None},
-        {"trigger": "silence_frame", "source": "speech", "dest": "silence",
+        {"trigger": "speech_frame", "source": VadState.SILENCE, "dest": VadState.SPEECH,
+         "after": "_started"},
+        {"trigger": "speech_frame", "source": VadState.SPEECH, "dest": None,
+         "after": "_reset_silence"},
+        {"trigger": "silence_frame", "source": VadState.SILENCE, "dest": None},
+        {"trigger": "silence_frame", "source": VadState.SPEECH, "dest": VadState.SILENCE,
          "conditions": "_silence_long_enough", "after": "_stopped"},
-        {"trigger": "silence_frame", "source": "speech", "dest": None, "after": "_count_silence"},
+        {"trigger": "silence_frame", "source": VadState.SPEECH, "dest": None,
+         "after": "_count_silence"},
         {"trigger": "held_frame", "source": "*", "dest": None},
-        {"trigger": "reset", "source": "*", "dest": "silence", "after": "_reset_silence"},
+        {"trigger": "reset", "source": "*", "dest": VadState.SILENCE,
+         "after": "_reset_silence"},
     )
     DATA = ("silence_run_ms",)
     TRIGGER_ARGS = {"speech_frame": ("onset_ms",), "silence_frame": ("duration_ms", "end_ms")}
@@ -57,7 +68,8 @@ class ServerVad(ProtocolMachine):
 
     def classify(self, symbol: FrameSymbol, floor_band: int) -> FrameClass:
         """The per-frame decision: speech, silence, or held (neither)."""
-        return self.hypotheses.classify(symbol, self.scale, self.state == "speech", floor_band)
+        return self.hypotheses.classify(symbol, self.scale, self.state == VadState.SPEECH,
+                                         floor_band)
 
     def feed(self, symbol: FrameSymbol, duration_ms: int, audio_pos_ms: int,
              floor_band: int = INITIAL_FLOOR_BAND) -> FrameClass:
@@ -68,7 +80,7 @@ class ServerVad(ProtocolMachine):
             self.speech_frame(onset_ms=audio_pos_ms)
         elif frame_class is FrameClass.HOLD:
             self.held_frame()
-        elif self.state == "speech":
+        elif self.state == VadState.SPEECH:
             needed = self.silence_duration_ms - self.silence_run_ms
             if needed <= duration_ms:
                 self.silence_frame(duration_ms=needed, end_ms=audio_pos_ms + needed)

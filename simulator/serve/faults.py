@@ -13,6 +13,10 @@ so the log stays a sequence the model could have produced).
   twilio-samples speech-assistant node#37): the next K responses (0: all) end right after
   `response.created` with `response.done` status `failed` and `status_details.error`
   (`server_error` / `vadlock_injected_failure`: the real code is not known).
+- `incomplete-response[:after=N][,count=K][,reason=R]` (the status and both reasons are
+  documented: SDK `realtime_response_status.py`): the next K responses (0: all) are cut
+  once the batch holding their first audio delta is out and end with `response.done` status `incomplete`,
+  `status_details.reason` R: `max_output_tokens` (default) or `content_filter`.
 - `expire[:after=N][,at_s=S]` (the 60-minute limit is documented; the code and message are
   reported in third-party captures; closing the socket afterwards is speculative): the
   `error` `session_expired`, then the server closes the socket.
@@ -30,8 +34,11 @@ from dataclasses import dataclass, fields
 
 from vadlock.model.hypotheses import HYPOTHESES
 
-SESSION_FAULTS = ("stall", "fail-response", "expire", "latency", "jitter", "drop")
+SESSION_FAULTS = ("stall", "fail-response", "incomplete-response", "expire", "latency",
+                  "jitter", "drop")
+INCOMPLETE_REASONS = ("max_output_tokens", "content_filter")
 _KEYS = {"stall": ("after",), "fail-response": ("after", "count"),
+         "incomplete-response": ("after", "count", "reason"),
          "expire": ("after", "at_s"), "latency": ("ms",), "jitter": ("ms",),
          "drop": ("after",)}
 
@@ -44,7 +51,8 @@ class FaultError(ValueError):
 class Fault:
     name: str
     after: int = 0  # turns that pass before it applies
-    count: int = 1  # fail-response: how many responses fail (0: all)
+    count: int = 1  # fail-response, incomplete-response: how many responses (0: all)
+    reason: str = "max_output_tokens"  # incomplete-response: or content_filter
     at_s: float | None = None  # expire: also at this session time
     ms: int = 0  # latency / jitter
 
@@ -75,7 +83,15 @@ def parse_fault(text: str) -> Fault:
         key, eq, value = part.partition("=")
         if not eq or key not in _KEYS[name]:
             raise FaultError(f"fault {text!r}: {name} takes "
-                             + ", ".join(f"{k}=N" for k in _KEYS[name]))
+                             + ", ".join(f"{k}=N" if k != "reason" else
+                                         f"reason={'|'.join(INCOMPLETE_REASONS)}"
+                                         for k in _KEYS[name]))
+        if key == "reason":
+            if value not in INCOMPLETE_REASONS:
+                raise FaultError(f"fault {text!r}: reason must be one of "
+                                 f"{', '.join(INCOMPLETE_REASONS)}, got {value!r}")
+            values[key] = value
+            continue
         try:
             number = float(value) if key == "at_s" else int(value)
         except ValueError:

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -41,7 +42,8 @@ from vadlock.simulator.engine import ServerAudioDecoder, detector_factory
 from vadlock.simulator.logreplay import CLIENT_TYPES
 from vadlock.simulator.serve import CLOCKS
 from vadlock.simulator.serve.faults import FaultBoard
-from vadlock.simulator.server_faults import SESSION_EXPIRED_MESSAGE, failed_response_done
+from vadlock.simulator.server_faults import (SESSION_EXPIRED_MESSAGE, failed_response_done,
+                                             incomplete_response_done)
 from vadlock.simulator.serve.voice import Voice
 
 MAX_APPEND_BYTES = 15 * 2**20  # documented limit per input_audio_buffer.append
@@ -84,14 +86,15 @@ class ServedSession:
         # the design's session.update, as `vadlock replay --design` reconstructs it
         self.turn_detection = dict(ClientSession(design).turn_detection)
         self.server = ServerSession(hypotheses, design.level_scale, dict(self.turn_detection),
-                                    response_ms=voice.response_ms)
+                                    response_ms=voice.response_ms,
+                                    session_limit_ms=max_session_ms)
         # a frame's kind is judged only where the hypotheses can tell kinds apart (as the
         # simulator's engine does)
         factory = detector_factory(hypotheses)
         self.decoder = ServerAudioDecoder(
             design.level_scale, kind_from_level=hypotheses.kind_from_level(design.level_scale),
             detector=None if factory is None else factory(),
-            threshold=lambda: self.server.turn_detection["threshold"])
+            threshold=lambda: self.server.turn_detection.get("threshold", 0.5))
         self._decoded: np.ndarray | None = None  # the append audio `_check` decoded
         self._pending = np.zeros(0, np.float32)  # audio short of a whole 10 ms frame
         self.samples_received = 0
@@ -99,7 +102,7 @@ class ServedSession:
         self.turns = 0  # response.done events sent
         self.stalled = False
         self.ending: str | None = None  # "close" or "drop": the endpoint ends the connection
-        self._failed: dict[Any, int] = {}  # fail-response fault -> responses it failed
+        self._failed: dict[Any, int] = {}  # fail/incomplete-response fault -> responses taken
         self._edge_seq = 0
         self._said: dict[str, str] = {}  # item id -> transcript delivered so far
 
@@ -284,8 +287,10 @@ class ServedSession:
         self.stalled = bool(stall and self.turns >= stall.after)
         return []
 
-    def _fails_next(self) -> bool:
-        fault = self.board.get("fail-response")
+    def _fails_next(self, name: str = "fail-response") -> bool:
+        """Whether the fault `name` (fail-response, incomplete-response) takes the response
+        now starting (or, for incomplete-response, now sending its first audio)."""
+        fault = self.board.get(name)
         if fault is None or self.turns < fault.after:
             return False
         done = self._failed.get(fault, 0)
@@ -302,26 +307,31 @@ class ServedSession:
         return {"type": event["type"], "event_id": f"event_edge_{self._edge_seq:05d}",
                 **event}
 
-    def _wire(self, events: list[dict[str, Any]], failing: bool = False
+    def _wire(self, events: list[dict[str, Any]],
+              ending: Callable[[dict[str, Any]], dict[str, Any]] | None = None
               ) -> list[dict[str, Any]]:
-        """The model's events as they go on the wire (see the module docstring)."""
+        """The model's events as they go on the wire (see the module docstring); `ending`
+        rewrites the `response.done` of a response a fault ended."""
         out: list[dict[str, Any]] = []
-        fail = False
+        cut = None  # how the response a fault takes in this batch ends
         for event in events:
             kind = event["type"]
             if kind == "response.output_audio.delta":
                 out += self._audio_delta(event)
+                if ending is None and cut is None and self._fails_next("incomplete-response"):
+                    reason = self.board.get("incomplete-response").reason
+                    cut = functools.partial(incomplete_response_done, reason=reason)
                 continue
-            if kind == "response.created" and not failing and self._fails_next():
-                fail = True
+            if kind == "response.created" and ending is None and self._fails_next():
+                cut = failed_response_done
             if kind == "response.done":
                 self.turns += 1
-                fail = False  # it ended in this batch already (barge-in): nothing to fail
-                if failing:
-                    event = failed_response_done(event)
+                cut = None  # it ended in this batch already (barge-in): nothing to end
+                if ending is not None:
+                    event = ending(event)
             out.append(_fill_transcript(event, self._said.get(_item_of(event), "")))
-        if fail:
-            out += self._wire(self.server.receive({"type": "response.cancel"}), failing=True)
+        if cut is not None:
+            out += self._wire(self.server.receive({"type": "response.cancel"}), ending=cut)
         return out
 
     def _audio_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -24,7 +24,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--faults", default="acoustic,capture", metavar="CLASS[,CLASS...]",
                    help="fault classes of the environment (default acoustic,capture; "
                    "network: the transport as a bounded FIFO per direction, a stall, a "
-                   "dropped connection, WebRTC media loss; server faults are for search)")
+                   "dropped connection, WebRTC media loss; server: the 60-minute session "
+                   "limit may run out at any point, the session being of any age; the other "
+                   "server faults are for search)")
     p.add_argument("--fifo-len", type=int, default=None, metavar="N",
                    help="network class: batches in flight per direction, at most (default "
                    "1: a server reply may wait any number of blocks, an append at most "
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     why_not = refusal(hypotheses, design)
     if why_not is not None:
         raise UsageError(f"explore works on symbols: {why_not}")
-    classes = fault_classes(args.faults, ("acoustic", "capture", "network"))
+    classes = fault_classes(args.faults, ("acoustic", "capture", "network", "server"))
     from vadlock.properties.explore import MAX_STATES, NETWORK_FIFO_LEN
     max_states = MAX_STATES if args.max_states is None else args.max_states
     positive(max_states, "--max-states")
