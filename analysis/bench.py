@@ -207,7 +207,7 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
               review_repeat: int = 1, memory_repeat: int = 1, design: str = "production",
               progress: Callable[[str], None] | None = None) -> dict:
     """Run every benchmark; returns the `--json` object (medians at top level, `runs`)."""
-    from vadlock.analysis.review import REVIEW_HYPOTHESES
+    from vadlock.analysis.review import REVIEW_HYPOTHESES, explorable
 
     for name, value in (("--repeat", repeat), ("--review-repeat", review_repeat),
                         ("--memory-repeat", memory_repeat)):
@@ -226,11 +226,12 @@ def run_bench(repeat: int = 5, quick: bool = False, review: bool = True,
         runs["simulator_rtf_silero"] = _stats([None])
         notes.append("silero engine not installed: no simulator_rtf_silero")
     runs.update(bench_search(design, repeat, 10 if quick else 50, say))
+    explored = tuple(h for h in REVIEW_HYPOTHESES if explorable(h, design))
     runs.update(bench_explorer(design, repeat, memory_repeat,
-                               ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
+                               ("energy",) if quick else explored,
                                ("capture",) if quick else ("acoustic", "capture"), say))
     runs.update(bench_explorer(design, repeat, 0,
-                               ("energy",) if quick else tuple(REVIEW_HYPOTHESES),
+                               ("energy",) if quick else explored,
                                ("network",), say, prefix="explorer_network"))
     if review:
         stats, note = bench_review(review_repeat, quick, say)

@@ -25,12 +25,28 @@ QUESTIONS = (
 BASELINE = "production"
 
 
-def draw_matrix(cells, designs, hypotheses, classes, path: Path) -> Path:
+# the colour of each evidence grade in the verdict matrix's column labels
+GRADE_COLOURS = {"documented": "#1b5e20", "measured": "#1565c0", "reported": "#6a1b9a",
+                 "analogy": "#e65100", "speculative": "#b71c1c"}
+FIRM_GRADES = ("documented", "measured")  # a verdict on these holds without a hypothesis
+
+
+def by_grade(hypotheses, grades: dict) -> list[str]:
+    """The hypothesis sets ordered by evidence grade, strongest first (stable within one)."""
+    return sorted(hypotheses, key=lambda h: GRADES.index(grades[h]))
+
+
+def draw_matrix(cells, designs, hypotheses, classes, path: Path,
+                grades: dict | None = None) -> Path:
+    """The verdict matrix; with `grades` ({set: grade}) its columns are ordered by grade and
+    each set's label carries its grade in the grade's colour."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
+    if grades:
+        hypotheses = by_grade(hypotheses, grades)
     index = {(c.design, c.server, c.fault_class): c for c in cells}
     columns = [(h, f) for h in hypotheses for f in classes]
     grid = [[1 if index[(d, h, f)].verdict == "freeze" else 0 for h, f in columns]
@@ -41,16 +57,23 @@ def draw_matrix(cells, designs, hypotheses, classes, path: Path) -> Path:
     ax.set_yticks(range(len(designs)), designs, fontsize=8)
     ax.set_xticks(range(len(columns)), [f for _, f in columns], rotation=90, fontsize=7)
     for k, h in enumerate(hypotheses):
-        ax.text(k * len(classes) + (len(classes) - 1) / 2, -0.9, h, ha="center", va="bottom",
-                fontsize=7, rotation=20)
+        label, colour = (f"{h}\n({grades[h]})", GRADE_COLOURS[grades[h]]) if grades else (h, "k")
+        ax.text(k * len(classes) + (len(classes) - 1) / 2, -0.9, label, ha="center",
+                va="bottom", fontsize=7, rotation=20, color=colour)
         if k:
             ax.axvline(k * len(classes) - 0.5, color="white", lw=2)
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             ax.text(j, i, "F" if v else "", ha="center", va="center", color="white",
                     fontsize=7)
-    ax.set_title("vadlock review: freeze (red, F) or no freeze (green)\n"
-                 "rows: designs; columns: server hypothesis x fault class", fontsize=9, pad=34)
+    if grades:
+        ax.set_title("vadlock review: freeze (red, F) or no freeze (green)\n"
+                     "rows: designs; columns: server hypothesis set (evidence grade, strongest "
+                     "first) x fault class", fontsize=9, pad=44)
+    else:
+        ax.set_title("vadlock review: freeze (red, F) or no freeze (green)\n"
+                     "rows: designs; columns: server hypothesis x fault class", fontsize=9,
+                     pad=34)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
@@ -146,14 +169,84 @@ def render_report(results: dict, cells, variant_cells, outcomes, diagnosis) -> s
              "scenario (replay it with `vadlock simulate --design D --server H --scenario "
              "FILE`; in the verdict matrix also its timeline), or the number of states "
              "explored and scenarios searched (search budget "
-             f"{results['search_examples']} scenarios per cell, seed {results['seed']}).", "",
+             f"{results['search_examples']} scenarios per cell{_engine_budget(results)}, "
+             f"seed {results['seed']}).", "",
              "![verdict matrix](verdicts.png)", ""]
     lines += _summary_section(r)
-    for section in (_designs_section, _matrix_section, _fixes_section, _stories_section,
+    for section in (_designs_section, _matrix_section, _grades_section, _fixes_section,
+                    _stories_section,
                     _variants_section, _diagnosis_section, _calibration_section,
                     _answers_section, _method_section):
         lines += section(r)
     return "\n".join(lines) + "\n"
+
+
+# -- per evidence grade ----------------------------------------------------------------------
+def freeze_grades(verdicts: dict, hypotheses, classes, grades: dict) -> dict:
+    """One design's freezes by evidence: `verdicts` is {(set, fault class): verdict}; for
+    every fault class in which it freezes, (the strongest grade of a set under which it
+    freezes, every set that freezes it there, strongest first). A class whose grade is
+    documented or measured freezes on that behaviour alone; a weaker one needs that kind of
+    hypothesis."""
+    out = {}
+    for f in classes:
+        frozen = by_grade([h for h in hypotheses if verdicts.get((h, f)) == "freeze"], grades)
+        if frozen:
+            out[f] = (grades[frozen[0]], frozen)
+    return out
+
+
+def grade_line(design: str, rests: dict, hypotheses, grades: dict) -> str:
+    """One design's verdict per grade, in words, from `freeze_grades`: each freezing set
+    is named with its grade."""
+    def named(sets) -> str:
+        return ", ".join(f"`{h}` ({grades[h]})" for h in sets)
+
+    firm_sets = [h for h in hypotheses if grades[h] in FIRM_GRADES]
+    firm = {f: v for f, v in rests.items() if v[0] in FIRM_GRADES}
+    weak: dict[str, tuple[list[str], list[str]]] = {}  # grade -> (classes, sets)
+    for f, (grade, sets) in rests.items():
+        if grade not in FIRM_GRADES:
+            classes, names = weak.setdefault(grade, ([], []))
+            classes.append(f)
+            names[:] = by_grade(dict.fromkeys([*names, *sets]), grades)
+    if not rests:
+        return f"`{design}`: freeze-free under every hypothesis set reviewed."
+    if not firm_sets:
+        head = f"`{design}`: no documented or measured hypothesis set was reviewed"
+    elif not firm:
+        head = (f"`{design}`: **holds on documented/measured behaviour alone** (no freeze "
+                f"under {_codes(firm_sets)})")
+    else:
+        firm_by: dict[tuple, list[str]] = {}
+        for f, (grade, sets) in firm.items():
+            firm_by.setdefault((grade, tuple(sets)), []).append(f)
+        head = f"`{design}`: " + "; ".join(
+            f"its {_and(classes)} freeze{'s' if len(classes) > 1 else ''} "
+            f"hold{'' if len(classes) > 1 else 's'} on {grade} behaviour alone "
+            f"(under {named(sets)})" for (grade, sets), classes in firm_by.items())
+    tail = [f"its {_and(classes)} freeze{'s' if len(classes) > 1 else ''} "
+            f"need{'' if len(classes) > 1 else 's'} {_article(grade)} {grade} hypothesis "
+            f"(under {named(sets)})" for grade, (classes, sets) in
+            sorted(weak.items(), key=lambda kv: GRADES.index(kv[0]))]
+    return head + ("; " + "; ".join(tail) if tail else "") + "."
+
+
+def _and(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _engine_budget(results: dict) -> str:
+    """The detector engines' search budget, when it differs from the other cells'."""
+    engines = results.get("engine_search_examples")
+    if engines is None or engines == results["search_examples"]:
+        return ""
+    return f", {engines} per cell of a detector engine"
 
 
 class _Results:
@@ -170,6 +263,33 @@ class _Results:
         self.outcomes = {(o.cause, o.design): o for o in outcomes}
         self.causes = list(dict.fromkeys(o.cause for o in outcomes))
         self.diagnosis = diagnosis
+        # {set: grade}; empty for a review from before the grades (rendered as it was)
+        self.grades = results.get("grades") or {}
+
+    @property
+    def graded(self) -> bool:
+        return bool(self.grades)
+
+    @property
+    def columns(self) -> list[str]:
+        """The hypothesis sets as the matrix shows them: by grade when graded."""
+        return by_grade(self.hypotheses, self.grades) if self.graded else list(self.hypotheses)
+
+    def rests(self, design: str) -> dict:
+        return freeze_grades({(h, f): c.verdict for (d, h, f), c in self.cells.items()
+                              if d == design}, self.hypotheses, self.classes, self.grades)
+
+    def per_grade(self, design: str) -> dict[str, tuple[int, int, list[str]]]:
+        """{grade: (cells that freeze, cells, fault classes that freeze)} of one design."""
+        out = {}
+        for grade in GRADES:
+            sets = [h for h in self.hypotheses if self.grades[h] == grade]
+            if sets:
+                cells = [self.cells[(design, h, f)] for h in sets for f in self.classes]
+                frozen = [c for c in cells if c.verdict == "freeze"]
+                out[grade] = (len(frozen), len(cells), list(dict.fromkeys(
+                    f for f in self.classes if any(c.fault_class == f for c in frozen))))
+        return out
 
     @property
     def total(self) -> int:
@@ -216,9 +336,18 @@ def _designs_section(r: _Results) -> list[str]:
     known = {**DESIGNS, **FILE_DESIGNS}  # built-in and from design files
     out += [f"| `{d}` | {known[d].summary} | {known[d].fixes or '—'} |" for d in r.designs
             if d in known]
-    out += ["", "## Server VAD hypotheses", "", "| hypothesis | what differs | source |",
-            "| --- | --- | --- |"]
-    out += [f"| `{h.name}` | {h.summary} | {h.provenance} |" for h in HYPOTHESES.values()]
+    if r.graded:
+        from vadlock.model.evidence import ENGINE_EVIDENCE, HYPOTHESIS_EVIDENCE
+        out += ["", "## Server VAD hypotheses and detector engines", "",
+                "| hypothesis | grade | what differs | source |", "| --- | --- | --- | --- |"]
+        out += [f"| `{h.name}` | {HYPOTHESIS_EVIDENCE[h.name].grade} | {h.summary} | "
+                f"{h.provenance} |" for h in HYPOTHESES.values()]
+        out += [f"| `{e.name}` (engine) | {e.grade} | {e.summary} | {', '.join(e.sources)} |"
+                for e in ENGINE_EVIDENCE.values()]
+    else:
+        out += ["", "## Server VAD hypotheses", "", "| hypothesis | what differs | source |",
+                "| --- | --- | --- |"]
+        out += [f"| `{h.name}` | {h.summary} | {h.provenance} |" for h in HYPOTHESES.values()]
     out += ["", "Fault classes: **acoustic** (typing, loud noise, barge-ins, echo, any level "
             "and kind of sound), **capture** (muted, attenuated, disabled or suspended "
             "capture, with or without an application switch; a fault may never end), "
@@ -246,17 +375,51 @@ def _cell_link(c) -> str:
 
 
 def _matrix_section(r: _Results) -> list[str]:
-    out = ["## Verdict matrix", "",
-           "A cell is **F** when the session freezes: the `recovery` property fails in a "
-           "scenario the exploration or the search found, replayed in the full simulator.", ""]
+    intro = ("A cell is **F** when the session freezes: the `recovery` property fails in a "
+             "scenario the exploration or the search found, replayed in the full simulator.")
+    if r.graded:
+        intro += (" Columns are the hypothesis sets ordered by evidence grade, strongest first "
+                  "(" + ", ".join(GRADES) + "); a set's grade is its weakest member's "
+                  "(`vadlock hypotheses`). It grades the server VAD only: the faults' own "
+                  "grades are in the diagnosis and in `vadlock hypotheses`.")
+    out = ["## Verdict matrix", "", intro, ""]
+    head = [f"`{h}` ({r.grades[h]})" if r.graded else f"`{h}`" for h in r.columns]
     for f in r.classes:
         out += [f"### Fault class: {f}", "",
-                "| design | " + " | ".join(f"`{h}`" for h in r.hypotheses) + " |",
-                "| --- |" + " --- |" * len(r.hypotheses)]
+                "| design | " + " | ".join(head) + " |",
+                "| --- |" + " --- |" * len(r.columns)]
         for d in r.designs:
             out.append(f"| `{d}` | " + " | ".join(_cell_link(r.cells[(d, h, f)])
-                                                 for h in r.hypotheses) + " |")
+                                                 for h in r.columns) + " |")
         out.append("")
+    return out
+
+
+def _grades_section(r: _Results) -> list[str]:
+    """Which verdicts hold on documented or measured behaviour alone, and which need a
+    reported, analogy or speculative hypothesis (only for a review with grades)."""
+    if not r.graded or not r.cells:
+        return []
+    grades = [g for g in GRADES if any(r.grades[h] == g for h in r.hypotheses)]
+    out = ["## Verdicts per evidence grade", "",
+           "Each hypothesis set's grade is the weakest of its members: "
+           + "; ".join(f"{g}: {_codes([h for h in r.hypotheses if r.grades[h] == g])}"
+                       for g in grades)
+           + ". A design **holds on documented/measured behaviour alone** when no set graded "
+           "documented or measured freezes it in any fault class; a freeze in a fault class "
+           "*needs* a weaker hypothesis when only sets of that grade (or weaker) freeze it "
+           "there.", "",
+           "| design | " + " | ".join(grades) + " |", "| --- |" + " --- |" * len(grades)]
+    for d in r.designs:
+        cells = []
+        for grade in grades:
+            frozen, total, classes = r.per_grade(d)[grade]
+            cells.append(f"**F** {frozen} of {total}: {', '.join(classes)}" if frozen
+                         else f"ok (0 of {total})")
+        out.append(f"| `{d}` | " + " | ".join(cells) + " |")
+    out.append("")
+    out += [f"- {grade_line(d, r.rests(d), r.hypotheses, r.grades)}" for d in r.designs]
+    out.append("")
     return out
 
 
@@ -304,16 +467,18 @@ def _variants_section(r: _Results) -> list[str]:
     base = {(c.server, c.fault_class): "freeze" if c.verdict == "freeze"
             and c.method == "explore" else "no-freeze"
             for c in r.cells.values() if c.design == BASELINE and c.states is not None}
+    explored = [h for h in r.hypotheses if any(c.server == h for c in r.variants)]
     out = ["## Do the verdicts hang on the chunk size, the silence duration or the gate's "
            "lag?", "",
            f"`{BASELINE}` with 20 ms chunks (the designs use 100 ms; browser clients send "
            "20-100 ms), a `silence_duration_ms` of 200 (the documented default is 500; 200 "
            "is seen in real `session.created` events), and a gate that decides on the "
            "previous chunk's energy (`lastMicrophoneEnergy`), each explored under every "
-           "hypothesis.", "",
-           "| variant | " + " | ".join(f"{h} / {f}" for h in r.hypotheses
+           "hypothesis" + (" set the explorer supports" if len(explored) < len(r.hypotheses)
+                           else "") + ".", "",
+           "| variant | " + " | ".join(f"{h} / {f}" for h in explored
                                        for f in ("acoustic", "capture")) + " |",
-           "| --- |" + " --- |" * (2 * len(r.hypotheses))]
+           "| --- |" + " --- |" * (2 * len(explored))]
     by_variant: dict[str, list] = {}
     for c in r.variants:
         by_variant.setdefault(c.design, []).append(c)
@@ -321,7 +486,7 @@ def _variants_section(r: _Results) -> list[str]:
     for name in r.variant_names:
         index = {(c.server, c.fault_class): c for c in by_variant.get(name, [])}
         row = []
-        for h in r.hypotheses:
+        for h in explored:
             for f in ("acoustic", "capture"):
                 c = index.get((h, f))
                 if c is None:
@@ -437,7 +602,11 @@ def _summary_section(r: _Results) -> list[str]:
         searched = sum(c.searched for (d_, _, _), c in r.cells.items() if d_ == "recommended")
         out.append(f"- **Fix:** `recommended` freezes in {len(left)} of {r.total} cells "
                    f"(evidence: {states} states explored, {searched} scenarios searched, "
-                   "bounded).")
+                   "bounded)" + (_fix_per_grade(r) if r.graded else "") + ".")
+    if r.graded and r.cells:
+        out.append("- **Per grade** (which verdicts hold on documented or measured behaviour "
+                   "alone):")
+        out += [f"  - {grade_line(d, r.rests(d), r.hypotheses, r.grades)}" for d in r.designs]
     lasting = _lasting(r.causes)
     if lasting and r.outcomes:
         fates = {d_: [r.outcomes[(c, d_)] for c in lasting if (c, d_) in r.outcomes]
@@ -451,6 +620,15 @@ def _summary_section(r: _Results) -> list[str]:
                    + (", ".join(f"`{x}`" for x in told) or "none") + ".")
     out.append("")
     return out
+
+
+def _fix_per_grade(r: _Results) -> str:
+    """How `recommended` does per grade, for the summary's Fix line."""
+    parts = []
+    for grade, (frozen, total, classes) in r.per_grade("recommended").items():
+        parts.append(f"{grade} {frozen} of {total}" + (f" ({', '.join(classes)})"
+                                                         if classes else ""))
+    return "; per grade: " + ", ".join(parts)
 
 
 # -- the four questions ------------------------------------------------------------------------
@@ -660,4 +838,27 @@ def _method_section(r: _Results) -> list[str]:
             "chunk); a freeze found there counts only once the full simulator replays it. "
             "Cells where exploration found only spurious freeze states fall back to search.",
             "- Search is bounded: a `no-freeze` from search alone (the server class) is "
-            "evidence, not proof.", ""]
+            "evidence, not proof.", *_searched_only(r), ""]
+
+
+def _searched_only(r: _Results) -> list[str]:
+    """The cells of an explored fault class that search alone decided, because the
+    explorer has no abstraction of their set for their design (an engine without a measured
+    table covering it): said, with their budget, so no reader takes them for exhaustive."""
+    from vadlock.analysis.review import EXPLORED_CLASSES
+    if not r.graded:
+        return []
+    unexplored: dict[str, list[str]] = {}
+    for (d, h, f), c in r.cells.items():
+        if f in EXPLORED_CLASSES and c.states is None:
+            designs = unexplored.setdefault(h, [])
+            designs += [d] if d not in designs else []
+    if not unexplored:
+        return []
+    engine = r.results.get("engine_search_examples") or r.results["search_examples"]
+    return ["- The explorer has no abstraction of these sets for these designs (a detector "
+            "engine needs a measured table covering the design: `vadlock measure`), so their "
+            "cells are decided by search alone, on the real detector, with a budget of "
+            f"{engine} scenarios per cell (an engine's) or {r.results['search_examples']} "
+            "(any other): bounded evidence, not proof: "
+            + "; ".join(f"`{h}` ({', '.join(ds)})" for h, ds in unexplored.items()) + "."]

@@ -2,15 +2,21 @@
 
 Four kinds of work, run together longest first, on local processes or a Dask cluster
 (`analysis.executor`; the same results either way):
-- *cells*: for the acoustic, capture and network fault classes a cell is decided by
-  exhaustive exploration (a freeze counts once the full simulator confirms it) and, where
-  exploration finds none, also by search; the server class by search alone. Every freeze
-  is saved as a scenario and drawn as a timeline; every "no freeze" carries the explored
-  state count and the number of scenarios searched;
+- *cells*: one per design x hypothesis set x fault class. The hypothesis sets are the
+  symbolic hypotheses and the real detector engines (`silero`, `webrtc-vad`, `ten`, those
+  whose library loads); each cell carries its set's evidence `grade`, the weakest of its
+  members (`model/evidence.py`). For the acoustic, capture and network fault classes a
+  cell is decided by exhaustive exploration where the explorer supports the set and the
+  design (`properties.explore.supports`: an engine needs its measured table; a freeze
+  counts once the full simulator, running the real engine, confirms it) and, where
+  exploration finds none or cannot run, by search; the server class by search alone.
+  Every freeze is saved as a scenario and drawn as a timeline; every "no freeze" carries
+  the explored state count and the number of scenarios searched;
 - *stories*: the field report's story under every cause, with every design
   (`properties.outcomes`): frozen or not, heard again or not, and how it recovered;
 - *variants*: the production design with 20 ms chunks, a 200 ms silence duration and a
-  lagging gate, explored under every hypothesis (does a verdict hang on those values?);
+  lagging gate, explored under every hypothesis set the explorer supports (does a verdict
+  hang on those values?);
 - the *diagnosis* (`analysis.diagnose`: the ranked differential, its sensitivity runs and
   its separating experiments), and the calibration of the base server VAD
   against WebRTC VAD (`properties.calibrate`).
@@ -33,15 +39,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from vadlock.analysis.causes import server_grade
 from vadlock.analysis.executor import run_jobs
 from vadlock.model.designs import DESIGNS, get_design
-from vadlock.model.hypotheses import HYPOTHESES, ServerVadHypotheses
+from vadlock.model.hypotheses import ENGINES, HYPOTHESES, ServerVadHypotheses
 
-REVIEW_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
+REVIEW_ENGINES = tuple(e for e in ENGINES if e != "energy")  # `energy` is the symbolic base
+SYMBOLIC_HYPOTHESES = (*HYPOTHESES, "zero-skip,clear-keeps-vad")
+REVIEW_HYPOTHESES = (*SYMBOLIC_HYPOTHESES, *REVIEW_ENGINES)
 FAULT_CLASSES = ("acoustic", "capture", "network", "server")
 EXPLORED_CLASSES = ("acoustic", "capture", "network")
 SEARCH_EXAMPLES = 8
 VARIANTS = ("production+chunk20ms", "production+silence200ms", "production+lag1")
+
+
+def explorable(server: str, design: str | None = None) -> bool:
+    """Whether the explorer has an abstraction of this hypothesis set (for this design):
+    an engine needs its measured table, covering the design (`explore.supports`)."""
+    from vadlock.properties.explore import supports
+
+    return supports(ServerVadHypotheses.parse(server),
+                    get_design(design) if design is not None else None)
+
+
+def available_hypotheses(hypotheses=REVIEW_HYPOTHESES) -> list[str]:
+    """The sets whose detector engine loads here (an engine that does not is left out)."""
+    from vadlock.simulator import detectors
+
+    return [h for h in hypotheses if (engine := ServerVadHypotheses.parse(h).engine) is None
+            or detectors.available(engine)]
 
 
 @dataclass
@@ -62,6 +88,7 @@ class Cell:
     violation: str | None = None
     events_after: int | None = None  # server events after the freeze began (its replay)
     appends_after: int | None = None  # appends the client sent meanwhile
+    grade: str | None = None  # the hypothesis set's evidence grade (None: a review before grades)
 
     @property
     def key(self) -> str:
@@ -69,17 +96,18 @@ class Cell:
 
 
 def run_cell(job: tuple[str, str, str, str, int, int, bool]) -> Cell:
-    """One cell: explore (acoustic, capture, network), then search where no freeze was confirmed."""
+    """One cell: explore (acoustic, capture, network, where the explorer supports the
+    hypothesis set and the design), then search where no freeze was confirmed."""
     from vadlock.properties.explore import explore
     from vadlock.properties.search import search
 
     design_name, server, fault_class, out_dir, seed, examples, draw = job
     design, hypotheses = get_design(design_name), ServerVadHypotheses.parse(server)
-    cell = Cell(design_name, server, fault_class)
+    cell = Cell(design_name, server, fault_class, grade=server_grade(server))
     evidence = Path(out_dir) / "counterexamples"
     saved = trace = None
     with tempfile.TemporaryDirectory(prefix="vadlock-cell-") as scratch:
-        if fault_class in EXPLORED_CLASSES:
+        if fault_class in EXPLORED_CLASSES and explorable(server, design_name):
             explored = explore(design, hypotheses, (fault_class,), seed=seed, out_dir=scratch)
             cell.states, cell.edges = explored.states, explored.edges
             cell.freeze_states = explored.freeze_states
@@ -177,8 +205,11 @@ def _cost(job: tuple) -> float:
     kind = job[0]
     if kind in ("story", "calibration"):
         return 1.0
-    design, fault_class = job[1], job[3]
-    cost = 3.0 if fault_class not in EXPLORED_CLASSES else 2.0
+    design, server, fault_class = job[1], job[2], job[3]
+    searched_only = fault_class not in EXPLORED_CLASSES or not explorable(server, design)
+    cost = 3.0 if searched_only else 2.0
+    if ServerVadHypotheses.parse(server).engine == "ten":  # the slowest engine (measured)
+        cost *= 2
     if design.startswith("recommended"):
         cost *= 3
     if kind == "variant" and "chunk20ms" in design:
@@ -188,12 +219,15 @@ def _cost(job: tuple) -> float:
 
 def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                fault_classes=FAULT_CLASSES, seed: int = 0, workers: int | None = None,
-               examples: int = SEARCH_EXAMPLES, with_diagnosis: bool = True,
+               examples: int = SEARCH_EXAMPLES, engine_examples: int | None = None,
+               with_diagnosis: bool = True,
                with_sensitivity: bool = True,
                variants=VARIANTS, progress: Callable[[str], None] | None = None,
                scheduler: str | None = None) -> dict:
     """Run the review into `out_dir`, on local processes (`workers`, default one per CPU)
-    or on the Dask cluster whose scheduler is at `scheduler`; the same results either way."""
+    or on the Dask cluster whose scheduler is at `scheduler`; the same results either way.
+    `engine_examples` is the search budget of the cells of a detector engine (default
+    `examples`); review.json and review.md state it."""
     from vadlock.analysis.diagnose import assemble, diagnosis_all_jobs
     from vadlock.analysis.outcomes import story_jobs
 
@@ -202,12 +236,17 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
         shutil.rmtree(out / sub, ignore_errors=True)
         (out / sub).mkdir(parents=True, exist_ok=True)
     designs = list(designs or DESIGNS)
-    hypotheses = list(hypotheses or REVIEW_HYPOTHESES)
+    hypotheses = list(hypotheses or available_hypotheses())
     workers = workers or os.cpu_count() or 1
-    jobs = [("cell", d, h, f, seed, examples, True) for d in designs
+    engine_examples = examples if engine_examples is None else engine_examples
+    budget = {h: engine_examples if ServerVadHypotheses.parse(h).engine else examples
+              for h in hypotheses}
+    jobs = [("cell", d, h, f, seed, budget[h], True) for d in designs
             for h in hypotheses for f in fault_classes]
+    # the variants are explored only: the sets the explorer supports
     jobs += [("variant", v, h, f, seed, 0, False) for v in variants
-             for h in hypotheses for f in EXPLORED_CLASSES if f in fault_classes]
+             for h in hypotheses if explorable(h, v)
+             for f in EXPLORED_CLASSES if f in fault_classes]
     # the report's story: every cause with every design, and the diagnosis' runs (one
     # simulation serves both where they meet)
     stories = story_jobs(designs) if with_diagnosis else []
@@ -241,8 +280,11 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
     outcomes = [story_runs[job][1] for job in stories]
     diagnosis = (assemble("production", {job: story_runs[job] for job in diagnosed},
                           with_sensitivity=with_sensitivity) if with_diagnosis else None)
-    results = {"seed": seed, "search_examples": examples, "designs": designs,
-               "hypotheses": hypotheses, "fault_classes": list(fault_classes),
+    results = {"seed": seed, "search_examples": examples,
+               "engine_search_examples": engine_examples, "designs": designs,
+               "hypotheses": hypotheses,
+               "grades": {h: server_grade(h) for h in hypotheses},
+               "fault_classes": list(fault_classes),
                "variants": list(variants),
                "cells": [asdict(c) for c in cells],
                "variant_cells": [asdict(c) for c in variant_cells],
@@ -251,7 +293,8 @@ def run_review(out_dir: str | Path = "figures", designs=None, hypotheses=None,
                "calibration": [asdict(row) for row in calibration]}
     (out / "review.json").write_text(json.dumps(results, indent=1) + "\n")
     from vadlock.analysis.report import draw_matrix, draw_sensitivity, write_report
-    draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png")
+    draw_matrix(cells, designs, hypotheses, list(fault_classes), out / "verdicts.png",
+                grades=results["grades"])
     if diagnosis is not None and diagnosis.sensitivity:
         draw_sensitivity(diagnosis, out / "diagnosis_sensitivity.png")
     write_report(results, cells, variant_cells, outcomes, diagnosis, out / "review.md")

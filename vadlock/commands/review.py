@@ -26,9 +26,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "built-in ones (or to --designs); repeatable")
     p.add_argument("--servers", metavar="HYP[;HYP...]",
                    help="only these hypothesis sets, separated by ';' (default: each "
-                   "hypothesis and zero-skip,clear-keeps-vad)")
+                   "hypothesis, zero-skip,clear-keeps-vad, and each detector engine whose "
+                   "library loads: silero, webrtc-vad, ten)")
     p.add_argument("--examples", type=int, default=8, metavar="N",
                    help="search budget per cell (default 8)")
+    p.add_argument("--engine-examples", type=int, default=None, metavar="N",
+                   help="search budget per cell of a detector engine (silero, webrtc-vad, "
+                   "ten; default: --examples); review.md states it")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     add_workers_option(p)
     add_scheduler_option(p, "jobs")
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         servers = [ServerVadHypotheses.parse(h).label for h in args.servers.split(";")
                    if h.strip()]
     positive(args.examples, "--examples")
+    if args.engine_examples is not None:
+        positive(args.engine_examples, "--engine-examples")
     workers = positive(args.workers, "--workers") if args.workers is not None else None
     if args.scheduler is not None and workers is not None:
         raise UsageError("--workers and --scheduler exclude each other (the cluster has its "
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = run_review(args.out, designs=designs, hypotheses=servers, seed=args.seed,
                          workers=workers, examples=args.examples,
+                         engine_examples=args.engine_examples,
                          with_diagnosis=not args.no_diagnosis,
                          with_sensitivity=not args.no_sensitivity, progress=bar,
                          scheduler=args.scheduler)
