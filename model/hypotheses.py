@@ -241,6 +241,15 @@ class ServerVadHypotheses:
         the second follows from the first)."""
         return self.server_band(symbol, scale), symbol.level >= _dead_band_level(scale)
 
+    def decisions(self, symbol: FrameSymbol, scale: LevelScale) -> tuple:
+        """Everything the server reads of a symbol: its band, and how `classify` takes it
+        in silence and in speech over every floor band (the floor's `next_floor` reads
+        only those two). Symbols alike in this are alike to every server guard: the
+        explorer merges them."""
+        return (self.server_band(symbol, scale),
+                tuple(self.classify(symbol, scale, in_speech, floor_band)
+                      for in_speech in (False, True) for floor_band in range(5)))
+
     def kind_from_level(self, scale: LevelScale) -> int:
         """The lowest level at which a frame's kind can change what this VAD decides: below
         it every kind is classified alike (so the simulator need not judge it). Speech must
@@ -294,15 +303,17 @@ class ServerVadHypotheses:
         return FrameClass.SILENCE
 
     def next_floor(self, symbol: FrameSymbol, scale: LevelScale, frame_class: FrameClass,
-                   floor: tuple[int, int, int, int], duration_ms: int
-                   ) -> tuple[int, int, int, int]:
-        """(floor_band, target_band, rise_ms, fall_ms) after `duration_ms` of this symbol.
+                   floor: tuple[int, int, int, int, int], duration_ms: int
+                   ) -> tuple[int, int, int, int, int]:
+        """(floor_band, target_band, rise_ms, fall_ms, fall_band) after `duration_ms` of
+        this symbol.
 
         Only `floor-adapt` moves the floor. It falls to quieter non-speech audio that lasts
-        FLOOR_FALL_MS, climbs toward louder non-speech audio (`target_band`) one band per
-        FLOOR_RISE_MS, and neither speech nor exact zeros move it.
+        FLOOR_FALL_MS (`fall_band`: the band of the latest such audio, where it falls to),
+        climbs toward louder non-speech audio (`target_band`) one band per FLOOR_RISE_MS,
+        and neither speech nor exact zeros move it.
         """
-        floor_band, target, rise_ms, fall_ms = floor
+        floor_band, target, rise_ms, fall_ms, fall_band = floor
         if not self.has(HypothesisFlag.FLOOR_ADAPT):
             return floor
         band = self.server_band(symbol, scale)
@@ -311,16 +322,17 @@ class ServerVadHypotheses:
         if band < floor_band:
             fall_ms += duration_ms
             if fall_ms >= FLOOR_FALL_MS:
-                return band, 0, 0, 0
-            return floor_band, target, rise_ms, fall_ms
+                return band, 0, 0, 0, 0
+            return floor_band, target, rise_ms, fall_ms, band
         if band == floor_band:
-            return floor_band, 0, 0, 0
+            return floor_band, 0, 0, 0, 0
         target = band
         rise_ms += duration_ms
         while rise_ms >= FLOOR_RISE_MS and floor_band < target:
             floor_band += 1
             rise_ms -= FLOOR_RISE_MS
-        return (floor_band, 0, 0, 0) if floor_band >= target else (floor_band, target, rise_ms, 0)
+        return ((floor_band, 0, 0, 0, 0) if floor_band >= target
+                else (floor_band, target, rise_ms, 0, 0))
 
 
 INITIAL_FLOOR_BAND = 2

@@ -33,7 +33,9 @@ The abstraction (stated, as the README does):
   Over WebRTC the media track and the data channel are one FIFO here (their reordering
   against each other is not explored);
 - ids, the audio timeline and audio contents are abstracted away (no guard reads them:
-  `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged.
+  `ABSTRACTED` in each machine), and symbols no guard can tell apart are merged (the
+  server's `decisions` of a symbol; of a chunk waiting in the pre-roll line, the gate's
+  edge and the server's decisions).
 Timers that may fire early and a uniform symbol per block make the graph an
 over-approximation (the FIFO bound, an under-approximation of latency): every freeze it finds is replayed in the full simulator and reported
 as confirmed or spurious.
@@ -54,6 +56,7 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +85,9 @@ MAX_ROUNDS = 12
 GOOD_TURN_SPEECH_MS = 1_500  # the good turn the exploration starts after
 GOOD_TURN_PAUSE_MS = 800  # longer than any silence_duration_ms explored
 
+# the default bound on states: the README's 20 ms example (1.28 million states, 1.1 GB
+# resident) fits under it
+MAX_STATES = 2_000_000
 NETWORK_FIFO_LEN = 1  # batches in flight per direction, at most (the network class)
 UP, STALLED, DROPPED = 0, 1, 2  # the connection, under the network class
 
@@ -246,6 +252,7 @@ class ProductModel:
                 self.scale, self.fair_symbols[0], self.fair_symbols[2])
             self._threshold = float(self.client.turn_detection.get("threshold", 0.5))
         self._history = "silence"
+        self._decisions: dict[FrameSymbol, tuple] = {}
         self._heard_cache: dict[tuple, tuple] = {}
         self.alphabet = self._alphabet()
         self._client_edges = tuple(self.scale.threshold_level(name)
@@ -254,6 +261,7 @@ class ProductModel:
         self._event_dicts: list[dict[str, Any]] = []  # a representative per event id
         self._canon: dict[tuple, FrameSymbol] = {}
         self._memo: dict[tuple, Any] = {}  # component transitions
+        self._batches: dict[tuple, Any] = {}  # a batch of events received, composed of them
         self._cache: dict[tuple, Any] = {}  # moves, blocks and timers per snapshot
         self.progress_ids: set[int] = set()
         self.fresh_server = self.servers((server_snapshot(self.server), "silence"))
@@ -319,7 +327,20 @@ class ProductModel:
                 sent = event["audio"]
                 event = {**event, "audio": self._server_symbol(sent.tag, sent.mode)}
             out.append(event)
-        return self.clients(client_snapshot(c)), self._intern_events(out), reconnect
+        snap = client_snapshot(c)
+        if snap[3]:
+            snap = (*snap[:3], self._waiting_line(snap[3]))
+        return self.clients(snap), self._intern_events(out), reconnect
+
+    def _waiting_line(self, line: tuple) -> tuple:
+        """A pre-roll line with each waiting chunk replaced by the first one seen that the
+        client and the server cannot tell from it: of a chunk in the line the gate reads
+        only whether its level reaches the gate's edge, and the server what it hears of
+        it once sent (`_server_view`); its other client edges were read when it came in."""
+        gate_level = self._client_edges[1]
+        return tuple(self._canon.setdefault(
+            ("waiting", level >= gate_level, self._server_view(tag), ms), (level, tag, ms))
+            for level, tag, ms in line)
 
     def _server_result(self, events: list[dict[str, Any]]) -> tuple[int, tuple[int, ...]]:
         return (self.servers((server_snapshot(self.server), self._history)),
@@ -407,11 +428,14 @@ class ProductModel:
         return hit
 
     def _server_view(self, symbol: FrameSymbol) -> tuple:
-        """What the server can tell of a symbol: its band and kind class, or under an
-        engine whether it is exact zeros and how the engine hears it after each history."""
+        """What the server can tell of a symbol: its band and how its VAD classifies it in
+        every state (`ServerVadHypotheses.decisions`), or under an engine whether it is
+        exact zeros and how the engine hears it after each history."""
         if self.table is None:
-            return (self.hypotheses.server_view(symbol, self.scale),
-                    self.hypotheses.kind_class(symbol.kind))
+            view = self._decisions.get(symbol)
+            if view is None:
+                view = self._decisions[symbol] = self.hypotheses.decisions(symbol, self.scale)
+            return view
         heard = (self._heard(h, symbol) for h in engine_table.HISTORIES)
         return (symbol.level == 0,
                 tuple((tuple((f.detection, ms) for f, ms in frames), nxt)
@@ -494,8 +518,16 @@ class ProductModel:
         """Every step the environment can take here: (step, fair, how to apply it)."""
         if len(state) == 6:  # the network class (the initial good turn is exchanged at once)
             return self._network_moves(state)
+        return self._local_moves(state)
+
+    def _local_moves(self, state: State) -> list[tuple[Step, bool, tuple]]:
         cid, sid, faults_used = state
-        return self._client_moves(cid, faults_used < self.max_faults) + self._server_moves(sid)
+        key = ("local-moves", cid, sid, faults_used < self.max_faults)
+        moves = self._cache.get(key)
+        if moves is None:
+            moves = self._cache[key] = (self._client_moves(cid, faults_used < self.max_faults)
+                                        + self._server_moves(sid))
+        return moves
 
     def _client_moves(self, cid: int, may_fault: bool) -> list[tuple[Step, bool, tuple]]:
         key = ("moves", cid, may_fault)
@@ -534,6 +566,9 @@ class ProductModel:
         move cannot be taken here — under the network class, a stalled FIFO is full)."""
         if len(state) == 6:
             return self._network_apply(state, move)
+        return self._local_apply(state, move)
+
+    def _local_apply(self, state: State, move: tuple) -> tuple[State, bool]:
         cid, sid, faults_used = state
         to_client: tuple[int, ...] = ()
         kind, what = move
@@ -616,6 +651,10 @@ class ProductModel:
         WebRTC the loss of a block's audio on the media track."""
         cid, sid, used, up, down, link = state
         may_fault = used < self.max_network_faults
+        key = ("net-moves", cid, sid, used < self.max_faults, may_fault, not up, not down, link)
+        moves = self._cache.get(key)
+        if moves is not None:
+            return moves
         moves = self._client_moves(cid, used < self.max_faults) + self._server_moves(sid)
         if link == UP:
             if up:
@@ -630,7 +669,38 @@ class ProductModel:
                               and what[1] is not None]
         elif link == STALLED:
             moves += _RESUME_OR_DROP
+        self._cache[key] = moves
         return moves
+
+    def _server_batch(self, sid: int, batch: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+        """The server receives `batch` in order: its snapshot after, and its replies."""
+        key = ("server-batch", sid, batch)
+        hit = self._batches.get(key)
+        if hit is None:
+            replies: list[int] = []
+            after = sid
+            for eid in batch:
+                after, out = self.server_receive(after, eid)
+                replies += out
+            hit = self._batches[key] = (after, tuple(replies))
+        return hit
+
+    def _client_batch(self, cid: int, batch: tuple[int, ...]
+                      ) -> tuple[int, tuple[int, ...], bool, bool]:
+        """The client receives `batch` in order: its snapshot after, what it sends, whether
+        it reconnects and whether the batch was progress."""
+        key = ("client-batch", cid, batch)
+        hit = self._batches.get(key)
+        if hit is None:
+            sent: list[int] = []
+            after, reconnect = cid, False
+            for eid in batch:
+                after, out, again = self.client_receive(after, eid)
+                sent += out
+                reconnect = reconnect or again
+            progress = any(eid in self.progress_ids for eid in batch)
+            hit = self._batches[key] = (after, tuple(sent), reconnect, progress)
+        return hit
 
     def _lost(self, events: tuple[int, ...]) -> tuple[int, ...]:
         """The events of a block whose audio the media track lost: its append carries the
@@ -641,18 +711,18 @@ class ProductModel:
             if event["type"] == "input_audio_buffer.append":
                 dtx = FrameSymbol(self.scale.level_of(audio.dbfs_to_rms(DTX_COMFORT_DBFS),
                                                       False), Kind.STATIONARY)
-                view = (self.hypotheses.server_band(dtx, self.scale),
-                        self.hypotheses.kind_class(dtx.kind))
                 eid = self._intern_events([{**event, "audio": self._canon.setdefault(
-                    ("server", view), dtx)}])[0]
+                    ("server", self._server_view(dtx)), dtx)}])[0]
             out.append(eid)
         return tuple(out)
 
     def _network_apply(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """`_network_step`'s result, reached without `_Wire` in the common cases: one side's
+        step, or a delivery, whose batch fits in the FIFO it goes to (the same result:
+        `tests/test_explore_scale.py` checks them against each other on whole graphs)."""
         cid, sid, used, up, down, link = state
         kind, what = move
         memo = self._memo
-        # the common case, without `_Wire`: one side's step whose batch fits in its FIFO
         if kind == "block" or kind == "client":
             cid, out, reconnect = (memo.get((kind, cid, what)) if kind == "block"
                                    else memo.get(("expire", cid, what))) or (
@@ -663,28 +733,72 @@ class ProductModel:
                     return (cid, sid, used, up, down, link), False
                 if len(up) < self.fifo_len:
                     return (cid, sid, used, up + (out,), down, link), False
-            wire = _Wire(self, cid, sid, list(up), list(down), link)
-            wire.client_sent(out, reconnect)
-            return (None if wire.blocked else
-                    ((wire.cid, wire.sid, used, tuple(wire.up), tuple(wire.down), wire.link),
-                     wire.progress))
-        if kind == "server":
+                if link == UP:  # the oldest batch up is pushed out to the server
+                    sid, replies = (self._batches.get(("server-batch", sid, up[0]))
+                                    or self._server_batch(sid, up[0]))
+                    if not replies:
+                        return (cid, sid, used, up[1:] + (out,), down, link), False
+                    if len(down) < self.fifo_len:
+                        return (cid, sid, used, up[1:] + (out,), down + (replies,),
+                                link), False
+                    return self._network_step(state, move)
+        elif kind == "network":  # a stall, its end, a drop: the FIFOs move no event
+            if what == "stall":
+                return (cid, sid, used + 1, up, down, STALLED), False
+            if what == "resume":
+                return (cid, sid, used, up, down, UP), False
+            return (cid, sid, used + (link == UP), (), (), DROPPED), False
+        elif kind == "deliver":  # only while the connection is up
+            batches = self._batches
+            if what == "up":
+                sid, out = batches.get(("server-batch", sid, up[0])) or self._server_batch(
+                    sid, up[0])
+                if not out:
+                    return (cid, sid, used, up[1:], down, link), False
+                if len(down) < self.fifo_len:
+                    return (cid, sid, used, up[1:], down + (out,), link), False
+            else:
+                cid, out, reconnect, progress = (batches.get(("client-batch", cid, down[0]))
+                                                 or self._client_batch(cid, down[0]))
+                if not reconnect:
+                    if not out:
+                        return (cid, sid, used, up, down[1:], link), progress
+                    if len(up) < self.fifo_len:
+                        return (cid, sid, used, up + (out,), down[1:], link), progress
+        elif kind == "server":
             sid, out = self.server_expire(sid, what)
             if not out or link == DROPPED:
                 return (cid, sid, used, up, down, link), False
             if len(down) < self.fifo_len:
                 return (cid, sid, used, up, down + (out,), link), False
+            if link == UP:  # the oldest batch down is pushed out to the client
+                cid, sent, reconnect, progress = (
+                    self._batches.get(("client-batch", cid, down[0]))
+                    or self._client_batch(cid, down[0]))
+                if not (sent or reconnect):
+                    return (cid, sid, used, up, down[1:] + (out,), link), progress
+        return self._network_step(state, move)
+
+    def _network_step(self, state: State, move: tuple) -> tuple[State, bool] | None:
+        """The state after `move` under the network class, and whether the client saw
+        progress (None: a stalled FIFO is full), by the FIFOs' rules (`_Wire`)."""
+        cid, sid, used, up, down, link = state
+        kind, what = move
         wire = _Wire(self, cid, sid, list(up), list(down), link)
-        if kind == "lost":
-            cid, out, reconnect = self.client_block(cid, what)
-            wire.cid, used = cid, used + 1
+        if kind == "block" or kind == "client":
+            wire.cid, out, reconnect = (self.client_block(cid, what) if kind == "block"
+                                        else self.client_expire(cid, what))
+            wire.client_sent(out, reconnect)
+        elif kind == "lost":
+            wire.cid, out, reconnect = self.client_block(cid, what)
+            used += 1
             wire.client_sent(self._lost(out), reconnect)
         elif kind == "fault":
             wire.cid, out, reconnect = self.client_fault(cid, what)
             used += what != "end"
             wire.client_sent(out, reconnect)
         elif kind == "server":
-            wire.sid = sid
+            wire.sid, out = self.server_expire(sid, what)
             wire.push("down", out)
         elif kind == "deliver":
             wire.deliver(what)
@@ -730,25 +844,14 @@ class _Wire:
 
     def deliver(self, direction: str) -> None:
         """The oldest batch in flight in `direction` reaches its receiver."""
-        m, memo = self.m, self.m._memo
         batch = getattr(self, direction).pop(0)
         if direction == "up":
-            replies: list[int] = []
-            for eid in batch:
-                self.sid, out = memo.get(("server", self.sid, eid)) or m.server_receive(
-                    self.sid, eid)
-                replies += out
-            self.push("down", tuple(replies))
+            self.sid, replies = self.m._server_batch(self.sid, batch)
+            self.push("down", replies)
             return
-        sent: list[int] = []
-        reconnect = False
-        for eid in batch:
-            self.progress = self.progress or eid in m.progress_ids
-            self.cid, out, again = (memo.get(("receive", self.cid, eid))
-                                    or m.client_receive(self.cid, eid))
-            sent += out
-            reconnect = reconnect or again
-        self.client_sent(tuple(sent), reconnect)
+        self.cid, sent, reconnect, progress = self.m._client_batch(self.cid, batch)
+        self.progress = self.progress or progress
+        self.client_sent(sent, reconnect)
 
     def client_sent(self, batch: tuple[int, ...], reconnect: bool) -> None:
         if not reconnect:
@@ -784,7 +887,7 @@ _RESUME_OR_DROP = [(Step("network", net="resume"), True, ("network", "resume")),
 
 def explore(design: Design, hypotheses: ServerVadHypotheses,
             fault_classes: tuple[str, ...] = ("acoustic", "capture"), *,
-            max_states: int = 1_000_000, confirm: bool = True, attempts: int = 8,
+            max_states: int = MAX_STATES, confirm: bool = True, attempts: int = 8,
             out_dir: str | Path | None = None, seed: int = 0,
             progress: Callable[[int, int], None] | None = None,
             keep_graph: bool = False, fresh_sessions: bool = False,
@@ -798,64 +901,73 @@ def explore(design: Design, hypotheses: ServerVadHypotheses,
     result = Exploration(design.name, hypotheses.label, fault_classes)
     result.engine_table = None if model.table is None else model.table.path
     initial = model.initial()
+    network = len(initial) == 6
+    moves_of = model._network_moves if network else model._local_moves
+    apply = model._network_apply if network else model._local_apply
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]
-    depth = [0]
     parent: list[tuple[int, Step] | None] = [None]
-    fair_edges: set[tuple[int, int]] = set()
-    unfair_edges: set[tuple[int, int]] = set()
+    # fair edges (i, j) as two parallel arrays (repeats allowed); unfair ones only to draw
+    fair_from, fair_to = array("l"), array("l")
+    unfair_edges: list[tuple[int, int]] = []
     progress_sources: set[int] = set()
     labelled = 0
     i = 0
     while i < len(states):
         state = states[i]
-        for step, fair, move in model.moves(state):
-            applied = model.apply(state, move)
+        for step, fair, move in moves_of(state):
+            applied = apply(state, move)
             if applied is None:
                 continue
             nxt, made_progress = applied
             labelled += 1
             j = index.get(nxt)
             if j is None:
-                if len(states) >= max_states:
+                j = len(states)
+                if j >= max_states:
                     raise ExplorationTooLarge(
                         f"more than {max_states} states; raise --max-states or narrow the "
                         "fault classes")
-                j = index[nxt] = len(states)
+                index[nxt] = j
                 states.append(nxt)
-                depth.append(depth[i] + 1)
                 parent.append((i, step))
             if fair:
-                fair_edges.add((i, j))
+                fair_from.append(i)
+                fair_to.append(j)
                 if made_progress:
                     progress_sources.add(i)
-            else:
-                unfair_edges.add((i, j))
+            elif keep_graph:
+                unfair_edges.append((i, j))
         i += 1
         if progress is not None and i % 2000 == 0:
             progress(len(states), labelled)
+    del index
     # the states that can still make progress with fair steps: every state with a fair path
     # to a state where a fair step makes progress (one search backwards from them)
     fair_into: list[list[int]] = [[] for _ in states]
-    for a, b in fair_edges:
+    for a, b in zip(fair_from, fair_to):
         fair_into[b].append(a)
-    can_progress = set(progress_sources)
+    can_progress = bytearray(len(states))
+    for n in progress_sources:
+        can_progress[n] = 1
     queue = deque(progress_sources)
     while queue:
         for a in fair_into[queue.popleft()]:
-            if a not in can_progress:
-                can_progress.add(a)
+            if not can_progress[a]:
+                can_progress[a] = 1
                 queue.append(a)
-    freeze = [n for n in range(len(states)) if n not in can_progress]  # BFS order: by depth
-    result.states, result.edges, result.depth = len(states), labelled, max(depth)
+    freeze = [n for n in range(len(states)) if not can_progress[n]]  # BFS order: by depth
+    # BFS finds states by depth: the last one found is among the deepest
+    result.states, result.edges = len(states), labelled
+    result.depth = len(_path_to(len(states) - 1, parent))
     result.freeze_states = len(freeze)
-    result.traps = _traps(freeze, fair_edges)
+    result.traps = _traps(freeze, fair_into)
     result.component_transitions = model.component_transitions
     if keep_graph:
         graph = nx.DiGraph()
         graph.add_nodes_from(range(len(states)))
         graph.add_edges_from(unfair_edges, fair=False)
-        graph.add_edges_from(fair_edges, fair=True)  # joined both ways: fair
+        graph.add_edges_from(zip(fair_from, fair_to), fair=True)  # joined both ways: fair
         result.graph = graph
     if freeze:
         from vadlock.properties.replay import confirm_path
@@ -890,16 +1002,18 @@ def _describe_path(path: list[Step], design: Design) -> list[str]:
     return lines
 
 
-def _traps(freeze: list[int], fair_edges: set[tuple[int, int]]) -> int:
+def _traps(freeze: list[int], fair_into: list[list[int]]) -> int:
     """How many closed regions the freeze states form: the strongly connected components of
     the fair graph on the freeze states that no fair step leaves (where a frozen session
-    ends up, circling for ever)."""
+    ends up, circling for ever). `fair_into[b]`: the states with a fair step to b."""
     if not freeze:
         return 0
-    frozen = set(freeze)
     region = nx.DiGraph()
     region.add_nodes_from(freeze)
-    region.add_edges_from((a, b) for a, b in fair_edges if a in frozen)  # b is frozen too
+    # a fair step out of a freeze state leads to a freeze state: the edges into them
+    # from freeze states are all of the region's
+    frozen = set(freeze)
+    region.add_edges_from((a, b) for b in freeze for a in fair_into[b] if a in frozen)
     dag = nx.condensation(region)
     return sum(1 for node in dag if dag.out_degree(node) == 0)
 

@@ -31,9 +31,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="network class: batches in flight per direction, at most (default "
                    "1: a server reply may wait any number of blocks, an append at most "
                    "one)")
-    p.add_argument("--max-states", type=int, default=1_000_000, metavar="N",
-                   help="stop with an error beyond this many states (default 1000000, "
-                   "about 300 MB)")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="stop with an error beyond this many states (default 2000000, "
+                   "properties.explore.MAX_STATES; about 0.9 GB of memory per million)")
     p.add_argument("--seed", type=int, default=0, help="audio seed of the replay (default 0)")
     add_out_dir_option(p, "counterexamples", "where to save the counterexample scenario")
     add_json_option(p)
@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
     if why_not is not None:
         raise UsageError(f"explore works on symbols: {why_not}")
     classes = fault_classes(args.faults, ("acoustic", "capture", "network", "server"))
-    positive(args.max_states, "--max-states")
-    from vadlock.properties.explore import NETWORK_FIFO_LEN
+    from vadlock.properties.explore import MAX_STATES, NETWORK_FIFO_LEN
+    max_states = MAX_STATES if args.max_states is None else args.max_states
+    positive(max_states, "--max-states")
     fifo_len = NETWORK_FIFO_LEN if args.fifo_len is None else args.fifo_len
     positive(fifo_len, "--fifo-len")
     bar = Progress("vadlock explore", enabled=not args.json)
-    result = explore(design, hypotheses, classes, max_states=args.max_states, seed=args.seed,
+    result = explore(design, hypotheses, classes, max_states=max_states, seed=args.seed,
                      out_dir=args.out, fifo_len=fifo_len,
                      progress=lambda states, edges: bar(f"{states} states, {edges} edges"))
     bar.done()
