@@ -44,7 +44,10 @@ def test_recommended_is_freeze_free_under_every_hypothesis_and_client_side_fault
     # the server class is left out: there the liveness ladder climbs only on speech-level
     # audio, and short utterances make it slower than the recovery bound (the review shows
     # that cell's counterexample); tests/test_server_faults.py pins how it recovers
-    jobs = [("recommended", s, f, budget) for s in REVIEW_HYPOTHESES for f in FAULT_CLASSES
+    # search: every symbolic set and WebRTC VAD (the review searches every engine at its own
+    # budget; silero and ten, the slow ones, are covered here by exploring their tables)
+    searched = [s for s in REVIEW_HYPOTHESES if s not in ("silero", "ten")]
+    jobs = [("recommended", s, f, budget) for s in searched for f in FAULT_CLASSES
             if f != "server"]
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(_search, jobs))
