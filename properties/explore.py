@@ -125,7 +125,6 @@ def refusal(hypotheses: ServerVadHypotheses, design: Design | None = None) -> st
                 return (f"engine table {table.path.name} does not cover design {design.name} "
                         f"({len(missing)} entries missing); "
                         f"{engine_table.regenerate_hint(table.label)} --design {design.name}")
-        return None
     return None
 
 
